@@ -1,0 +1,189 @@
+"""The ``pilot-eval`` command line (contract section 3).
+
+Every error caused by input ends in a message on standard error and exit status 2, never
+a traceback and never a partial output folder. Heavy modules are imported inside the
+commands that need them, so ``pilot-eval --help`` starts quickly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from pilot_eval import __version__
+from pilot_eval.errors import PilotEvalError
+
+EXIT_PROBLEM = 2
+
+_path = click.Path(path_type=Path)
+_existing_file = click.Path(path_type=Path, exists=True, dir_okay=False)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="pilot-eval")
+def cli() -> None:
+    """Pre-registered, reproducible evaluation of the pilot "breed werven en objectief
+    selecteren"."""
+
+
+@cli.command()
+@click.argument("plan", type=_existing_file)
+@click.option("--data", "data_dir", type=_path, required=True, help="Folder of the data bundle.")
+def validate(plan: Path, data_dir: Path) -> None:
+    """Check PLAN and the data bundle; print a summary of the data."""
+    from pilot_eval.bundle import load_bundle
+    from pilot_eval.plan import load_plan
+    from pilot_eval.summary import bundle_summary
+
+    loaded = load_plan(plan)
+    bundle = load_bundle(data_dir, loaded.plan)
+    click.echo(f"Plan {plan.name}: valid (id {loaded.plan.id}, sha256 {loaded.sha256}).")
+    click.echo(bundle_summary(bundle, loaded.plan))
+
+
+@cli.command()
+@click.argument("plan", type=_existing_file)
+@click.option(
+    "--date",
+    "on",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Date recorded in the lock entry (YYYY-MM-DD); default today.",
+)
+def lock(plan: Path, on: dt.datetime | None) -> None:
+    """Register PLAN in its lock file, or record an amendment after a new deviation."""
+    from pilot_eval.lock import lock_plan
+    from pilot_eval.plan import load_plan
+
+    loaded = load_plan(plan)
+    history, what = lock_plan(loaded, on.date() if on else dt.date.today())
+    last = history.last
+    if what == "unchanged":
+        click.echo(f"{plan.name} is already locked as entry {last.sequence}; nothing to do.")
+    else:
+        click.echo(
+            f"{plan.name} {what} in {history.path.name} as entry {last.sequence} "
+            f"(sha256 {last.sha256})."
+        )
+
+
+@cli.command()
+@click.option("--out", type=_path, required=True, help="Folder to write the bundle into.")
+@click.option("--seed", type=click.IntRange(min=0), default=20240901, show_default=True)
+@click.option(
+    "--vacancies",
+    type=click.IntRange(min=6),
+    default=240,
+    show_default=True,
+    help="Number of vacancies.",
+)
+@click.option("--force", is_flag=True, help="Replace an existing output folder.")
+def simulate(out: Path, seed: int, vacancies: int, force: bool) -> None:
+    """Write a synthetic data bundle with known true effects (truth.json)."""
+    from pilot_eval.outputs import staged_folder
+    from pilot_eval.simulate import simulate_bundle, write_bundle
+
+    bundle = simulate_bundle(seed=seed, n_vacancies=vacancies)
+    with staged_folder(out, force) as staging:
+        write_bundle(bundle, staging)
+    click.echo(
+        f"Wrote {len(bundle.vacancies)} vacancies and {len(bundle.applications)} applications "
+        f"to {out} (seed {seed})."
+    )
+
+
+@cli.command()
+@click.argument("plan", type=_existing_file)
+@click.option("--data", "data_dir", type=_path, required=True, help="Folder of the data bundle.")
+@click.option("--out", type=_path, required=True, help="Folder for results and report.")
+@click.option("--lang", type=click.Choice(["nl", "en"]), default="nl", show_default=True)
+@click.option(
+    "--exploratory", is_flag=True, help="Run a plan that is not locked; outputs are marked."
+)
+@click.option("--force", is_flag=True, help="Replace an existing output folder.")
+def run(plan: Path, data_dir: Path, out: Path, lang: str, exploratory: bool, force: bool) -> None:
+    """Run the locked PLAN on the data bundle; write results, report and manifest."""
+    from pilot_eval.io import sha256_file
+    from pilot_eval.outputs import manifest, relative, sha256_bytes, staged_folder, write_text
+    from pilot_eval.report import render
+    from pilot_eval.results import dumps
+    from pilot_eval.runner import evaluate, prepare_inputs
+
+    if out.exists() and not force:
+        from pilot_eval.errors import OutputError
+
+        raise OutputError(
+            f"The output folder {out} already exists. Choose another --out or add --force."
+        )
+    inputs = prepare_inputs(plan, data_dir, exploratory)
+    results = evaluate(inputs)
+    command = ["pilot-eval", "run", relative(plan), "--data", relative(data_dir)]
+    command += ["--out", relative(out), "--lang", lang]
+    if exploratory:
+        command.append("--exploratory")
+    written: dict[str, str] = {}
+    with staged_folder(out, force) as staging:
+        texts = {"results.json": dumps(results)}
+        for fmt in ("html", "md"):
+            texts[f"report.{lang}.{fmt}"] = render(results, lang, fmt, " ".join(command))  # type: ignore[arg-type]
+        for name, text in texts.items():
+            write_text(staging, name, text)
+            written[name] = sha256_bytes(text.encode("utf-8"))
+        data_inputs = {
+            relative(data_dir / name): digest for name, digest in inputs.bundle.files.items()
+        }
+        plan_inputs = {relative(plan): sha256_file(plan)}
+        lock_inputs: dict[str, str] = {}
+        if inputs.lock.history is not None:
+            lock_inputs[relative(inputs.lock.history.path)] = sha256_file(inputs.lock.history.path)
+        write_text(
+            staging,
+            "manifest.json",
+            manifest(
+                command=command,
+                inputs={"plan": plan_inputs, "lock": lock_inputs, "data": data_inputs},
+                software=results["software"],
+                outputs=written,
+                exploratory=exploratory,
+            ),
+        )
+    _echo_verdicts(results)
+    click.echo(f"Wrote {', '.join(sorted(written))} and manifest.json to {out}.")
+
+
+def _echo_verdicts(results: dict[str, Any]) -> None:
+    if results["plan"]["exploratory"]:
+        click.echo("EXPLORATORY run: the plan is not the locked version.")
+    for h in results["hypotheses"]:
+        est = h["estimate"]
+        shown = "n/a" if est is None else f"{est:.4f}"
+        click.echo(
+            f"  {h['id']:<6} {h['kind']:<15} {h['estimator']:<18} {shown:>9}  {h['verdict']}"
+        )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``pilot-eval`` script: exit 2 with a message on bad input."""
+    try:
+        code = cli.main(args=argv, prog_name="pilot-eval", standalone_mode=False)
+    except PilotEvalError as exc:
+        click.echo(f"pilot-eval: {exc.report()}", err=True)
+        sys.exit(EXIT_PROBLEM)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_PROBLEM)
+    except click.exceptions.Abort:
+        click.echo("pilot-eval: interrupted", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        click.echo("pilot-eval: interrupted", err=True)
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,47 @@
+"""Disclosure control of published tables (Statistics Netherlands practice).
+
+A count from 1 to ``min_cell - 1`` is not published (primary suppression). When a table
+row publishes its total, a single suppressed cell could be derived by subtraction, so the
+smallest other non-zero cell of that row is suppressed too (secondary, complementary
+suppression). Zero counts are published: they disclose no person.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ProtectedRow:
+    """A row of counts after suppression: ``None`` marks a suppressed cell."""
+
+    cells: dict[str, int | None]
+    total: int
+    suppressed: int
+
+
+def protect_row(counts: Mapping[str, int], min_cell: int, partition: bool = True) -> ProtectedRow:
+    """Suppress small cells of a row whose total is published.
+
+    Parameters
+    ----------
+    counts:
+        Cell label -> count (non-negative).
+    min_cell:
+        The smallest count that may be published.
+    partition:
+        True when the cells partition the total (complementary suppression applies);
+        False for nested counts such as "reached stage s", where no cell is the total
+        minus the others.
+    """
+    cells: dict[str, int | None] = dict(counts)
+    small = [k for k, v in counts.items() if 0 < v < min_cell]
+    for k in small:
+        cells[k] = None
+    if partition and len(small) == 1:
+        others = sorted((v, k) for k, v in counts.items() if k not in small and v > 0)
+        if others:
+            cells[others[0][1]] = None
+    suppressed = sum(1 for v in cells.values() if v is None)
+    return ProtectedRow(cells=cells, total=sum(counts.values()), suppressed=suppressed)

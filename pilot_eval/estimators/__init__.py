@@ -1,0 +1,104 @@
+"""Estimators, found by the name the plan uses.
+
+Each estimator is a function ``(sample, context) -> Estimate`` registered for the
+hypothesis kinds it applies to. The runner looks estimators up in :data:`REGISTRY`; it
+never branches on a method's name. An estimator that the plan format knows but this
+version does not provide yields an explicit ``not_estimable`` entry, never a silent gap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pilot_eval.plan import ESTIMATORS_BY_KIND, AnalysisPlan, Hypothesis
+from pilot_eval.prepare import ComparisonSample
+from pilot_eval.results import Estimate, not_estimable
+
+
+@dataclass(frozen=True)
+class Context:
+    """What an estimator needs besides the sample: the plan and the hypothesis."""
+
+    plan: AnalysisPlan
+    hypothesis: Hypothesis
+
+    @property
+    def alpha(self) -> float:
+        """Significance level; confidence intervals have level 1 - alpha."""
+        return self.plan.alpha
+
+
+EstimatorFn = Callable[[ComparisonSample, Context], Estimate]
+
+REGISTRY: dict[tuple[str, str], EstimatorFn] = {}
+"""(kind, estimator name) -> implementation."""
+
+SCALES = {
+    "difference_pooled": "difference",
+    "lpm_fe": "difference",
+    "mantel_haenszel": "odds_ratio",
+    "logit": "odds_ratio",
+    "impact_ratio": "ratio",
+    "fisher_exact": "ratio",
+    "z_test": "ratio",
+    "hedges_g": "smd",
+    "randomisation": "difference",
+}
+"""The scale of each estimator's estimate."""
+
+
+def register(name: str, *kinds: str) -> Callable[[EstimatorFn], EstimatorFn]:
+    """Decorator: register ``fn`` as estimator ``name`` for the given hypothesis kinds."""
+
+    def wrap(fn: EstimatorFn) -> EstimatorFn:
+        for kind in kinds:
+            if name not in ESTIMATORS_BY_KIND[kind]:
+                raise ValueError(f"{name} is not declared for {kind} in ESTIMATORS_BY_KIND")
+            REGISTRY[(kind, name)] = fn
+        return fn
+
+    return wrap
+
+
+def estimate(name: str, sample: ComparisonSample, ctx: Context) -> Estimate:
+    """Run estimator ``name`` on ``sample``; a missing implementation is not_estimable."""
+    # importing the implementations fills the registry
+    from pilot_eval.estimators import proportions  # noqa: F401
+
+    h = ctx.hypothesis
+    fn = REGISTRY.get((h.kind, name))
+    if fn is None:
+        return not_estimable(
+            name,
+            SCALES[name],
+            null_hypothesis(ctx),
+            f"estimator '{name}' for {h.kind} is not available in this version of pilot-eval",
+        )
+    return fn(sample, ctx)
+
+
+def null_hypothesis(ctx: Context) -> str:
+    """The null hypothesis of a hypothesis in words (English; the report translates)."""
+    h = ctx.hypothesis
+    plan = ctx.plan
+    g = plan.groups[h.group]
+    focal, ref = "/".join(g.focal), "/".join(g.reference)
+    arm = h.arm or plan.reference_arm
+    if h.kind == "pool_share":
+        return (
+            f"the share of {g.column} {focal} among applicants is the same in {arm} and "
+            f"{plan.reference_arm} vacancies"
+        )
+    if h.kind == "score_gap":
+        return f"mean {h.score} is the same for {g.column} {focal} and {ref} in {arm} vacancies"
+    assert h.stage is not None  # guaranteed by check_references
+    move = f"{h.stage.from_} -> {h.stage.to}"
+    if h.kind == "stage_gap":
+        return f"the {move} rate is the same for {g.column} {focal} and {ref} in {arm} vacancies"
+    if h.kind == "gap_difference":
+        return (
+            f"the {move} gap between {g.column} {focal} and {ref} is the same in {arm} and "
+            f"{plan.reference_arm} vacancies"
+        )
+    return f"the {move} rate of {g.column} {focal} equals that of {ref} in {arm} vacancies"

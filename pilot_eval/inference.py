@@ -1,0 +1,87 @@
+"""Multiplicity and verdicts: from estimates to what the plan's criteria say.
+
+Adjusted p-values are computed per family of the plan with statsmodels' ``multipletests``
+(Holm 1979; Benjamini & Hochberg 1995; Bonferroni), over the hypotheses of that family that
+could be estimated. A hypothesis that could not be estimated keeps ``p_adjusted = null``
+and the verdict ``not_estimable``.
+
+A criterion ``min_effect = m`` is a threshold on the estimate's own scale:
+
+* ``greater``: met when estimate >= m and p_adjusted < alpha; not met when the confidence
+  interval lies entirely below m (the data rule the criterion out);
+* ``less``: met when estimate <= m and p_adjusted < alpha; not met when the interval lies
+  entirely above m;
+* ``two-sided``: met when the estimate is at least as far from the null value as m and
+  p_adjusted < alpha; not met when the interval lies strictly between the null value
+  mirrored around m (no effect as large as m is compatible with the data);
+* otherwise the verdict is ``inconclusive``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Literal
+
+import numpy as np
+from statsmodels.stats.multitest import multipletests
+
+from pilot_eval.plan import AnalysisPlan, Hypothesis
+from pilot_eval.results import Estimate
+
+Verdict = Literal["met", "not_met", "inconclusive", "not_estimable"]
+
+_METHOD = {"holm": "holm", "fdr_bh": "fdr_bh", "bonferroni": "bonferroni"}
+
+NULL_VALUE = {"difference": 0.0, "odds_ratio": 1.0, "ratio": 1.0, "smd": 0.0}
+"""The value of the estimate under the null hypothesis, by scale."""
+
+
+def adjust_p_values(plan: AnalysisPlan, chosen: Mapping[str, Estimate]) -> dict[str, float | None]:
+    """Adjusted p-value per hypothesis id, within the plan's families."""
+    out: dict[str, float | None] = {h.id: None for h in plan.hypotheses}
+    for name, family in plan.families.items():
+        ids = [h.id for h in plan.hypotheses if h.family == name and chosen[h.id].estimable]
+        if not ids:
+            continue
+        raw = np.array([chosen[i].p_value for i in ids], dtype=float)
+        if family.correction == "none":
+            adjusted = raw
+        else:
+            adjusted = multipletests(raw, alpha=plan.alpha, method=_METHOD[family.correction])[1]
+        out.update({i: float(p) for i, p in zip(ids, adjusted, strict=True)})
+    return out
+
+
+def verdict(h: Hypothesis, est: Estimate, p_adjusted: float | None, alpha: float) -> Verdict:
+    """The verdict on hypothesis ``h`` from its chosen estimate (see module docstring)."""
+    if not est.estimable or p_adjusted is None or est.estimate is None:
+        return "not_estimable"
+    m = h.criterion.min_effect
+    x = est.estimate
+    low, high = est.ci_low, est.ci_high
+    null = NULL_VALUE[est.scale]
+    significant = p_adjusted < alpha
+    if h.alternative == "greater":
+        if x >= m and significant:
+            return "met"
+        if high is not None and high < m:
+            return "not_met"
+    elif h.alternative == "less":
+        if x <= m and significant:
+            return "met"
+        if low is not None and low > m:
+            return "not_met"
+    else:
+        reach = abs(m - null)
+        if abs(x - null) >= reach and significant:
+            return "met"
+        bounded = low is not None and high is not None
+        if reach > 0 and bounded and null - reach < low < high < null + reach:  # type: ignore[operator]
+            return "not_met"
+    return "inconclusive"
+
+
+def criterion_text(h: Hypothesis, alpha: float) -> str:
+    """The success criterion in words."""
+    sign = {"greater": ">=", "less": "<=", "two-sided": "at least as far from the null as"}
+    return f"estimate {sign[h.alternative]} {h.criterion.min_effect:g} and adjusted p < {alpha:g}"

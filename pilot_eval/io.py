@@ -1,0 +1,233 @@
+"""Reading the tables of a data bundle and hashing files.
+
+Every table is read as text, exactly as the user typed it, so that a validation message
+can show the offending value as it stands in the file. Converting to numbers, booleans and
+categories happens only after validation (``pilot_eval.schemas``). Cells are stripped of
+surrounding white space; an empty cell is missing.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pilot_eval.errors import DataValidationError, Problem
+
+FORMATS = (".csv", ".parquet", ".xlsx")
+"""File formats of a table, in the order they are looked for."""
+
+_HASH_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """A table read as text.
+
+    Attributes
+    ----------
+    name:
+        Table name (``vacancies``).
+    path:
+        The file it came from.
+    frame:
+        One column per header, string values, missing where the cell was empty.
+    first_row:
+        Row number, as the user sees it, of the first data row (2 below a header line,
+        1 for parquet, which has no header row).
+    """
+
+    name: str
+    path: Path
+    frame: pd.DataFrame
+    first_row: int
+
+    @property
+    def file(self) -> str:
+        """The file name shown in messages."""
+        return self.path.name
+
+    def row_of(self, index: int) -> int:
+        """Row number in the file of the frame's positional index."""
+        return self.first_row + index
+
+
+def sha256_file(path: Path) -> str:
+    """SHA-256 (hex) of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(_HASH_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def find_table(folder: Path, name: str) -> Path | None:
+    """Return the file of table ``name`` in ``folder``, or None when there is none.
+
+    Raises
+    ------
+    DataValidationError
+        When the table exists in more than one format.
+    """
+    found = [folder / f"{name}{ext}" for ext in FORMATS if (folder / f"{name}{ext}").is_file()]
+    if len(found) > 1:
+        names = ", ".join(p.name for p in found)
+        raise DataValidationError(
+            f"Table '{name}' is given twice in {folder}: {names}. Keep exactly one file.",
+            [Problem(p.name, "same table in more than one file") for p in found],
+        )
+    return found[0] if found else None
+
+
+def read_table(path: Path, name: str) -> RawTable:
+    """Read one table as text.
+
+    Raises
+    ------
+    DataValidationError
+        When the file cannot be read, is not UTF-8 text, is not a table, has duplicate or
+        empty column names, or has no data rows.
+    """
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        frame, first_row = _read_csv(path), 2
+    elif suffix == ".xlsx":
+        frame, first_row = _read_xlsx(path), 2
+    elif suffix == ".parquet":
+        frame, first_row = _read_parquet(path), 1
+    else:  # pragma: no cover - find_table only returns known formats
+        raise DataValidationError(f"{path.name}: unknown table format '{suffix}'")
+    if len(frame) == 0:
+        raise DataValidationError(
+            f"The table {path.name} has no data rows.",
+            [Problem(path.name, "the table is empty: it needs at least one data row")],
+        )
+    return RawTable(name=name, path=path, frame=frame, first_row=first_row)
+
+
+def _fail(path: Path, rule: str, row: int | None = None) -> DataValidationError:
+    return DataValidationError(f"Cannot read {path.name}:", [Problem(path.name, rule, row=row)])
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise _fail(path, f"the file cannot be read ({exc.strerror or exc})") from None
+    if b"\x00" in raw[:65536]:
+        raise _fail(path, "the file is binary, not a csv text file")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise _fail(
+            path,
+            f"the file is not UTF-8 text (byte 0x{raw[exc.start]:02x} cannot be decoded); "
+            "save it as 'CSV UTF-8'",
+            row=line,
+        ) from None
+    if not text.strip():
+        raise _fail(path, "the file is empty: it needs a header line and data rows")
+    header = next(csv.reader(io.StringIO(text)))
+    _check_header(path, header)
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text),
+            dtype=str,
+            keep_default_na=False,
+            na_values=[""],
+            skipinitialspace=True,
+        )
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise _fail(path, f"the file is not a well-formed csv table ({exc})") from None
+    return _strip(frame)
+
+
+def _check_header(path: Path, header: Iterable[Any]) -> None:
+    names = [str(h).strip() for h in header]
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for i, col in enumerate(names, start=1):
+        if not col or col.startswith("Unnamed:"):
+            problems.append(Problem(path.name, f"column {i} has no name", row=1))
+        elif col in seen:
+            problems.append(Problem(path.name, "column name appears twice", row=1, column=col))
+        seen.add(col)
+    if problems:
+        raise DataValidationError(f"The header of {path.name} is not usable:", problems)
+
+
+def _read_xlsx(path: Path) -> pd.DataFrame:
+    try:
+        frame = pd.read_excel(path, dtype=object, engine="openpyxl", header=None)
+    except Exception as exc:  # openpyxl raises many kinds on a damaged file
+        raise _fail(
+            path, f"the file is not a readable xlsx workbook ({type(exc).__name__})"
+        ) from None
+    if frame.empty:
+        raise _fail(path, "the workbook's first sheet is empty")
+    header = [_cell_text(v) or "" for v in frame.iloc[0].tolist()]
+    _check_header(path, header)
+    body = frame.iloc[1:].reset_index(drop=True)
+    body.columns = pd.Index(header)
+    return _as_text(body)
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises many kinds on a damaged file
+        raise _fail(
+            path, f"the file is not a readable parquet file ({type(exc).__name__})"
+        ) from None
+    _check_header(path, [str(c) for c in frame.columns])
+    frame.columns = pd.Index([str(c) for c in frame.columns])
+    return _as_text(frame.reset_index(drop=True))
+
+
+def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Render typed cells (from xlsx or parquet) as the text a csv would hold."""
+    out = pd.DataFrame(
+        {col: pd.array([_cell_text(v) for v in frame[col].tolist()], dtype="str") for col in frame},
+        index=frame.index,
+    )
+    return _strip(out)
+
+
+def _cell_text(value: Any) -> str | None:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, pd.Timestamp | dt.datetime):
+        if value.hour == value.minute == value.second == 0:
+            return value.date().isoformat()
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return str(value)
+
+
+def _strip(frame: pd.DataFrame) -> pd.DataFrame:
+    frame.columns = pd.Index([str(c).strip() for c in frame.columns])
+    for col in frame.columns:
+        values = frame[col].astype("str").str.strip()
+        frame[col] = values.mask(values == "")
+    return frame

@@ -1,0 +1,112 @@
+"""Writing an output folder completely or not at all, and its manifest.
+
+Files are written into a hidden temporary folder next to the destination and moved into
+place in one rename when everything is written; an interrupted run leaves no half-written
+output folder. An existing destination is replaced only when asked (``--force``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from pilot_eval.errors import OutputError
+
+
+def relative(path: Path, start: Path | None = None) -> str:
+    """``path`` relative to ``start`` (default: the working folder), with forward slashes."""
+    return Path(os.path.relpath(path.resolve(), (start or Path.cwd()).resolve())).as_posix()
+
+
+@contextmanager
+def staged_folder(out: Path, force: bool) -> Iterator[Path]:
+    """Yield a temporary folder; on success it replaces ``out``, on failure it is removed.
+
+    Raises
+    ------
+    OutputError
+        When ``out`` exists and ``force`` is false, or its parent cannot be written.
+    """
+    if out.exists() and not force:
+        raise OutputError(
+            f"The output folder {out} already exists. Choose another --out or add --force to "
+            "replace it."
+        )
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{out} exists and is not a folder.")
+    parent = out.resolve().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=parent))
+        # mkdtemp makes a private folder; the result should have ordinary permissions
+        umask = os.umask(0)
+        os.umask(umask)
+        staging.chmod(0o777 & ~umask)
+    except OSError as exc:
+        raise OutputError(f"Cannot write the output folder {out}: {exc.strerror or exc}") from None
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    old: Path | None = None
+    if out.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=parent))
+        old.rmdir()
+        out.rename(old)
+    staging.rename(out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def write_text(folder: Path, name: str, text: str) -> Path:
+    """Write UTF-8 text with "\\n" line endings."""
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="\n") as handle:
+        handle.write(text)
+    return path
+
+
+def sha256_bytes(data: bytes) -> str:
+    """SHA-256 (hex) of bytes."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def manifest(
+    *,
+    command: list[str],
+    inputs: Mapping[str, Mapping[str, str]],
+    software: Mapping[str, str],
+    outputs: Mapping[str, str],
+    exploratory: bool,
+) -> str:
+    """The content of manifest.json.
+
+    Parameters
+    ----------
+    command:
+        The command line with paths relative to where it was run.
+    inputs:
+        Role (``plan``, ``lock``, ``data``) -> relative path -> SHA-256 of the file's bytes.
+    software:
+        Package -> version.
+    outputs:
+        Output file name -> SHA-256.
+    """
+    data: dict[str, Any] = {
+        "manifest_format": 1,
+        "command": command,
+        "exploratory": exploratory,
+        "inputs": {k: dict(sorted(v.items())) for k, v in inputs.items()},
+        "outputs": dict(sorted(outputs.items())),
+        "software": dict(software),
+    }
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"

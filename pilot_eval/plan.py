@@ -1,0 +1,554 @@
+"""The pre-registered analysis plan: models, loading, canonical form and hash.
+
+A plan is YAML (contract section 2). It is parsed into frozen pydantic models that forbid
+unknown keys, so a mistyped key is an error and never silently ignored. Loading reports
+every problem at once: YAML syntax errors with line and column, unknown or invalid keys by
+their path (``hypotheses[2].alternativ``) and line, and references to groups, arms, stages,
+families or columns that the plan does not declare.
+
+The canonical form is the plan's JSON with sorted keys and without default values; its
+SHA-256 is the plan's identity, independent of key order, comments and whitespace.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from pilot_eval.errors import PlanError, Problem, problems_message
+
+Assignment = Literal["randomised", "block_randomised", "matched", "self_selected"]
+DataAccess = Literal["no_data", "no_outcome_data", "outcome_data_seen"]
+Correction = Literal["holm", "fdr_bh", "bonferroni", "none"]
+Kind = Literal["pool_share", "stage_gap", "gap_difference", "impact_ratio", "score_gap"]
+Alternative = Literal["two-sided", "greater", "less"]
+Stage = Literal["applied", "invited", "interviewed", "offered", "hired"]
+EstimatorName = Literal[
+    "difference_pooled",
+    "lpm_fe",
+    "mantel_haenszel",
+    "logit",
+    "impact_ratio",
+    "fisher_exact",
+    "z_test",
+    "hedges_g",
+    "randomisation",
+]
+
+STAGES: tuple[Stage, ...] = get_args(Stage)
+"""The ordered stages of a selection procedure, earliest first."""
+
+ESTIMATORS_BY_KIND: Mapping[str, tuple[str, ...]] = {
+    "pool_share": ("lpm_fe", "difference_pooled", "logit", "randomisation"),
+    "stage_gap": ("lpm_fe", "difference_pooled", "mantel_haenszel", "logit", "randomisation"),
+    "gap_difference": ("lpm_fe", "difference_pooled", "logit", "randomisation"),
+    "impact_ratio": ("impact_ratio", "fisher_exact", "z_test"),
+    "score_gap": ("hedges_g",),
+}
+"""Estimators that apply to each hypothesis kind; the first is the default."""
+
+RANDOMISED: tuple[Assignment, ...] = ("randomised", "block_randomised")
+
+# Columns of `applications` whose vocabularies the contract fixes; a group on one of them
+# may only name these values.
+KNOWN_GROUP_VALUES: Mapping[str, tuple[str, ...]] = {
+    "origin": ("netherlands", "europe", "outside_europe"),
+    "gender": ("female", "male", "other"),
+    "age_band": ("<30", "30-44", "45-54", "55+"),
+    "disability": ("true", "false"),
+}
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class Design(_Frozen):
+    """How vacancies were assigned to arms."""
+
+    unit: Literal["vacancy"] = Field(
+        "vacancy", description="The unit of assignment; always the vacancy procedure."
+    )
+    assignment: Assignment = Field(
+        description="How vacancies came to be in an arm: randomised, block_randomised, "
+        "matched or self_selected."
+    )
+    block: str | None = Field(
+        None,
+        description="Column of `vacancies` holding the randomisation block or matched pair.",
+    )
+    arms: tuple[str, ...] = Field(
+        min_length=2,
+        description="Values of `vacancies.arm`; the first is the reference arm.",
+    )
+
+
+class Group(_Frozen):
+    """A comparison of a focal group with a reference group on one applications column."""
+
+    column: str = Field(description="Column of `applications` that defines the group.")
+    focal: tuple[str, ...] = Field(min_length=1, description="Values forming the focal group.")
+    reference: tuple[str, ...] = Field(
+        min_length=1, description="Values forming the reference group."
+    )
+
+    @field_validator("focal", "reference", mode="before")
+    @classmethod
+    def _booleans_as_text(cls, value: Any) -> Any:
+        # YAML reads `true` as a boolean; the data's boolean columns are compared as text.
+        if isinstance(value, list | tuple):
+            return [str(v).lower() if isinstance(v, bool) else v for v in value]
+        return value
+
+
+class Family(_Frozen):
+    """A family of hypotheses whose p-values are adjusted together."""
+
+    correction: Correction = Field(description="Multiple-testing correction within the family.")
+
+
+class StageTransition(_Frozen):
+    """A transition between two stages: among applications that reached `from`, who reached `to`."""
+
+    from_: Stage = Field(alias="from", description="The earlier stage (the denominator).")
+    to: Stage = Field(description="The later stage (the numerator).")
+
+
+class Criterion(_Frozen):
+    """The pre-registered success criterion of a hypothesis."""
+
+    min_effect: float = Field(
+        0.0,
+        description="Met if the estimate passes this value in the stated direction and "
+        "p_adjusted < alpha. On the estimator's scale (difference, or ratio for impact ratios).",
+    )
+
+
+class Hypothesis(_Frozen):
+    """One pre-registered comparison."""
+
+    id: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$", description="Unique identifier.")
+    family: str = Field(description="Name of a family in `families`.")
+    kind: Kind = Field(description="What is compared (contract section 2).")
+    group: str = Field(description="Name of a group in `groups`.")
+    arm: str | None = Field(
+        None,
+        description="The arm compared with the reference arm (pool_share, gap_difference), "
+        "or the arm analysed (stage_gap, impact_ratio, score_gap; default: the reference arm).",
+    )
+    stage: StageTransition | None = Field(
+        None, description="Stage transition; required for stage_gap, gap_difference, impact_ratio."
+    )
+    score: str | None = Field(None, description="Score column of `applications` for score_gap.")
+    alternative: Alternative = Field("two-sided", description="Direction of the alternative.")
+    adjust_for: tuple[str, ...] = Field(
+        (), description="Vacancy columns adjusted for (fixed effects or covariates)."
+    )
+    estimator: EstimatorName | None = Field(
+        None, description="Estimator reported at the top level; default depends on the kind."
+    )
+    criterion: Criterion = Field(Criterion(), description="Success criterion.")
+    description: str | None = Field(None, description="The hypothesis in words.")
+
+    @property
+    def chosen_estimator(self) -> str:
+        """The plan's estimator, or the documented default of the kind."""
+        return self.estimator or ESTIMATORS_BY_KIND[self.kind][0]
+
+
+class RandomisationInference(_Frozen):
+    """Settings of randomisation inference."""
+
+    draws: int = Field(10_000, ge=100, le=10_000_000, description="Number of re-randomisations.")
+    seed: int = Field(ge=0, description="Seed of numpy.random.SeedSequence.")
+
+
+class Disclosure(_Frozen):
+    """Disclosure control of published tables and microdata."""
+
+    min_cell: int = Field(10, ge=1, description="Smallest count that may be published.")
+    k_anonymity: int = Field(5, ge=2, description="Minimum size of a quasi-identifier class.")
+
+
+class Deviation(_Frozen):
+    """An amendment of the plan after registration."""
+
+    date: dt.date = Field(description="When the plan was changed (ISO 8601).")
+    what: str = Field(min_length=1, description="What changed.")
+    why: str = Field(min_length=1, description="Why it changed.")
+    data_access: DataAccess = Field(description="What data the authors had seen at that moment.")
+
+
+class AnalysisPlan(_Frozen):
+    """A complete, pre-registered analysis plan (plan format 1)."""
+
+    plan_format: Literal[1] = Field(description="Version of the plan format.")
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", description="Identifier of the plan.")
+    title: str = Field(min_length=1, description="Title of the evaluation.")
+    version: str = Field(min_length=1, description="Version of the plan, as text (quote it).")
+    registered_on: dt.date = Field(description="Date of registration (ISO 8601).")
+    data_access_at_registration: DataAccess = Field(
+        description="What data the authors had seen when registering."
+    )
+    description: str | None = Field(None, description="Free description of the evaluation.")
+    design: Design
+    groups: dict[str, Group] = Field(min_length=1)
+    alpha: float = Field(0.05, gt=0, le=0.5, description="Significance level.")
+    families: dict[str, Family] = Field(min_length=1)
+    hypotheses: tuple[Hypothesis, ...] = Field(min_length=1)
+    randomisation_inference: RandomisationInference | None = None
+    disclosure: Disclosure = Disclosure()
+    deviations: tuple[Deviation, ...] = ()
+
+    @property
+    def reference_arm(self) -> str:
+        """The first arm of the design."""
+        return self.design.arms[0]
+
+    def vacancy_columns(self) -> tuple[str, ...]:
+        """Extra vacancy columns the plan names (block and adjust_for), sorted."""
+        names = {c for h in self.hypotheses for c in h.adjust_for}
+        if self.design.block:
+            names.add(self.design.block)
+        return tuple(sorted(names))
+
+    def application_columns(self) -> tuple[str, ...]:
+        """Application columns the plan names (group columns and scores), sorted."""
+        names = {g.column for g in self.groups.values()}
+        names.update(h.score for h in self.hypotheses if h.score)
+        return tuple(sorted(names))
+
+
+@dataclass(frozen=True)
+class LoadedPlan:
+    """A validated plan together with where it came from and its identity."""
+
+    plan: AnalysisPlan
+    path: Path
+    canonical: str
+    sha256: str
+
+
+# --------------------------------------------------------------------------------------
+# canonical form and hash
+
+
+def canonical_json(plan: AnalysisPlan) -> str:
+    """Return the canonical form: sorted-key compact JSON of the plan without defaults.
+
+    Leaving defaults out keeps the hash of an existing plan stable when a later version of
+    pilot-eval adds an optional key, and makes writing a default explicitly the same plan.
+    """
+    data = plan.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def plan_sha256(plan: AnalysisPlan) -> str:
+    """SHA-256 (hex) of the plan's canonical form."""
+    return hashlib.sha256(canonical_json(plan).encode("utf-8")).hexdigest()
+
+
+def deviations_sha256(deviations: tuple[Deviation, ...]) -> str:
+    """SHA-256 (hex) of a list of deviations in canonical form."""
+    data = [d.model_dump(mode="json") for d in deviations]
+    text = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# --------------------------------------------------------------------------------------
+# loading
+
+
+def load_plan(path: Path) -> LoadedPlan:
+    """Read, parse and check a plan file.
+
+    Raises
+    ------
+    PlanError
+        With every problem found: syntax, unknown or invalid keys, dangling references.
+    """
+    name = path.name
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise PlanError(f"Cannot read the plan {path}: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise PlanError(
+            f"The plan {name} is not UTF-8 text (byte {exc.start}); save it as UTF-8."
+        ) from None
+    data, lines = _parse_yaml(text, name)
+    if not isinstance(data, dict):
+        problem = Problem(name, "the plan must be a YAML mapping of keys to values", row=1)
+        raise PlanError(problems_message(f"the plan {name}", [problem]), [problem])
+    try:
+        plan = AnalysisPlan.model_validate(data)
+    except ValidationError as exc:
+        problems = [_pydantic_problem(err, name, lines) for err in exc.errors()]
+        raise PlanError(problems_message(f"the plan {name}", problems), problems) from None
+    problems = check_references(plan, name, lines)
+    if problems:
+        raise PlanError(problems_message(f"the plan {name}", problems), problems)
+    return LoadedPlan(
+        plan=plan, path=path, canonical=canonical_json(plan), sha256=plan_sha256(plan)
+    )
+
+
+def _parse_yaml(text: str, name: str) -> tuple[Any, dict[str, int]]:
+    """Parse YAML safely; return the data and a map of key path -> line number."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        col = mark.column + 1 if mark else None
+        what = exc.problem or exc.context or "invalid YAML"
+        where = f" (line {line}, column {col})" if line else ""
+        problem = Problem(name, f"YAML syntax error: {what}{where}", row=line)
+        raise PlanError(f"The plan {name} is not valid YAML:", [problem]) from None
+    except yaml.YAMLError as exc:
+        raise PlanError(f"The plan {name} is not valid YAML: {exc}") from None
+    if node is None:
+        raise PlanError(f"The plan {name} is empty.")
+    lines: dict[str, int] = {}
+    duplicates: list[Problem] = []
+    _walk(node, "", lines, duplicates, name)
+    if duplicates:
+        raise PlanError(problems_message(f"the plan {name}", duplicates), duplicates)
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:  # constructor errors, e.g. an impossible date
+        raise PlanError(f"The plan {name} is not valid YAML: {exc}") from None
+    return data, lines
+
+
+def _walk(
+    node: yaml.Node, path: str, lines: dict[str, int], dups: list[Problem], name: str
+) -> None:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            child = f"{path}.{key}" if path else key
+            if key in seen:
+                dups.append(
+                    Problem(
+                        name,
+                        "key appears twice in the same mapping",
+                        row=key_node.start_mark.line + 1,
+                        column=child,
+                        line_word="line",
+                        column_word="key",
+                    )
+                )
+            seen.add(key)
+            lines[child] = key_node.start_mark.line + 1
+            _walk(value_node, child, lines, dups, name)
+            lines[child] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _walk(item, f"{path}[{i}]", lines, dups, name)
+
+
+def format_path(loc: tuple[int | str, ...]) -> str:
+    """Turn a pydantic location into ``hypotheses[2].alternativ``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _line_of(path: str, lines: Mapping[str, int]) -> int | None:
+    while path:
+        if path in lines:
+            return lines[path]
+        cut = max(path.rfind("."), path.rfind("["))
+        path = path[:cut] if cut > 0 else ""
+    return lines.get("")
+
+
+_MODEL_AT: dict[str, type[BaseModel]] = {
+    "": AnalysisPlan,
+    "design": Design,
+    "groups.*": Group,
+    "families.*": Family,
+    "hypotheses[]": Hypothesis,
+    "hypotheses[].stage": StageTransition,
+    "hypotheses[].criterion": Criterion,
+    "randomisation_inference": RandomisationInference,
+    "disclosure": Disclosure,
+    "deviations[]": Deviation,
+}
+
+
+def _pydantic_problem(err: Mapping[str, Any], name: str, lines: Mapping[str, int]) -> Problem:
+    loc: tuple[int | str, ...] = tuple(err["loc"])
+    path = format_path(loc)
+    kind = err["type"]
+    value: str | None = None
+    if kind == "extra_forbidden":
+        rule = "unknown key"
+        parent = _generic_parent(loc[:-1])
+        model = _MODEL_AT.get(parent)
+        if model is not None:
+            known = [f.alias or n for n, f in model.model_fields.items()]
+            close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+            rule += (
+                f" (did you mean '{close[0]}'?)" if close else f"; known keys: {', '.join(known)}"
+            )
+    elif kind == "missing":
+        rule = "required key is missing"
+    else:
+        rule = str(err["msg"])
+        given = err.get("input")
+        if isinstance(given, str | int | float | bool | dt.date):
+            value = str(given)
+    return Problem(
+        name,
+        rule,
+        row=_line_of(path, lines),
+        column=path or None,
+        value=value,
+        line_word="line",
+        column_word="key",
+    )
+
+
+def _generic_parent(loc: tuple[int | str, ...]) -> str:
+    """Map a concrete location to the key of `_MODEL_AT` (``hypotheses[]``, ``groups.*``)."""
+    out = ""
+    for i, part in enumerate(loc):
+        if isinstance(part, int):
+            out += "[]"
+        elif i > 0 and loc[i - 1] in ("groups", "families"):
+            out += ".*"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def check_references(
+    plan: AnalysisPlan, name: str = "plan", lines: Mapping[str, int] | None = None
+) -> list[Problem]:
+    """Check every name the plan refers to, and the rules between keys.
+
+    Returns a list of problems (empty when the plan is consistent).
+    """
+    lines = lines or {}
+    problems: list[Problem] = []
+
+    def add(path: str, rule: str, value: str | None = None) -> None:
+        problems.append(
+            Problem(
+                name,
+                rule,
+                row=_line_of(path, lines),
+                column=path,
+                value=value,
+                line_word="line",
+                column_word="key",
+            )
+        )
+
+    arms = plan.design.arms
+    if len(set(arms)) != len(arms):
+        add("design.arms", "arms must be different from each other")
+    if plan.design.assignment == "block_randomised" and not plan.design.block:
+        add("design.block", "a block_randomised design must name its block column")
+    if plan.design.assignment in RANDOMISED and plan.randomisation_inference is None:
+        add(
+            "randomisation_inference",
+            "a randomised design needs randomisation_inference with a seed",
+        )
+    for gname, group in plan.groups.items():
+        overlap = set(group.focal) & set(group.reference)
+        if overlap:
+            add(
+                f"groups.{gname}",
+                "focal and reference groups overlap",
+                ", ".join(sorted(overlap)),
+            )
+        known = KNOWN_GROUP_VALUES.get(group.column)
+        if known is not None:
+            for side in ("focal", "reference"):
+                for i, v in enumerate(getattr(group, side)):
+                    if v not in known:
+                        add(
+                            f"groups.{gname}.{side}[{i}]",
+                            f"not a value of '{group.column}' (allowed: {', '.join(known)})",
+                            v,
+                        )
+    seen_ids: set[str] = set()
+    for i, h in enumerate(plan.hypotheses):
+        at = f"hypotheses[{i}]"
+        if h.id in seen_ids:
+            add(f"{at}.id", "hypothesis id used twice", h.id)
+        seen_ids.add(h.id)
+        if h.family not in plan.families:
+            add(
+                f"{at}.family",
+                f"no such family (declared: {', '.join(plan.families)})",
+                h.family,
+            )
+        if h.group not in plan.groups:
+            add(f"{at}.group", f"no such group (declared: {', '.join(plan.groups)})", h.group)
+        if h.arm is not None and h.arm not in arms:
+            add(f"{at}.arm", f"no such arm (declared: {', '.join(arms)})", h.arm)
+        if h.kind in ("pool_share", "gap_difference") and h.arm == plan.reference_arm:
+            add(f"{at}.arm", f"{h.kind} compares an arm with the reference arm '{h.arm}'", h.arm)
+        if h.kind in ("stage_gap", "gap_difference", "impact_ratio"):
+            if h.stage is None:
+                add(f"{at}.stage", f"{h.kind} needs a stage: {{from: ..., to: ...}}")
+            elif STAGES.index(h.stage.to) <= STAGES.index(h.stage.from_):
+                add(
+                    f"{at}.stage",
+                    f"stage 'to' must come after 'from' ({' < '.join(STAGES)})",
+                    f"{h.stage.from_} -> {h.stage.to}",
+                )
+        elif h.stage is not None and h.kind == "pool_share":
+            add(f"{at}.stage", "pool_share concerns all applicants and takes no stage")
+        if h.kind == "score_gap" and not h.score:
+            add(f"{at}.score", "score_gap needs the score column to compare")
+        if h.kind != "score_gap" and h.score:
+            add(f"{at}.score", f"{h.kind} takes no score column")
+        if h.estimator is not None:
+            allowed = ESTIMATORS_BY_KIND[h.kind]
+            if h.estimator not in allowed:
+                add(
+                    f"{at}.estimator",
+                    f"does not apply to {h.kind} (allowed: {', '.join(allowed)})",
+                    h.estimator,
+                )
+            elif h.estimator == "randomisation" and plan.design.assignment not in RANDOMISED:
+                add(
+                    f"{at}.estimator",
+                    f"randomisation inference needs a randomised design, not "
+                    f"'{plan.design.assignment}'",
+                    h.estimator,
+                )
+    for i, d in enumerate(plan.deviations):
+        if d.date < plan.registered_on:
+            add(f"deviations[{i}].date", "a deviation cannot predate registration", str(d.date))
+    return problems
+
+
+def plan_json_schema() -> dict[str, Any]:
+    """The JSON Schema of the plan format, as shipped in analysis_plans/plan.schema.json."""
+    schema = AnalysisPlan.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "pilot-eval/plan-format-1"
+    return schema

@@ -1,0 +1,332 @@
+"""The tables of the data bundle: their columns, rules and pandera schemas.
+
+The rules are declared once, as :class:`ColumnSpec` lists; from them come the pandera
+schemas that validate a table lazily (every failure at once), the conversion of validated
+text to typed columns, and the data dictionary in ``docs/``.
+
+Validation runs on the text as read from the file (``pilot_eval.io``), so that every
+message can show the value exactly as the user typed it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from pilot_eval.errors import Problem
+from pilot_eval.io import RawTable
+from pilot_eval.plan import STAGES, AnalysisPlan
+
+ColumnType = Literal["string", "integer", "number", "boolean", "date", "category", "ordered"]
+
+TRUE_WORDS = ("true", "1", "ja")
+FALSE_WORDS = ("false", "0", "nee")
+BOOLEAN_WORDS = TRUE_WORDS + FALSE_WORDS
+
+ORIGINS = ("netherlands", "europe", "outside_europe")
+GENDERS = ("female", "male", "other")
+AGE_BANDS = ("<30", "30-44", "45-54", "55+")
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One column of a table and its rules.
+
+    Attributes
+    ----------
+    name, type, description:
+        What the column is.
+    required:
+        The column must be present in the file.
+    nullable:
+        Empty cells are allowed (missing).
+    unique:
+        No value may occur twice.
+    values:
+        The allowed values (vocabulary) of a category; for ``ordered``, in order.
+    low, high:
+        Inclusive bounds of an integer or number.
+    """
+
+    name: str
+    type: ColumnType
+    description: str
+    required: bool = False
+    nullable: bool = True
+    unique: bool = False
+    values: tuple[str, ...] = ()
+    low: float | None = None
+    high: float | None = None
+
+    def rule(self) -> str:
+        """The rules of the column in words, as the data dictionary shows them."""
+        parts: list[str] = []
+        if self.type == "integer":
+            parts.append("whole number")
+        elif self.type == "number":
+            parts.append("number (decimal point)")
+        elif self.type == "boolean":
+            parts.append("true/false/1/0/ja/nee")
+        elif self.type == "date":
+            parts.append("date YYYY-MM-DD")
+        elif self.type in ("category", "ordered"):
+            sep = " < " if self.type == "ordered" else ", "
+            parts.append("one of " + sep.join(self.values))
+        if self.low is not None and self.high is not None:
+            parts.append(f"from {self.low:g} to {self.high:g}")
+        if self.unique:
+            parts.append("unique")
+        if not self.nullable:
+            parts.append("never empty")
+        return "; ".join(parts)
+
+
+VACANCY_COLUMNS: tuple[ColumnSpec, ...] = (
+    ColumnSpec(
+        "vacancy_id",
+        "string",
+        "Identifier of the vacancy procedure.",
+        required=True,
+        nullable=False,
+        unique=True,
+    ),
+    ColumnSpec("department", "string", "Ministry or agency.", required=True, nullable=False),
+    ColumnSpec("function_family", "string", "Function family.", required=True, nullable=False),
+    ColumnSpec(
+        "salary_scale",
+        "integer",
+        "Rijksschaal of the position.",
+        required=True,
+        nullable=False,
+        low=1,
+        high=18,
+    ),
+    ColumnSpec("managerial", "boolean", "A managerial position."),
+    ColumnSpec("opened_on", "date", "Date the vacancy opened."),
+    ColumnSpec(
+        "arm",
+        "category",
+        "Arm of the vacancy; one of the plan's design.arms.",
+        required=True,
+        nullable=False,
+    ),
+    ColumnSpec("inclusive_text", "boolean", "Inclusive vacancy text was used (fidelity)."),
+    ColumnSpec(
+        "anonymous_questionnaire",
+        "boolean",
+        "Anonymously assessed standardised questionnaire was used (fidelity).",
+    ),
+    ColumnSpec("structured_interview", "boolean", "Structured interview was used (fidelity)."),
+    ColumnSpec("block", "string", "Randomisation block or matched pair."),
+    ColumnSpec(
+        "committee_trained",
+        "boolean",
+        "All committee members followed the mandatory workshop.",
+    ),
+)
+
+APPLICATION_COLUMNS: tuple[ColumnSpec, ...] = (
+    ColumnSpec(
+        "application_id",
+        "string",
+        "Identifier of the application.",
+        required=True,
+        nullable=False,
+        unique=True,
+    ),
+    ColumnSpec(
+        "vacancy_id",
+        "string",
+        "The vacancy applied to; must exist in vacancies.",
+        required=True,
+        nullable=False,
+    ),
+    ColumnSpec("origin", "category", "Country of origin (CBS herkomstland).", values=ORIGINS),
+    ColumnSpec("gender", "category", "Gender.", values=GENDERS),
+    ColumnSpec("age_band", "category", "Age band.", values=AGE_BANDS),
+    ColumnSpec("disability", "boolean", "Arbeidsbeperking (occupational disability)."),
+    ColumnSpec(
+        "stage_reached",
+        "ordered",
+        "Last stage the application reached.",
+        required=True,
+        nullable=False,
+        values=STAGES,
+    ),
+    ColumnSpec("withdrew", "boolean", "The applicant withdrew at stage_reached (default false)."),
+    ColumnSpec("questionnaire_score", "number", "Score on the standardised questionnaire."),
+    ColumnSpec("interview_score", "number", "Score in the interview."),
+)
+
+TABLES: Mapping[str, tuple[ColumnSpec, ...]] = {
+    "vacancies": VACANCY_COLUMNS,
+    "applications": APPLICATION_COLUMNS,
+}
+"""The required tables of a bundle and their columns."""
+
+
+# --------------------------------------------------------------------------------------
+# checks on text
+
+
+def _as_integer(s: pd.Series) -> pd.Series:
+    return pd.to_numeric(s.where(s.str.fullmatch(r"[+-]?\d+")), errors="coerce")
+
+
+def _as_number(s: pd.Series) -> pd.Series:
+    ok = s.str.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+    return pd.to_numeric(s.where(ok), errors="coerce")
+
+
+def _as_date(s: pd.Series) -> pd.Series:
+    return pd.to_datetime(
+        s.where(s.str.fullmatch(r"\d{4}-\d{2}-\d{2}")), format="%Y-%m-%d", errors="coerce"
+    )
+
+
+def _checks(spec: ColumnSpec, values: Sequence[str]) -> list[pa.Check]:
+    checks: list[pa.Check] = []
+    if spec.type == "integer":
+        checks.append(pa.Check(lambda s: _as_integer(s).notna(), error="must be a whole number"))
+    elif spec.type == "number":
+        checks.append(
+            pa.Check(
+                lambda s: np.isfinite(_as_number(s).astype("float64")),
+                error="must be a number with a decimal point (e.g. 7.5)",
+            )
+        )
+    elif spec.type == "boolean":
+        checks.append(
+            pa.Check(
+                lambda s: s.str.lower().isin(BOOLEAN_WORDS),
+                error="must be one of " + "/".join(BOOLEAN_WORDS),
+            )
+        )
+    elif spec.type == "date":
+        checks.append(
+            pa.Check(lambda s: _as_date(s).notna(), error="must be a date written YYYY-MM-DD")
+        )
+    elif spec.type in ("category", "ordered"):
+        allowed = tuple(values)
+        checks.append(
+            pa.Check(lambda s: s.isin(allowed), error="must be one of " + ", ".join(allowed))
+        )
+    if spec.low is not None and spec.high is not None:
+        low, high = spec.low, spec.high
+        parse: Callable[[pd.Series], pd.Series] = (
+            _as_integer if spec.type == "integer" else _as_number
+        )
+
+        def within_bounds(s: pd.Series) -> pd.Series:
+            x = parse(s)
+            # an unparsable value is reported by the type check, not here as well
+            return x.isna() | x.between(low, high)
+
+        checks.append(pa.Check(within_bounds, error=f"must be from {low:g} to {high:g}"))
+    return checks
+
+
+def table_schema(table: str, plan: AnalysisPlan) -> pa.DataFrameSchema:
+    """The pandera schema of a table, with the vocabularies that depend on the plan.
+
+    Columns the plan names (block, adjust_for, group columns, scores) become required.
+    """
+    named = set(plan.vacancy_columns() if table == "vacancies" else plan.application_columns())
+    columns: dict[str, pa.Column] = {}
+    for spec in TABLES[table]:
+        values = plan.design.arms if spec.name == "arm" else spec.values
+        nullable = spec.nullable
+        if spec.name == plan.design.block and plan.design.assignment == "block_randomised":
+            nullable = False
+        columns[spec.name] = pa.Column(
+            checks=_checks(spec, values),
+            nullable=nullable,
+            unique=spec.unique,
+            required=spec.required or spec.name in named,
+            report_duplicates="all",
+        )
+    for extra in sorted(named - set(columns)):
+        columns[extra] = pa.Column(required=True, nullable=True)
+    return pa.DataFrameSchema(columns, strict=False, coerce=False)
+
+
+def validate_table(raw: RawTable, plan: AnalysisPlan) -> list[Problem]:
+    """Validate one table lazily; return every problem found (empty when valid)."""
+    schema = table_schema(raw.name, plan)
+    try:
+        schema.validate(raw.frame, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        return _problems(raw, exc.failure_cases)
+    return []
+
+
+_PANDERA_RULES = {
+    "column_in_dataframe": "required column is missing (the plan or the data contract needs it)",
+    "not_nullable": "must not be empty",
+    "field_uniqueness": "must be unique, but this value occurs more than once",
+}
+
+
+def _problems(raw: RawTable, cases: pd.DataFrame) -> list[Problem]:
+    problems: list[Problem] = []
+    for case in cases.to_dict("records"):
+        check = str(case["check"])
+        rule = _PANDERA_RULES.get(check, check)
+        failure = case["failure_case"]
+        if check == "column_in_dataframe":
+            problems.append(Problem(raw.file, rule, column=str(failure)))
+            continue
+        index = case["index"]
+        row = None if index is None or pd.isna(index) else raw.row_of(int(index))
+        shown = None if check == "not_nullable" or pd.isna(failure) else str(failure)
+        column = case["column"]
+        problems.append(
+            Problem(
+                raw.file,
+                rule,
+                row=row,
+                column=None if column is None else str(column),
+                value=shown,
+            )
+        )
+    problems.sort(key=lambda p: (p.row or 0, p.column or "", p.rule))
+    return problems
+
+
+# --------------------------------------------------------------------------------------
+# conversion of validated text
+
+
+def convert(raw: RawTable) -> pd.DataFrame:
+    """Typed copy of a validated table.
+
+    Integers become ``Int64``, numbers ``float64``, booleans ``boolean``, dates
+    ``datetime64``, categories ``category`` (ordered for stages); other columns stay text.
+    """
+    frame = raw.frame.copy()
+    for spec in TABLES[raw.name]:
+        if spec.name not in frame:
+            continue
+        s = frame[spec.name]
+        if spec.type == "integer":
+            frame[spec.name] = _as_integer(s).astype("Int64")
+        elif spec.type == "number":
+            frame[spec.name] = _as_number(s).astype("float64")
+        elif spec.type == "boolean":
+            low = s.str.lower()
+            typed = pd.Series(pd.NA, index=s.index, dtype="boolean")
+            typed[low.isin(TRUE_WORDS)] = True
+            typed[low.isin(FALSE_WORDS)] = False
+            frame[spec.name] = typed
+        elif spec.type == "date":
+            frame[spec.name] = _as_date(s)
+        elif spec.type == "ordered":
+            frame[spec.name] = pd.Categorical(s, categories=list(spec.values), ordered=True)
+        elif spec.type == "category" and spec.values:
+            frame[spec.name] = pd.Categorical(s, categories=list(spec.values))
+    return frame

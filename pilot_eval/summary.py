@@ -1,0 +1,44 @@
+"""The summary ``pilot-eval validate`` prints: counts per arm, missingness and stages.
+
+This is a check for the evaluator, not a publication: counts are shown unsuppressed.
+"""
+
+from __future__ import annotations
+
+from pilot_eval.bundle import Bundle
+from pilot_eval.descriptives import DEMOGRAPHICS
+from pilot_eval.plan import STAGES, AnalysisPlan
+from pilot_eval.prepare import analysis_frame
+
+
+def bundle_summary(bundle: Bundle, plan: AnalysisPlan) -> str:
+    """A plain-text table per topic, one column per arm."""
+    frame = analysis_frame(bundle, plan)
+    arms = list(plan.design.arms)
+    rows: list[tuple[str, list[str]]] = []
+    rows.append(("vacancies", [str(int((bundle.vacancies["arm"] == a).sum())) for a in arms]))
+    rows.append(("applications", [str(int((frame["arm"] == a).sum())) for a in arms]))
+    rows.append(("", ["" for _ in arms]))
+    for col in DEMOGRAPHICS:
+        if col in frame:
+            shares = frame[col].isna().groupby(frame["arm"]).mean()
+            rows.append((f"{col} not reported", [f"{100 * shares.get(a, 0.0):.1f}%" for a in arms]))
+    rows.append(("", ["" for _ in arms]))
+    for stage in STAGES:
+        counts = frame[f"reached_{stage}"].groupby(frame["arm"]).sum()
+        rows.append((f"reached {stage}", [str(int(counts.get(a, 0))) for a in arms]))
+    if "withdrew" in frame:
+        counts = frame["withdrew"].fillna(False).astype(bool).groupby(frame["arm"]).sum()
+        rows.append(("withdrew", [str(int(counts.get(a, 0))) for a in arms]))
+    return _table(["", *arms], rows)
+
+
+def _table(header: list[str], rows: list[tuple[str, list[str]]]) -> str:
+    body = [[label, *cells] for label, cells in rows]
+    widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
+    lines = []
+    for r in [header, *body]:
+        first = r[0].ljust(widths[0])
+        rest = [c.rjust(w) for c, w in zip(r[1:], widths[1:], strict=True)]
+        lines.append("  ".join([first, *rest]).rstrip())
+    return "\n".join(lines)
