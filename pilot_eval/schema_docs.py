@@ -1,0 +1,160 @@
+"""Generated reference files: the plan's JSON Schema, the plan reference, the data dictionary.
+
+``python -m pilot_eval.schema_docs`` (or ``make schema``) rewrites them; a test fails when
+a committed file differs from what this module generates, so they never go stale.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pilot_eval.plan import plan_json_schema
+from pilot_eval.schemas import BOOLEAN_WORDS, TABLES
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA_PATH = Path("analysis_plans/plan.schema.json")
+PLAN_REFERENCE_PATH = Path("docs/plan-reference.md")
+DATA_DICTIONARY_PATH = Path("docs/data-dictionary.md")
+
+
+def schema_text() -> str:
+    """The JSON Schema of the plan format, as committed."""
+    return json.dumps(plan_json_schema(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _type_of(prop: dict[str, Any]) -> str:
+    if "$ref" in prop:
+        return f"[{prop['$ref'].rsplit('/', 1)[-1]}](#{prop['$ref'].rsplit('/', 1)[-1].lower()})"
+    if "const" in prop:
+        return f"`{json.dumps(prop['const'])}`"
+    if "enum" in prop:
+        return " \\| ".join(f"`{v}`" for v in prop["enum"])
+    if "anyOf" in prop:
+        return " or ".join(_type_of(p) for p in prop["anyOf"])
+    kind = prop.get("type", "any")
+    if kind == "array":
+        return f"list of {_type_of(prop.get('items', {}))}"
+    if kind == "object" and "additionalProperties" in prop:
+        return f"mapping of name to {_type_of(prop['additionalProperties'])}"
+    if prop.get("format") == "date":
+        return "date (YYYY-MM-DD)"
+    return str(kind)
+
+
+def _constraints(prop: dict[str, Any]) -> str:
+    parts = []
+    for key, word in (
+        ("minimum", ">="),
+        ("exclusiveMinimum", ">"),
+        ("maximum", "<="),
+        ("exclusiveMaximum", "<"),
+        ("minItems", "at least items:"),
+        ("minLength", "min length"),
+        ("minProperties", "at least entries:"),
+    ):
+        if key in prop:
+            parts.append(f"{word} {prop[key]}")
+    if "pattern" in prop:
+        parts.append(f"pattern `{prop['pattern']}`")
+    return "; ".join(parts)
+
+
+def _model_table(name: str, model: dict[str, Any]) -> list[str]:
+    lines = [f"### {name}", ""]
+    if model.get("description"):
+        lines += [" ".join(model["description"].split()), ""]
+    required = set(model.get("required", []))
+    lines += [
+        "| key | type | required | default | rules | meaning |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for key, prop in model.get("properties", {}).items():
+        default = json.dumps(prop["default"], ensure_ascii=False) if "default" in prop else ""
+        desc = " ".join(str(prop.get("description", "")).split())
+        lines.append(
+            f"| `{key}` | {_type_of(prop)} | {'yes' if key in required else 'no'} | "
+            f"{default.replace('|', '/')} | {_constraints(prop)} | {desc} |"
+        )
+    return [*lines, ""]
+
+
+def plan_reference_text() -> str:
+    """docs/plan-reference.md, generated from the JSON Schema."""
+    schema = plan_json_schema()
+    lines = [
+        "# Plan reference (plan format 1)",
+        "",
+        "Generated from `analysis_plans/plan.schema.json` by `make schema`; do not edit by hand.",
+        "Unknown keys are errors everywhere. How to write a plan: `docs/plan-guide.md`.",
+        "",
+        *_model_table("AnalysisPlan", schema),
+    ]
+    for name, model in sorted(schema.get("$defs", {}).items()):
+        lines += _model_table(name, model)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def data_dictionary_text() -> str:
+    """docs/data-dictionary.md, generated from the column specifications."""
+    lines = [
+        "# Data dictionary",
+        "",
+        "Generated from `pilot_eval/schemas.py` by `make schema`; do not edit by hand.",
+        "",
+        "A data bundle is a folder with one file per table: `vacancies` and `applications`, each",
+        "as `.csv` (UTF-8, comma-separated, header line), `.parquet` or `.xlsx` (first sheet,",
+        "header row); exactly one file per table. Extra columns are kept and may be named by the",
+        "plan (a group column, a block, an `adjust_for` column); a column the plan names becomes",
+        "required. Cells are stripped of surrounding spaces; an empty cell is missing. Booleans",
+        f"read {'/'.join(BOOLEAN_WORDS)} (any case).",
+        "",
+        "Rules checked across tables and against the plan:",
+        "",
+        "- every `applications.vacancy_id` exists in `vacancies`;",
+        "- `vacancies.arm` is one of the plan's `design.arms`; every declared arm has a vacancy;",
+        "- with `design.assignment: block_randomised`, the block column is never empty;",
+        "- a table with no data rows, a file that is not UTF-8 text, a damaged workbook or",
+        "  parquet file, a duplicate or empty column name: each is an error.",
+        "",
+        "Every problem is reported at once with file, row (as in the file: the header is row 1;",
+        "in parquet the first record is row 1), column, value and rule; the command exits 2 and",
+        "writes nothing.",
+        "",
+    ]
+    for table, specs in TABLES.items():
+        lines += [
+            f"## {table}",
+            "",
+            "| column | required | type | rule | meaning |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for s in specs:
+            rule = s.rule() if s.name != "arm" else "one of the plan's design.arms; never empty"
+            lines.append(
+                f"| `{s.name}` | {'yes' if s.required else 'no'} | {s.type} | "
+                f"{rule.replace('|', '/')} | {s.description} |"
+            )
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+GENERATED = {
+    SCHEMA_PATH: schema_text,
+    PLAN_REFERENCE_PATH: plan_reference_text,
+    DATA_DICTIONARY_PATH: data_dictionary_text,
+}
+"""Generated file (relative to the project root) -> its generator."""
+
+
+def main() -> None:
+    """Write every generated file."""
+    for rel, make in GENERATED.items():
+        path = ROOT / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(make(), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
