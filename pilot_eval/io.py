@@ -108,7 +108,7 @@ def read_table(path: Path, name: str) -> RawTable:
     if len(frame) == 0:
         raise DataValidationError(
             f"The table {path.name} has no data rows.",
-            [Problem(path.name, "the table is empty: it needs at least one data row")],
+            [Problem(path.name, "the table has no data rows; it needs at least one")],
         )
     return RawTable(name=name, path=path, frame=frame, first_row=first_row)
 

@@ -311,10 +311,13 @@ def _parse_yaml(text: str, name: str) -> tuple[Any, dict[str, int]]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
-        col = mark.column + 1 if mark else None
-        what = exc.problem or exc.context or "invalid YAML"
-        where = f" (line {line}, column {col})" if line else ""
-        problem = Problem(name, f"YAML syntax error: {what}{where}", row=line)
+        rule = f"YAML syntax error: {exc.problem or exc.context or 'invalid YAML'}"
+        if mark:
+            rule += f" (line {mark.line + 1}, column {mark.column + 1})"
+        if exc.context and exc.context_mark and exc.problem_mark:
+            start = exc.context_mark
+            rule += f", {exc.context} started at line {start.line + 1}, column {start.column + 1}"
+        problem = Problem(name, rule, row=line, line_word="line")
         raise PlanError(f"The plan {name} is not valid YAML:", [problem]) from None
     except yaml.YAMLError as exc:
         raise PlanError(f"The plan {name} is not valid YAML: {exc}") from None

@@ -1,0 +1,236 @@
+"""The data bundle: reading csv/parquet/xlsx and every validation rule of contract section 1."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pilot_eval.bundle import load_bundle
+from pilot_eval.errors import DataValidationError, Problem
+from pilot_eval.plan import AnalysisPlan
+
+SYNTHETIC = Path(__file__).resolve().parent.parent / "data" / "synthetic"
+
+
+def _edit(folder: Path, table: str, old: str, new: str) -> None:
+    path = folder / f"{table}.csv"
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def _problems(folder: Path, plan: AnalysisPlan) -> tuple[Problem, ...]:
+    with pytest.raises(DataValidationError) as info:
+        load_bundle(folder, plan)
+    return info.value.problems
+
+
+def test_valid_bundle_is_typed(bundle_dir: Path, plan: AnalysisPlan) -> None:
+    bundle = load_bundle(bundle_dir, plan)
+    apps, vac = bundle.applications, bundle.vacancies
+    assert list(apps["stage_reached"].cat.categories) == [
+        "applied",
+        "invited",
+        "interviewed",
+        "offered",
+        "hired",
+    ]
+    assert apps["stage_reached"].cat.ordered
+    # ja/nee/0 and an empty cell read as booleans and missing
+    disability = apps["disability"]
+    assert disability.isna().tolist() == [False, False, True, False, False, False]
+    assert disability.fillna(False).tolist() == [False, True, False, False, True, False]
+    assert str(vac["salary_scale"].dtype) == "Int64"
+    assert apps["questionnaire_score"].isna().sum() == 3
+    assert sorted(bundle.files) == ["applications.csv", "vacancies.csv"]
+    assert all(len(h) == 64 for h in bundle.files.values())
+
+
+def test_missing_required_column(bundle_dir: Path, plan: AnalysisPlan) -> None:
+    path = bundle_dir / "vacancies.csv"
+    frame = pd.read_csv(path, dtype=str)
+    frame.drop(columns="department").to_csv(path, index=False)
+    (p,) = _problems(bundle_dir, plan)
+    assert p.file == "vacancies.csv"
+    assert p.column == "department"
+    assert "required column is missing" in p.rule
+
+
+def test_duplicate_application_id(bundle_dir: Path, plan: AnalysisPlan) -> None:
+    _edit(bundle_dir, "applications", "A2,V1", "A1,V1")
+    problems = _problems(bundle_dir, plan)
+    assert {(p.row, p.column, p.value) for p in problems} == {
+        (2, "application_id", "A1"),
+        (3, "application_id", "A1"),
+    }
+    assert all("unique" in p.rule for p in problems)
+
+
+def test_application_of_unknown_vacancy_names_the_id(bundle_dir: Path, plan: AnalysisPlan) -> None:
+    _edit(bundle_dir, "applications", "A5,V3", "A5,V99")
+    (p,) = _problems(bundle_dir, plan)
+    assert (p.file, p.row, p.column, p.value) == ("applications.csv", 6, "vacancy_id", "V99")
+    assert "vacancies.csv" in p.rule
+
+
+def test_unknown_stage_value_is_shown(bundle_dir: Path, plan: AnalysisPlan) -> None:
+    _edit(bundle_dir, "applications", "offered", "shortlisted")
+    (p,) = _problems(bundle_dir, plan)
+    assert (p.row, p.column, p.value) == (6, "stage_reached", "shortlisted")
+    assert "applied, invited, interviewed, offered, hired" in p.rule
+
+
+@pytest.mark.parametrize(
+    ("value", "rule"),
+    [("25", "must be from 1 to 18"), ("0", "must be from 1 to 18"), ("8.5", "whole number")],
+)
+def test_salary_scale_rules(bundle_dir: Path, plan: AnalysisPlan, value: str, rule: str) -> None:
+    _edit(bundle_dir, "vacancies", "FIN,ICT,8", f"FIN,ICT,{value}")
+    (p,) = _problems(bundle_dir, plan)
+    assert (p.file, p.row, p.column, p.value) == ("vacancies.csv", 4, "salary_scale", value)
+    assert rule in p.rule
+
+
+def test_arm_not_declared_by_plan_is_shown(bundle_dir: Path, plan: AnalysisPlan) -> None:
+    _edit(bundle_dir, "vacancies", "10,pilot", "10,piloot")
+    (p,) = _problems(bundle_dir, plan)
+    assert (p.row, p.column, p.value) == (3, "arm", "piloot")
+    assert "control, pilot" in p.rule
+
+
+def test_declared_arm_without_vacancies(bundle_dir: Path, plan: AnalysisPlan) -> None:
+    _edit(bundle_dir, "vacancies", "10,pilot", "10,control")
+    _edit(bundle_dir, "vacancies", "9,pilot", "9,control")
+    (p,) = _problems(bundle_dir, plan)
+    assert (p.column, p.value) == ("arm", "pilot")
+
+
+def test_all_problems_reported_at_once(bundle_dir: Path, plan: AnalysisPlan) -> None:
+    _edit(bundle_dir, "vacancies", "FIN,ICT,8", "FIN,ICT,25")
+    _edit(bundle_dir, "applications", "outside_europe,male", "outside europe,man")
+    _edit(bundle_dir, "applications", "A6,V4,", "A6,V4,mars")
+    problems = _problems(bundle_dir, plan)
+    found = {(p.file, p.column, p.value) for p in problems}
+    assert found == {
+        ("vacancies.csv", "salary_scale", "25"),
+        ("applications.csv", "origin", "outside europe"),
+        ("applications.csv", "gender", "man"),
+        ("applications.csv", "origin", "mars"),
+    }
+
+
+def test_empty_required_cell(bundle_dir: Path, plan: AnalysisPlan) -> None:
+    _edit(bundle_dir, "vacancies", "V3,FIN", "V3,")
+    (p,) = _problems(bundle_dir, plan)
+    assert (p.row, p.column, p.value) == (4, "department", None)
+    assert "must not be empty" in p.rule
+
+
+def test_block_required_for_block_randomised_design(bundle_dir: Path, plan: AnalysisPlan) -> None:
+    _edit(bundle_dir, "vacancies", "control,B2", "control,")
+    (p,) = _problems(bundle_dir, plan)
+    assert (p.row, p.column) == (4, "block")
+
+
+def test_group_column_named_by_plan_is_required(bundle_dir: Path, plan: AnalysisPlan) -> None:
+    path = bundle_dir / "applications.csv"
+    pd.read_csv(path, dtype=str).drop(columns="age_band").to_csv(path, index=False)
+    (p,) = _problems(bundle_dir, plan)
+    assert (p.file, p.column) == ("applications.csv", "age_band")
+
+
+@pytest.mark.parametrize(
+    ("content", "rule"),
+    [
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", "binary"),
+        (b"application_id,vacancy_id,stage_reached\nA1,V1,appli\xe9d\n", "not UTF-8"),
+        (b"", "empty"),
+        (b"application_id,vacancy_id,stage_reached\n", "no data rows"),
+        (b"application_id,vacancy_id,vacancy_id\nA1,V1,V1\n", "appears twice"),
+    ],
+)
+def test_unreadable_applications_file(
+    bundle_dir: Path, plan: AnalysisPlan, content: bytes, rule: str
+) -> None:
+    (bundle_dir / "applications.csv").write_bytes(content)
+    problems = _problems(bundle_dir, plan)
+    assert problems
+    assert all(p.file == "applications.csv" for p in problems)
+    assert any(rule in p.rule for p in problems)
+
+
+def test_missing_table(bundle_dir: Path, plan: AnalysisPlan) -> None:
+    (bundle_dir / "vacancies.csv").unlink()
+    (p,) = _problems(bundle_dir, plan)
+    assert "vacancies" in p.file
+    assert "not found" in p.rule
+
+
+def test_table_given_twice(bundle_dir: Path, plan: AnalysisPlan) -> None:
+    frame = pd.read_csv(bundle_dir / "vacancies.csv", dtype=str)
+    frame.to_parquet(bundle_dir / "vacancies.parquet")
+    problems = _problems(bundle_dir, plan)
+    assert {p.file for p in problems} == {"vacancies.csv", "vacancies.parquet"}
+
+
+def test_bundle_folder_missing(tmp_path: Path, plan: AnalysisPlan) -> None:
+    with pytest.raises(DataValidationError, match="does not exist"):
+        load_bundle(tmp_path / "nowhere", plan)
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "xlsx"])
+def test_other_formats_give_the_same_tables(
+    bundle_dir: Path, tmp_path: Path, plan: AnalysisPlan, fmt: str
+) -> None:
+    reference = load_bundle(bundle_dir, plan)
+    other = tmp_path / fmt
+    other.mkdir()
+    for table in ("vacancies", "applications"):
+        frame = pd.read_csv(bundle_dir / f"{table}.csv", dtype=str, keep_default_na=False)
+        frame = frame.replace("", None)
+        if table == "vacancies":
+            frame["salary_scale"] = frame["salary_scale"].astype(int)
+        if fmt == "parquet":
+            frame.to_parquet(other / f"{table}.parquet")
+        else:
+            frame.to_excel(other / f"{table}.xlsx", index=False)
+    loaded = load_bundle(other, plan)
+    pd.testing.assert_frame_equal(loaded.vacancies, reference.vacancies)
+    pd.testing.assert_frame_equal(loaded.applications, reference.applications)
+
+
+def test_xlsx_row_numbers_match_the_sheet(
+    bundle_dir: Path, tmp_path: Path, plan: AnalysisPlan
+) -> None:
+    folder = tmp_path / "x"
+    folder.mkdir()
+    pd.read_csv(bundle_dir / "vacancies.csv", dtype=str).to_excel(
+        folder / "vacancies.xlsx", index=False
+    )
+    frame = pd.read_csv(bundle_dir / "applications.csv", dtype=str)
+    frame.loc[3, "stage_reached"] = "gone"
+    frame.to_excel(folder / "applications.xlsx", index=False)
+    (p,) = _problems(folder, plan)
+    # header in sheet row 1, so the fourth data row is sheet row 5
+    assert (p.file, p.row, p.value) == ("applications.xlsx", 5, "gone")
+
+
+def test_parquet_rows_are_counted_from_one(
+    bundle_dir: Path, tmp_path: Path, plan: AnalysisPlan
+) -> None:
+    folder = tmp_path / "p"
+    folder.mkdir()
+    pd.read_csv(bundle_dir / "vacancies.csv", dtype=str).to_parquet(folder / "vacancies.parquet")
+    frame = pd.read_csv(bundle_dir / "applications.csv", dtype=str)
+    frame.loc[0, "gender"] = "x"
+    frame.to_parquet(folder / "applications.parquet")
+    (p,) = _problems(folder, plan)
+    assert (p.row, p.column, p.value) == (1, "gender", "x")
+
+
+def test_shipped_synthetic_bundle_is_valid(plan: AnalysisPlan) -> None:
+    bundle = load_bundle(SYNTHETIC, plan)
+    assert len(bundle.vacancies) == 240
+    assert set(bundle.vacancies["arm"]) == {"control", "pilot"}

@@ -1,0 +1,89 @@
+"""Adjusted p-values and verdicts."""
+
+from __future__ import annotations
+
+import pytest
+
+from pilot_eval.inference import adjust_p_values, verdict
+from pilot_eval.plan import AnalysisPlan, Hypothesis
+from pilot_eval.results import Estimate, not_estimable
+
+
+def _est(x: float, low: float, high: float, p: float, scale: str = "difference") -> Estimate:
+    return Estimate("e", scale, "null", estimate=x, ci_low=low, ci_high=high, p_value=p)
+
+
+def _h(alternative: str, min_effect: float = 0.0) -> Hypothesis:
+    return Hypothesis.model_validate(
+        {
+            "id": "X",
+            "family": "primary",
+            "kind": "pool_share",
+            "group": "origin",
+            "arm": "pilot",
+            "alternative": alternative,
+            "criterion": {"min_effect": min_effect},
+        }
+    )
+
+
+def test_holm_and_bh_by_hand(plan: AnalysisPlan) -> None:
+    # primary family (Holm): H1, H2, H3 with p = 0.01, 0.04, 0.03.
+    # Holm by hand: sorted 0.01*3 = 0.03, 0.03*2 = 0.06, 0.04*1 = 0.04 -> monotone 0.06.
+    # secondary family (BH) H4..H8 with p = 0.01, 0.02, 0.03, 0.04, 0.05:
+    # BH by hand: p_(i) * 5 / i = 0.05 for every i.
+    p = {"H1": 0.01, "H2": 0.04, "H3": 0.03, "H4": 0.01, "H5": 0.02, "H6": 0.03}
+    p.update({"H7": 0.04, "H8": 0.05})
+    chosen = {k: _est(0.1, 0.0, 0.2, v) for k, v in p.items()}
+    adjusted = adjust_p_values(plan, chosen)
+    assert adjusted["H1"] == pytest.approx(0.03)
+    assert adjusted["H2"] == pytest.approx(0.06)
+    assert adjusted["H3"] == pytest.approx(0.06)
+    for k in ("H4", "H5", "H6", "H7", "H8"):
+        assert adjusted[k] == pytest.approx(0.05)
+
+
+def test_not_estimable_hypotheses_are_left_out_of_the_correction(plan: AnalysisPlan) -> None:
+    chosen = {h.id: _est(0.1, 0.0, 0.2, 0.01) for h in plan.hypotheses}
+    chosen["H2"] = not_estimable("lpm_fe", "difference", "null", "single cluster")
+    chosen["H3"] = not_estimable("lpm_fe", "difference", "null", "single cluster")
+    adjusted = adjust_p_values(plan, chosen)
+    # only H1 is left in the Holm family: its p-value is not adjusted
+    assert adjusted["H1"] == pytest.approx(0.01)
+    assert adjusted["H2"] is None and adjusted["H3"] is None
+
+
+@pytest.mark.parametrize(
+    ("alternative", "min_effect", "est", "p_adj", "expected"),
+    [
+        ("greater", 0.02, (0.05, 0.03, 0.07), 0.001, "met"),
+        ("greater", 0.02, (0.01, 0.005, 0.015), 0.001, "not_met"),  # CI below threshold
+        ("greater", 0.02, (0.05, -0.01, 0.11), 0.2, "inconclusive"),
+        ("greater", 0.0, (-0.05, -0.08, -0.02), 0.99, "not_met"),
+        ("less", -0.02, (-0.05, -0.07, -0.03), 0.001, "met"),
+        ("less", -0.02, (0.01, 0.0, 0.02), 0.9, "not_met"),
+        ("two-sided", 0.0, (-0.05, -0.08, -0.02), 0.001, "met"),
+        ("two-sided", 0.0, (0.01, -0.02, 0.04), 0.5, "inconclusive"),
+        ("two-sided", 0.05, (0.01, -0.02, 0.04), 0.5, "not_met"),
+    ],
+)
+def test_verdicts(
+    alternative: str,
+    min_effect: float,
+    est: tuple[float, float, float],
+    p_adj: float,
+    expected: str,
+) -> None:
+    e = _est(est[0], est[1], est[2], p_adj)
+    assert verdict(_h(alternative, min_effect), e, p_adj, 0.05) == expected
+
+
+def test_ratio_verdict_uses_the_null_value_one() -> None:
+    # an impact ratio of 0.7 with CI [0.6, 0.8], two-sided, threshold 0.8: far from 1 and significant
+    e = _est(0.7, 0.6, 0.8, 0.001, scale="ratio")
+    assert verdict(_h("two-sided", 0.8), e, 0.001, 0.05) == "met"
+
+
+def test_not_estimable_verdict() -> None:
+    e = not_estimable("lpm_fe", "difference", "null", "no focal applicants")
+    assert verdict(_h("greater"), e, None, 0.05) == "not_estimable"
