@@ -140,7 +140,7 @@ def test_run_writes_results_report_and_manifest(
     monkeypatch.chdir(tmp_path)
     bundle = ROOT / "data" / "synthetic"
     args = ["run", str(plan_dir / PLAN_NAME), "--data", str(bundle), "--out", "out"]
-    code, out, err = run_cli(args, capsys)
+    code, _out, err = run_cli(args, capsys)
     assert code == 0, err
     names = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert names == ["manifest.json", "report.nl.html", "report.nl.md", "results.json"]
@@ -235,7 +235,8 @@ def test_lock_and_amend_from_the_command_line(
     )
     code, out, _ = run_cli(["lock", str(plan), "--date", "2024-01-10"], capsys)
     assert code == 0
-    assert "amended" in out and "entry 2" in out
+    assert "amended" in out
+    assert "entry 2" in out
 
 
 def test_simulate_is_deterministic_and_refuses_to_overwrite(

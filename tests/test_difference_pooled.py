@@ -117,7 +117,8 @@ def test_not_estimable_without_variation(plan: AnalysisPlan) -> None:
     rows = _rows("control", True, 30, 0) + _rows("control", False, 30, 0)
     h = _hypothesis(plan, kind="stage_gap", arm="control")
     e = estimate("difference_pooled", _sample(rows), Context(plan, h))
-    assert e.reason is not None and "no variation" in e.reason
+    assert e.reason is not None
+    assert "no variation" in e.reason
 
 
 def test_unavailable_estimator_is_explicit(plan: AnalysisPlan) -> None:
@@ -125,4 +126,5 @@ def test_unavailable_estimator_is_explicit(plan: AnalysisPlan) -> None:
     h = _hypothesis(plan, kind="stage_gap", arm="control")
     e = estimate("mantel_haenszel", _sample(rows), Context(plan, h))
     assert e.scale == "odds_ratio"
-    assert e.reason is not None and "not available" in e.reason
+    assert e.reason is not None
+    assert "not available" in e.reason
