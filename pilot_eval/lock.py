@@ -4,8 +4,11 @@ The lock of ``plans/x.yaml`` is ``plans/x.lock.json``. Its first entry registers
 the SHA-256 of its canonical form, the date and what data the authors had seen. Each later
 ``lock`` appends an amendment and is refused unless the plan gained a new ``deviations``
 entry (what changed, why, data access at that moment) while keeping the earlier ones.
-Every entry carries the SHA-256 of the entry before it, so removing or editing an entry
-breaks the chain and is detected.
+Every entry carries the SHA-256 of the entry before it, and the file carries the SHA-256
+of its last entry (``head_sha256``), so removing or editing an entry by hand breaks the
+chain and is detected. A chain kept in the same file cannot stop someone who recomputes
+every digest: the external anchor is the SHA-256 of the lock file itself, which every
+results.json, manifest and report shows, and which an evaluator publishes at registration.
 """
 
 from __future__ import annotations
@@ -79,6 +82,7 @@ class LockHistory:
             "lock_format": LOCK_FORMAT,
             "plan_id": self.plan_id,
             "entries": [e.as_json() for e in self.entries],
+            "head_sha256": self.last.digest(),
         }
 
     def file_sha256(self) -> str:
@@ -100,6 +104,7 @@ def read_lock(path: Path) -> LockHistory:
             raise ValueError(f"unknown lock_format {data.get('lock_format')!r}")
         entries = tuple(LockEntry(**e) for e in data["entries"])
         plan_id = str(data["plan_id"])
+        head = data["head_sha256"]
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise PlanLockError(f"The lock file {path.name} cannot be read: {exc}") from None
     if not entries:
@@ -112,6 +117,11 @@ def read_lock(path: Path) -> LockHistory:
                 "removed, reordered or edited. Restore the file from version control."
             )
         previous = entry.digest()
+    if head != previous:
+        raise PlanLockError(
+            f"The lock history in {path.name} is damaged: its last entry was edited or "
+            "removed (head_sha256 does not match). Restore the file from version control."
+        )
     return LockHistory(path=path, plan_id=plan_id, entries=entries)
 
 
@@ -174,7 +184,12 @@ def lock_plan(loaded: LoadedPlan, on: dt.date) -> tuple[LockHistory, str]:
             f"{loaded.path.name} now has id '{plan.id}' but was locked as '{history.plan_id}'. "
             "A plan keeps its id; a different evaluation needs a new plan file."
         )
-    if len(devs) <= last.n_deviations:
+    if len(devs) < last.n_deviations:
+        raise PlanLockError(
+            f"{loaded.path.name} lists {len(devs)} deviation(s) but {last.n_deviations} were "
+            "recorded in the lock. Deviations are append-only: restore the removed ones."
+        )
+    if len(devs) == last.n_deviations:
         raise PlanLockError(
             f"{loaded.path.name} changed since it was locked "
             f"({_changed(last.sha256, loaded.sha256)}), but no new deviation is recorded. "

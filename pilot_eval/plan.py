@@ -19,10 +19,17 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+)
 
 from pilot_eval.errors import PlanError, Problem, problems_message
 
@@ -58,6 +65,9 @@ ESTIMATORS_BY_KIND: Mapping[str, tuple[str, ...]] = {
 
 RANDOMISED: tuple[Assignment, ...] = ("randomised", "block_randomised")
 
+BETWEEN_ARMS: tuple[Kind, ...] = ("pool_share", "gap_difference")
+"""Kinds that compare an arm with the reference arm; the others look within one arm."""
+
 # Columns of `applications` whose vocabularies the contract fixes; a group on one of them
 # may only name these values.
 KNOWN_GROUP_VALUES: Mapping[str, tuple[str, ...]] = {
@@ -92,22 +102,29 @@ class Design(_Frozen):
     )
 
 
+def _boolean_as_text(value: Any) -> Any:
+    # YAML reads `true` as a boolean; the data's boolean columns are compared as text.
+    return str(value).lower() if isinstance(value, bool) else value
+
+
+GroupValue = Annotated[
+    str,
+    BeforeValidator(_boolean_as_text),
+    WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "boolean"}]}),
+]
+"""A value of a group column; YAML booleans (disability: true) are read as text."""
+
+
 class Group(_Frozen):
     """A comparison of a focal group with a reference group on one applications column."""
 
     column: str = Field(description="Column of `applications` that defines the group.")
-    focal: tuple[str, ...] = Field(min_length=1, description="Values forming the focal group.")
-    reference: tuple[str, ...] = Field(
+    focal: tuple[GroupValue, ...] = Field(
+        min_length=1, description="Values forming the focal group."
+    )
+    reference: tuple[GroupValue, ...] = Field(
         min_length=1, description="Values forming the reference group."
     )
-
-    @field_validator("focal", "reference", mode="before")
-    @classmethod
-    def _booleans_as_text(cls, value: Any) -> Any:
-        # YAML reads `true` as a boolean; the data's boolean columns are compared as text.
-        if isinstance(value, list | tuple):
-            return [str(v).lower() if isinstance(v, bool) else v for v in value]
-        return value
 
 
 class Family(_Frozen):
@@ -214,6 +231,13 @@ class AnalysisPlan(_Frozen):
         """The first arm of the design."""
         return self.design.arms[0]
 
+    def arm_of(self, h: Hypothesis) -> str:
+        """The arm a hypothesis is about: its ``arm``, or the default of its kind (the
+        second arm for comparisons between arms, the reference arm otherwise)."""
+        if h.arm is not None:
+            return h.arm
+        return self.design.arms[1] if h.kind in BETWEEN_ARMS else self.reference_arm
+
     def vacancy_columns(self) -> tuple[str, ...]:
         """Extra vacancy columns the plan names (block and adjust_for), sorted."""
         names = {c for h in self.hypotheses for c in h.adjust_for}
@@ -249,6 +273,12 @@ def canonical_json(plan: AnalysisPlan) -> str:
     pilot-eval adds an optional key, and makes writing a default explicitly the same plan.
     """
     data = plan.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+    # a key written with the value it has when left out is the same plan
+    for h, entry in zip(plan.hypotheses, data["hypotheses"], strict=True):
+        if entry.get("estimator") == ESTIMATORS_BY_KIND[h.kind][0]:
+            del entry["estimator"]
+        if "arm" in entry and entry["arm"] == plan.arm_of(h.model_copy(update={"arm": None})):
+            del entry["arm"]
     return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -289,7 +319,9 @@ def load_plan(path: Path) -> LoadedPlan:
         ) from None
     data, lines = _parse_yaml(text, name)
     if not isinstance(data, dict):
-        problem = Problem(name, "the plan must be a YAML mapping of keys to values", row=1)
+        problem = Problem(
+            name, "the plan must be a YAML mapping of keys to values", row=1, line_word="line"
+        )
         raise PlanError(problems_message(f"the plan {name}", [problem]), [problem])
     try:
         plan = AnalysisPlan.model_validate(data)
@@ -324,44 +356,65 @@ def _parse_yaml(text: str, name: str) -> tuple[Any, dict[str, int]]:
     if node is None:
         raise PlanError(f"The plan {name} is empty.")
     lines: dict[str, int] = {}
-    duplicates: list[Problem] = []
-    _walk(node, "", lines, duplicates, name)
-    if duplicates:
-        raise PlanError(problems_message(f"the plan {name}", duplicates), duplicates)
+    problems: list[Problem] = []
+    _walk(node, "", lines, problems, name)
+    if problems:
+        raise PlanError(problems_message(f"the plan {name}", problems), problems)
     try:
         data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:  # constructor errors, e.g. an impossible date
+    except (yaml.YAMLError, ValueError) as exc:  # constructor errors the walk did not foresee
         raise PlanError(f"The plan {name} is not valid YAML: {exc}") from None
     return data, lines
 
 
 def _walk(
-    node: yaml.Node, path: str, lines: dict[str, int], dups: list[Problem], name: str
+    node: yaml.Node, path: str, lines: dict[str, int], problems: list[Problem], name: str
 ) -> None:
-    lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key_node, value_node in node.value:
-            key = str(key_node.value)
-            child = f"{path}.{key}" if path else key
-            if key in seen:
-                dups.append(
-                    Problem(
-                        name,
-                        "key appears twice in the same mapping",
-                        row=key_node.start_mark.line + 1,
-                        column=child,
-                        line_word="line",
-                        column_word="key",
-                    )
-                )
-            seen.add(key)
-            lines[child] = key_node.start_mark.line + 1
-            _walk(value_node, child, lines, dups, name)
-            lines[child] = key_node.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _walk(item, f"{path}[{i}]", lines, dups, name)
+    """Record the line of every key path; collect duplicate keys, aliases and bad dates."""
+    seen_nodes: set[int] = set()
+
+    def problem(line: int, where: str, rule: str, value: str | None = None) -> None:
+        problems.append(
+            Problem(
+                name,
+                rule,
+                row=line,
+                column=where or None,
+                value=value,
+                line_word="line",
+                column_word="key",
+            )
+        )
+
+    def visit(node: yaml.Node, path: str) -> None:
+        line = node.start_mark.line + 1
+        if id(node) in seen_nodes:
+            # an alias: the plan must spell every value out, and a self-reference never ends
+            problem(line, path, "YAML anchors and aliases (&name, *name) are not allowed in a plan")
+            return
+        seen_nodes.add(id(node))
+        lines.setdefault(path, line)
+        if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:timestamp":
+            try:
+                yaml.SafeLoader("").construct_yaml_timestamp(node)
+            except ValueError:
+                problem(line, path, "not a valid date (YYYY-MM-DD)", str(node.value))
+        elif isinstance(node, yaml.MappingNode):
+            keys: set[str] = set()
+            for key_node, value_node in node.value:
+                key = str(key_node.value)
+                child = f"{path}.{key}" if path else key
+                key_line = key_node.start_mark.line + 1
+                if key in keys:
+                    problem(key_line, child, "key appears twice in the same mapping")
+                keys.add(key)
+                lines[child] = key_line
+                visit(value_node, child)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                visit(item, f"{path}[{i}]")
+
+    visit(node, path)
 
 
 def format_path(loc: tuple[int | str, ...]) -> str:
@@ -511,7 +564,7 @@ def check_references(
             add(f"{at}.group", f"no such group (declared: {', '.join(plan.groups)})", h.group)
         if h.arm is not None and h.arm not in arms:
             add(f"{at}.arm", f"no such arm (declared: {', '.join(arms)})", h.arm)
-        if h.kind in ("pool_share", "gap_difference") and h.arm == plan.reference_arm:
+        if h.kind in BETWEEN_ARMS and h.arm == plan.reference_arm:
             add(f"{at}.arm", f"{h.kind} compares an arm with the reference arm '{h.arm}'", h.arm)
         if h.kind in ("stage_gap", "gap_difference", "impact_ratio"):
             if h.stage is None:

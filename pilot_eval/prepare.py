@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from pilot_eval.bundle import Bundle
-from pilot_eval.plan import STAGES, AnalysisPlan, Group, Hypothesis
+from pilot_eval.plan import BETWEEN_ARMS, STAGES, AnalysisPlan, Group, Hypothesis
 
 VACANCY_KEYS = ("arm", "department", "function_family", "salary_scale")
 
@@ -111,7 +111,6 @@ def comparison_sample(frame: pd.DataFrame, plan: AnalysisPlan, h: Hypothesis) ->
 def analysed_arms(plan: AnalysisPlan, h: Hypothesis) -> tuple[str, ...]:
     """The arms hypothesis ``h`` uses: the reference arm and ``h.arm`` for comparisons
     between arms, the one arm analysed otherwise."""
-    ref = plan.reference_arm
-    if h.kind in ("pool_share", "gap_difference"):
-        return (ref, h.arm or plan.design.arms[1])
-    return (h.arm or ref,)
+    if h.kind in BETWEEN_ARMS:
+        return (plan.reference_arm, plan.arm_of(h))
+    return (plan.arm_of(h),)

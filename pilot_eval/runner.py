@@ -91,7 +91,7 @@ def evaluate(inputs: RunInputs) -> dict[str, Any]:
                 "family": h.family,
                 "kind": h.kind,
                 "group": h.group,
-                "arm": h.arm or plan.reference_arm,
+                "arm": plan.arm_of(h),
                 "stage": None if h.stage is None else {"from": h.stage.from_, "to": h.stage.to},
                 "score": h.score,
                 "alternative": h.alternative,

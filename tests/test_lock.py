@@ -443,13 +443,6 @@ def test_lock_file_without_entries_is_refused(registered: Path) -> None:
         read_lock(lock_path(registered))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="lock.py read_lock only checks each entry against the one before it; nothing "
-    "covers the last entry, so editing its sha256 (here: to the hash of an edited plan) is "
-    "not detected and check_locked accepts a plan changed without a deviation, although "
-    "the module docstring says editing an entry breaks the chain and is detected",
-)
 def test_edited_sha256_of_the_last_entry_is_detected(registered: Path) -> None:
     edited = rewrite(registered, ALPHA_001)
     data = lock_json(registered)

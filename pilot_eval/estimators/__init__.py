@@ -84,7 +84,7 @@ def null_hypothesis(ctx: Context) -> str:
     plan = ctx.plan
     g = plan.groups[h.group]
     focal, ref = "/".join(g.focal), "/".join(g.reference)
-    arm = h.arm or plan.reference_arm
+    arm = plan.arm_of(h)
     if h.kind == "pool_share":
         return (
             f"the share of {g.column} {focal} among applicants is the same in {arm} and "

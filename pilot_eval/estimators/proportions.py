@@ -51,7 +51,7 @@ def _cells(sample: ComparisonSample, ctx: Context) -> tuple[pd.Series, pd.Series
         return (
             success.groupby(key).sum(),
             success.groupby(key).size(),
-            h.arm or ctx.plan.design.arms[1],
+            ctx.plan.arm_of(h),
             ctx.plan.reference_arm,
         )
     key = frame["focal"].map({True: "focal", False: "reference"})
@@ -126,7 +126,7 @@ def difference_in_gaps_pooled(sample: ComparisonSample, ctx: Context) -> Estimat
     null = null_hypothesis(ctx)
     frame = sample.frame
     n_vac = int(frame["vacancy_id"].nunique())
-    arm, ref = ctx.hypothesis.arm or ctx.plan.design.arms[1], ctx.plan.reference_arm
+    arm, ref = ctx.plan.arm_of(ctx.hypothesis), ctx.plan.reference_arm
     grouped = frame.groupby(["arm", "focal"], observed=True)["success"]
     counts, totals = grouped.sum(), grouped.size()
     cells: dict[str, dict[str, int]] = {}
