@@ -1,0 +1,323 @@
+"""Linear probability models with fixed effects and vacancy-clustered standard errors.
+
+``lpm_fe`` for the three proportion kinds:
+
+* ``stage_gap``: ``success ~ focal | vacancy``; the estimate is the coefficient of focal,
+  the within-vacancy gap (focal minus reference) in the transition rate.
+* ``gap_difference``: ``success ~ focal + focal:arm | vacancy``; the estimate is the
+  interaction, how much the within-vacancy gap differs between the arm and the reference
+  arm (the arm itself is constant within a vacancy and absorbed by its fixed effect).
+* ``pool_share``: ``focal ~ arm + adjust_for | block``; the share varies between vacancies,
+  so fixed effects are the plan's blocks (when declared), with the plan's ``adjust_for``
+  columns as covariates (text and boolean columns as indicators, numbers linearly).
+
+Standard errors are clustered by vacancy, CR1 as the contract defines it:
+``V = G/(G-1) * (N-1)/(N-K) * (X'X)^-1 (sum_g s_g s_g') (X'X)^-1`` with ``s_g`` the score
+sum of cluster g and K the number of estimated coefficients plus fixed effects that are
+not nested in the clusters (vacancy effects are nested and do not count; block effects
+are not nested and do). This is Stata's ``xtreg, fe vce(cluster)`` and fixest's default.
+Tests use t with G - 1 degrees of freedom (Cameron & Miller 2015, section VI.C).
+
+The fits use the within transformation on per-vacancy sums, exact and linear in the
+number of applications; they are tested against statsmodels OLS with dummy variables and
+against R (sandwich::vcovCL, estimatr::lm_robust).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from scipy import stats
+
+from pilot_eval.estimators import SCALES, Context, null_hypothesis, register
+from pilot_eval.prepare import ComparisonSample
+from pilot_eval.results import Estimate, not_estimable
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.intp]
+
+_RANK_TOLERANCE = 1e-10
+
+
+@dataclass(frozen=True)
+class ClusterFit:
+    """Coefficients and CR1 covariance of a least-squares fit with clustered errors.
+
+    Attributes
+    ----------
+    coef:
+        Coefficients, shape (k,).
+    vcov:
+        CR1 covariance, shape (k, k).
+    n_obs, n_clusters, k:
+        N, G and K of the small-sample factor.
+    """
+
+    coef: FloatArray
+    vcov: FloatArray
+    n_obs: int
+    n_clusters: int
+    k: int
+
+    @property
+    def df(self) -> int:
+        """Degrees of freedom of the t tests: G - 1."""
+        return self.n_clusters - 1
+
+
+def demean(values: FloatArray, groups: IntArray, n_groups: int, weights: FloatArray) -> FloatArray:
+    """Subtract the (weighted) group mean from each column of ``values``.
+
+    Parameters
+    ----------
+    values:
+        Shape (n,) or (n, k).
+    groups:
+        Integer codes 0..n_groups-1, shape (n,).
+    weights:
+        Non-negative weights, shape (n,).
+    """
+    two_d = values.reshape(len(values), -1)
+    total_w = np.bincount(groups, weights=weights, minlength=n_groups)
+    out = np.empty_like(two_d, dtype=np.float64)
+    for j in range(two_d.shape[1]):
+        sums = np.bincount(groups, weights=weights * two_d[:, j], minlength=n_groups)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = np.where(total_w > 0, sums / np.where(total_w > 0, total_w, 1), 0.0)
+        out[:, j] = two_d[:, j] - means[groups]
+    return out.reshape(values.shape)
+
+
+def cluster_ols(
+    y: FloatArray,
+    x: FloatArray,
+    clusters: IntArray,
+    n_clusters: int,
+    extra_k: int,
+    weights: FloatArray | None = None,
+) -> ClusterFit:
+    """(Weighted) least squares of ``y`` on ``x`` (already demeaned) with CR1 covariance.
+
+    Parameters
+    ----------
+    y, x:
+        Shapes (n,) and (n, k); fixed effects already partialled out.
+    clusters:
+        Cluster code per row, 0..n_clusters-1.
+    extra_k:
+        Fixed effects absorbed that are not nested in the clusters (they count in K).
+    weights:
+        Frequency weights (a row standing for ``w`` identical observations), or None.
+
+    Notes
+    -----
+    With frequency weights, N is the sum of the weights: the fit equals the fit on the
+    expanded data, which is how vacancy-level aggregates reproduce application-level fits.
+    """
+    w = np.ones(len(y)) if weights is None else weights
+    xw = x * w[:, None]
+    xtx = x.T @ xw
+    bread = np.linalg.inv(xtx)
+    coef = bread @ (xw.T @ y)
+    resid = y - x @ coef
+    scores = np.column_stack(
+        [
+            np.bincount(clusters, weights=xw[:, j] * resid, minlength=n_clusters)
+            for j in range(x.shape[1])
+        ]
+    )
+    meat = scores.T @ scores
+    n_obs = int(round(float(w.sum())))
+    k = x.shape[1] + extra_k
+    factor = n_clusters / (n_clusters - 1) * (n_obs - 1) / (n_obs - k)
+    return ClusterFit(
+        coef=coef,
+        vcov=factor * bread @ meat @ bread,
+        n_obs=n_obs,
+        n_clusters=n_clusters,
+        k=k,
+    )
+
+
+def t_inference(
+    est: float, se: float, df: int, alternative: str, alpha: float
+) -> tuple[float, float, float, float]:
+    """t statistic, p-value for the alternative, and the two-sided 1 - alpha interval."""
+    t = est / se
+    if alternative == "greater":
+        p = float(stats.t.sf(t, df))
+    elif alternative == "less":
+        p = float(stats.t.cdf(t, df))
+    else:
+        p = float(2 * stats.t.sf(abs(t), df))
+    q = float(stats.t.ppf(1 - alpha / 2, df))
+    return t, p, est - q * se, est + q * se
+
+
+def _codes(values: pd.Series) -> tuple[IntArray, int]:
+    codes, uniques = pd.factorize(values, sort=True)
+    return codes.astype(np.intp), len(uniques)
+
+
+def _result(
+    ctx: Context,
+    fit: ClusterFit,
+    index: int,
+    n_vacancies: int,
+    n_applications: int,
+    details: dict[str, object],
+) -> Estimate:
+    name = "lpm_fe"
+    est = float(fit.coef[index])
+    se = float(np.sqrt(fit.vcov[index, index]))
+    t, p, low, high = t_inference(est, se, fit.df, ctx.hypothesis.alternative, ctx.alpha)
+    return Estimate(
+        estimator=name,
+        scale=SCALES[name],
+        null_hypothesis=null_hypothesis(ctx),
+        estimate=est,
+        std_error=se,
+        ci_low=low,
+        ci_high=high,
+        statistic=t,
+        statistic_name="t",
+        df=float(fit.df),
+        p_value=p,
+        n_vacancies=n_vacancies,
+        n_applications=n_applications,
+        details={"N": fit.n_obs, "G": fit.n_clusters, "K": fit.k, **details},
+    )
+
+
+def _refuse(ctx: Context, reason: str, n_vac: int, n_app: int) -> Estimate:
+    return not_estimable(
+        "lpm_fe",
+        SCALES["lpm_fe"],
+        null_hypothesis(ctx),
+        reason,
+        n_vacancies=n_vac,
+        n_applications=n_app,
+    )
+
+
+@register("lpm_fe", "stage_gap", "gap_difference")
+def lpm_vacancy_fe(sample: ComparisonSample, ctx: Context) -> Estimate:
+    """Within-vacancy gap (stage_gap) or difference of gaps between arms (gap_difference)."""
+    frame = sample.frame
+    n_app = len(frame)
+    clusters, n_vac = _codes(frame["vacancy_id"])
+    if n_vac < 2:
+        return _refuse(
+            ctx, "fewer than two vacancies: clustered standard errors need two", n_vac, n_app
+        )
+    focal = frame["focal"].to_numpy(dtype=np.float64)
+    y = frame["success"].to_numpy(dtype=np.float64)
+    h = ctx.hypothesis
+    columns = [focal]
+    if h.kind == "gap_difference":
+        treated = (frame["arm"] == ctx.plan.arm_of(h)).to_numpy(dtype=np.float64)
+        columns.append(focal * treated)
+    x = np.column_stack(columns)
+    ones = np.ones(n_app)
+    xt = demean(x, clusters, n_vac, ones)
+    yt = demean(y, clusters, n_vac, ones)
+    # vacancies where every application is in one group say nothing about the gap
+    within = np.bincount(clusters, weights=xt[:, 0] ** 2, minlength=n_vac) > _RANK_TOLERANCE
+    informative = int(within.sum())
+    if informative == 0:
+        return _refuse(
+            ctx, "no vacancy has applications of both groups at this stage", n_vac, n_app
+        )
+    if h.kind == "gap_difference":
+        treated_informative = np.bincount(clusters, weights=xt[:, 1] ** 2, minlength=n_vac)
+        arms_seen = set(frame.loc[within[clusters], "arm"])
+        if len(arms_seen) < 2 or not (treated_informative > _RANK_TOLERANCE).any():
+            return _refuse(
+                ctx,
+                "vacancies with applications of both groups exist in only one arm",
+                n_vac,
+                n_app,
+            )
+    if float(np.sum(yt**2)) <= _RANK_TOLERANCE:
+        return _refuse(ctx, "no variation: every application has the same outcome", n_vac, n_app)
+    fit = cluster_ols(yt, xt, clusters, n_vac, extra_k=0)
+    return _result(ctx, fit, x.shape[1] - 1, n_vac, n_app, {"informative_vacancies": informative})
+
+
+@register("lpm_fe", "pool_share")
+def lpm_pool_share(sample: ComparisonSample, ctx: Context) -> Estimate:
+    """Difference in the focal share between arms with block fixed effects and covariates.
+
+    Every regressor is constant within a vacancy, so the fit runs on vacancy aggregates
+    (share and count), with the count as frequency weight: identical to the fit on the
+    applications, at the cost of the number of vacancies.
+    """
+    frame = sample.frame
+    n_app = len(frame)
+    plan, h = ctx.plan, ctx.hypothesis
+    per_vac = frame.groupby("vacancy_id", sort=True, observed=True).agg(
+        n=("focal", "size"), share=("focal", "mean"), arm=("arm", "first")
+    )
+    n_vac = len(per_vac)
+    if n_vac < 2:
+        return _refuse(
+            ctx, "fewer than two vacancies: clustered standard errors need two", n_vac, n_app
+        )
+    first = frame.drop_duplicates("vacancy_id").set_index("vacancy_id").loc[per_vac.index]
+    treated = (per_vac["arm"] == plan.arm_of(h)).to_numpy(dtype=np.float64)
+    covariates = [treated]
+    names = ["arm"]
+    for col in h.adjust_for:
+        values = first[col]
+        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+            covariates.append(values.astype("float64").to_numpy())
+            names.append(col)
+        else:
+            dummies = pd.get_dummies(values.astype("str"), prefix=col, drop_first=True, dtype=float)
+            covariates.extend(dummies[c].to_numpy() for c in dummies.columns)
+            names.extend(dummies.columns)
+    x = np.column_stack(covariates)
+    w = per_vac["n"].to_numpy(dtype=np.float64)
+    y = per_vac["share"].to_numpy(dtype=np.float64)
+    clusters = np.arange(n_vac, dtype=np.intp)
+    if plan.design.block:
+        blocks, n_blocks = _codes(first[plan.design.block].astype("str"))
+        x = demean(x, blocks, n_blocks, w)
+        y = demean(y, blocks, n_blocks, w)
+        absorbed = n_blocks
+    else:
+        x = x - np.average(x, axis=0, weights=w)
+        y = y - np.average(y, weights=w)
+        absorbed = 1
+    keep = _independent_columns(x, w)
+    if 0 not in keep:
+        return _refuse(
+            ctx,
+            "the arm does not vary within any block after adjustment: no comparison is left",
+            n_vac,
+            n_app,
+        )
+    dropped = [names[j] for j in range(len(names)) if j not in keep]
+    fit = cluster_ols(y, x[:, keep], clusters, n_vac, extra_k=absorbed, weights=w)
+    return _result(
+        ctx,
+        fit,
+        0,
+        n_vac,
+        n_app,
+        {"fixed_effects": plan.design.block or "none", "collinear_dropped": dropped},
+    )
+
+
+def _independent_columns(x: FloatArray, w: FloatArray) -> list[int]:
+    """Indices of a maximal set of linearly independent columns, keeping earlier ones first."""
+    keep: list[int] = []
+    scaled = x * np.sqrt(w)[:, None]
+    for j in range(x.shape[1]):
+        trial = scaled[:, [*keep, j]]
+        if np.linalg.matrix_rank(trial) == len(keep) + 1:
+            keep.append(j)
+    return keep
