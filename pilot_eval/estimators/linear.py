@@ -130,7 +130,7 @@ def cluster_ols(
         ]
     )
     meat = scores.T @ scores
-    n_obs = int(round(float(w.sum())))
+    n_obs = round(float(w.sum()))
     k = x.shape[1] + extra_k
     factor = n_clusters / (n_clusters - 1) * (n_obs - 1) / (n_obs - k)
     return ClusterFit(
@@ -267,19 +267,19 @@ def lpm_pool_share(sample: ComparisonSample, ctx: Context) -> Estimate:
             ctx, "fewer than two vacancies: clustered standard errors need two", n_vac, n_app
         )
     first = frame.drop_duplicates("vacancy_id").set_index("vacancy_id").loc[per_vac.index]
-    treated = (per_vac["arm"] == plan.arm_of(h)).to_numpy(dtype=np.float64)
-    covariates = [treated]
+    treated = np.asarray(per_vac["arm"] == plan.arm_of(h), dtype=np.float64)
+    covariates: list[FloatArray] = [treated]
     names = ["arm"]
     for col in h.adjust_for:
         values = first[col]
         if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-            covariates.append(values.astype("float64").to_numpy())
+            covariates.append(np.asarray(values, dtype=np.float64))
             names.append(col)
         else:
             dummies = pd.get_dummies(values.astype("str"), prefix=col, drop_first=True, dtype=float)
-            covariates.extend(dummies[c].to_numpy() for c in dummies.columns)
+            covariates.extend(dummies[c].to_numpy(dtype=np.float64) for c in dummies.columns)
             names.extend(dummies.columns)
-    x = np.column_stack(covariates)
+    x: FloatArray = np.column_stack(covariates).astype(np.float64)
     w = per_vac["n"].to_numpy(dtype=np.float64)
     y = per_vac["share"].to_numpy(dtype=np.float64)
     clusters = np.arange(n_vac, dtype=np.intp)
