@@ -32,6 +32,7 @@ import numpy.typing as npt
 import pandas as pd
 from scipy import stats
 
+from pilot_eval.errors import EstimationError
 from pilot_eval.estimators import SCALES, Context, null_hypothesis, register
 from pilot_eval.prepare import ComparisonSample
 from pilot_eval.results import Estimate, not_estimable
@@ -118,9 +119,18 @@ def cluster_ols(
     expanded data, which is how vacancy-level aggregates reproduce application-level fits.
     """
     w = np.ones(len(y)) if weights is None else weights
+    n_obs = round(float(w.sum()))
+    k = x.shape[1] + extra_k
+    if n_obs <= k:
+        raise EstimationError(
+            f"too few applications ({n_obs}) for the {k} coefficients and fixed effects"
+        )
     xw = x * w[:, None]
     xtx = x.T @ xw
-    bread = np.linalg.inv(xtx)
+    try:
+        bread = np.linalg.inv(xtx)
+    except np.linalg.LinAlgError:
+        raise EstimationError("the regressors are collinear") from None
     coef = bread @ (xw.T @ y)
     resid = y - x @ coef
     scores = np.column_stack(
@@ -130,8 +140,6 @@ def cluster_ols(
         ]
     )
     meat = scores.T @ scores
-    n_obs = round(float(w.sum()))
-    k = x.shape[1] + extra_k
     factor = n_clusters / (n_clusters - 1) * (n_obs - 1) / (n_obs - k)
     return ClusterFit(
         coef=coef,
@@ -173,6 +181,13 @@ def _result(
     name = "lpm_fe"
     est = float(fit.coef[index])
     se = float(np.sqrt(fit.vcov[index, index]))
+    if not np.isfinite(se) or se <= 0:
+        return _refuse(
+            ctx,
+            "the standard error is zero: the model fits these few applications exactly",
+            n_vacancies,
+            n_applications,
+        )
     t, p, low, high = t_inference(est, se, fit.df, ctx.hypothesis.alternative, ctx.alpha)
     return Estimate(
         estimator=name,
@@ -243,7 +258,10 @@ def lpm_vacancy_fe(sample: ComparisonSample, ctx: Context) -> Estimate:
             )
     if float(np.sum(yt**2)) <= _RANK_TOLERANCE:
         return _refuse(ctx, "no variation: every application has the same outcome", n_vac, n_app)
-    fit = cluster_ols(yt, xt, clusters, n_vac, extra_k=0)
+    try:
+        fit = cluster_ols(yt, xt, clusters, n_vac, extra_k=0)
+    except EstimationError as exc:
+        return _refuse(ctx, exc.message, n_vac, n_app)
     return _result(ctx, fit, x.shape[1] - 1, n_vac, n_app, {"informative_vacancies": informative})
 
 
@@ -301,7 +319,10 @@ def lpm_pool_share(sample: ComparisonSample, ctx: Context) -> Estimate:
             n_app,
         )
     dropped = [names[j] for j in range(len(names)) if j not in keep]
-    fit = cluster_ols(y, x[:, keep], clusters, n_vac, extra_k=absorbed, weights=w)
+    try:
+        fit = cluster_ols(y, x[:, keep], clusters, n_vac, extra_k=absorbed, weights=w)
+    except EstimationError as exc:
+        return _refuse(ctx, exc.message, n_vac, n_app)
     return _result(
         ctx,
         fit,
