@@ -56,7 +56,7 @@ STAGES: tuple[Stage, ...] = get_args(Stage)
 
 ESTIMATORS_BY_KIND: Mapping[str, tuple[str, ...]] = {
     "pool_share": ("lpm_fe", "difference_pooled", "logit", "randomisation"),
-    "stage_gap": ("lpm_fe", "difference_pooled", "mantel_haenszel", "logit", "randomisation"),
+    "stage_gap": ("lpm_fe", "difference_pooled", "mantel_haenszel", "logit"),
     "gap_difference": ("lpm_fe", "difference_pooled", "logit", "randomisation"),
     "impact_ratio": ("impact_ratio", "fisher_exact", "z_test"),
     "score_gap": ("hedges_g",),

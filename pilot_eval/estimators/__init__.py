@@ -64,7 +64,7 @@ def register(name: str, *kinds: str) -> Callable[[EstimatorFn], EstimatorFn]:
 def estimate(name: str, sample: ComparisonSample, ctx: Context) -> Estimate:
     """Run estimator ``name`` on ``sample``; a missing implementation is not_estimable."""
     # importing the implementations fills the registry
-    from pilot_eval.estimators import linear, proportions  # noqa: F401
+    from pilot_eval.estimators import linear, proportions, tables  # noqa: F401
 
     h = ctx.hypothesis
     fn = REGISTRY.get((h.kind, name))
