@@ -121,7 +121,12 @@ def test_not_estimable_without_variation(plan: AnalysisPlan) -> None:
     assert "no variation" in e.reason
 
 
-def test_unavailable_estimator_is_explicit(plan: AnalysisPlan) -> None:
+def test_unavailable_estimator_is_explicit(
+    plan: AnalysisPlan, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pilot_eval import estimators
+
+    monkeypatch.delitem(estimators.REGISTRY, ("stage_gap", "mantel_haenszel"))
     rows = _rows("control", True, 30, 10) + _rows("control", False, 30, 12)
     h = _hypothesis(plan, kind="stage_gap", arm="control")
     e = estimate("mantel_haenszel", _sample(rows), Context(plan, h))

@@ -70,8 +70,10 @@ def test_pooled_and_stratified_directions_differ(plan: AnalysisPlan) -> None:
     within = estimate("mantel_haenszel", _frame(SIMPSON), _ctx(plan, "stage_gap"))
     # pooled: 67/250 focal vs 162/280 reference passed
     assert pooled.estimate == pytest.approx(67 / 250 - 162 / 280)
-    assert pooled.estimate is not None and pooled.estimate < 0
-    assert within.estimate is not None and within.estimate > 1
+    assert pooled.estimate is not None
+    assert pooled.estimate < 0
+    assert within.estimate is not None
+    assert within.estimate > 1
 
 
 def _breslow_day_tarone(tables: list[tuple[str, int, int, int, int]], odds: float) -> float:

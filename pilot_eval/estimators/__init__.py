@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+
 from pilot_eval.plan import ESTIMATORS_BY_KIND, AnalysisPlan, Hypothesis
 from pilot_eval.prepare import ComparisonSample
 from pilot_eval.results import Estimate, not_estimable
@@ -63,9 +65,6 @@ def register(name: str, *kinds: str) -> Callable[[EstimatorFn], EstimatorFn]:
 
 def estimate(name: str, sample: ComparisonSample, ctx: Context) -> Estimate:
     """Run estimator ``name`` on ``sample``; a missing implementation is not_estimable."""
-    # importing the implementations fills the registry
-    from pilot_eval.estimators import linear, proportions, tables  # noqa: F401
-
     h = ctx.hypothesis
     fn = REGISTRY.get((h.kind, name))
     if fn is None:
@@ -75,7 +74,18 @@ def estimate(name: str, sample: ComparisonSample, ctx: Context) -> Estimate:
             null_hypothesis(ctx),
             f"estimator '{name}' for {h.kind} is not available in this version of pilot-eval",
         )
-    return fn(sample, ctx)
+    try:
+        return fn(sample, ctx)
+    except (ArithmeticError, np.linalg.LinAlgError) as exc:
+        # a degenerate sample the estimator's own checks did not foresee: report, never crash
+        return not_estimable(
+            name,
+            SCALES[name],
+            null_hypothesis(ctx),
+            f"numerical failure on this sample ({type(exc).__name__}: {exc})",
+            n_vacancies=int(sample.frame["vacancy_id"].nunique()) if len(sample.frame) else 0,
+            n_applications=len(sample.frame),
+        )
 
 
 def null_hypothesis(ctx: Context) -> str:
@@ -102,3 +112,7 @@ def null_hypothesis(ctx: Context) -> str:
             f"{plan.reference_arm} vacancies"
         )
     return f"the {move} rate of {g.column} {focal} equals that of {ref} in {arm} vacancies"
+
+
+# The implementations register themselves on import; they need the names above.
+from pilot_eval.estimators import linear, proportions, tables  # noqa: E402, F401

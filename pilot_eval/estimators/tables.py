@@ -211,6 +211,15 @@ def impact_ratio(sample: ComparisonSample, ctx: Context) -> Estimate:
             len(sample.frame),
         )
     se_log = math.sqrt(1 / a - 1 / n1 + 1 / c - 1 / n0)
+    if se_log == 0:
+        return not_estimable(
+            name,
+            SCALES[name],
+            null_hypothesis(ctx),
+            "no variation: every application passed",
+            int(sample.frame["vacancy_id"].nunique()),
+            len(sample.frame),
+        )
     low, high = confint_proportions_2indep(
         a, n1, c, n0, method="log", compare="ratio", alpha=ctx.alpha
     )
