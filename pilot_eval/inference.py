@@ -5,12 +5,14 @@ Adjusted p-values are computed per family of the plan with statsmodels' ``multip
 could be estimated. A hypothesis that could not be estimated keeps ``p_adjusted = null``
 and the verdict ``not_estimable``.
 
-A criterion ``min_effect = m`` is a threshold on the estimate's own scale:
+A criterion ``min_effect = m`` is a threshold on the chosen estimate's own scale; left
+out, it is the value of no effect (0 for differences, 1 for ratios):
 
 * ``greater``: met when estimate >= m and p_adjusted < alpha; not met when the confidence
-  interval lies entirely below m (the data rule the criterion out);
+  interval lies entirely below m (the data rule the criterion out) or the estimate goes
+  the wrong way (below the value of no effect);
 * ``less``: met when estimate <= m and p_adjusted < alpha; not met when the interval lies
-  entirely above m;
+  entirely above m or the estimate goes the wrong way;
 * ``two-sided``: met when the estimate is at least as far from the null value as m and
   p_adjusted < alpha; not met when the interval lies strictly between the null value
   mirrored around m (no effect as large as m is compatible with the data);
@@ -56,7 +58,7 @@ def verdict(h: Hypothesis, est: Estimate, p_adjusted: float | None, alpha: float
     """The verdict on hypothesis ``h`` from its chosen estimate (see module docstring)."""
     if not est.estimable or p_adjusted is None or est.estimate is None:
         return "not_estimable"
-    m = h.criterion.min_effect
+    m = threshold(h, est.scale)
     x = est.estimate
     low, high = est.ci_low, est.ci_high
     null = NULL_VALUE[est.scale]
@@ -64,12 +66,12 @@ def verdict(h: Hypothesis, est: Estimate, p_adjusted: float | None, alpha: float
     if h.alternative == "greater":
         if x >= m and significant:
             return "met"
-        if high is not None and high < m:
+        if (high is not None and high < m) or x < null:
             return "not_met"
     elif h.alternative == "less":
         if x <= m and significant:
             return "met"
-        if low is not None and low > m:
+        if (low is not None and low > m) or x > null:
             return "not_met"
     else:
         reach = abs(m - null)
@@ -81,7 +83,17 @@ def verdict(h: Hypothesis, est: Estimate, p_adjusted: float | None, alpha: float
     return "inconclusive"
 
 
-def criterion_text(h: Hypothesis, alpha: float) -> str:
+def threshold(h: Hypothesis, scale: str) -> float:
+    """The criterion's min_effect, or the value of no effect on ``scale``."""
+    m = h.criterion.min_effect
+    return NULL_VALUE[scale] if m is None else m
+
+
+def criterion_text(h: Hypothesis, scale: str, alpha: float) -> str:
     """The success criterion in words."""
-    sign = {"greater": ">=", "less": "<=", "two-sided": "at least as far from the null as"}
-    return f"estimate {sign[h.alternative]} {h.criterion.min_effect:g} and adjusted p < {alpha:g}"
+    m = threshold(h, scale)
+    if h.alternative == "two-sided":
+        null = NULL_VALUE[scale]
+        return f"|estimate - {null:g}| >= {abs(m - null):g} and adjusted p < {alpha:g}"
+    sign = ">=" if h.alternative == "greater" else "<="
+    return f"estimate {sign} {m:g} and adjusted p < {alpha:g}"

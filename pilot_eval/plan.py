@@ -143,10 +143,12 @@ class StageTransition(_Frozen):
 class Criterion(_Frozen):
     """The pre-registered success criterion of a hypothesis."""
 
-    min_effect: float = Field(
-        0.0,
+    min_effect: float | None = Field(
+        None,
         description="Met if the estimate passes this value in the stated direction and "
-        "p_adjusted < alpha. On the estimator's scale (difference, or ratio for impact ratios).",
+        "p_adjusted < alpha. On the chosen estimator's scale (a difference; a ratio for "
+        "impact ratios and odds ratios; Hedges' g for scores). Default: the value of no "
+        "effect (0 for differences, 1 for ratios).",
     )
 
 

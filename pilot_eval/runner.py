@@ -12,7 +12,7 @@ from pilot_eval import __version__
 from pilot_eval.bundle import Bundle, load_bundle
 from pilot_eval.descriptives import describe
 from pilot_eval.estimators import Context, estimate
-from pilot_eval.inference import adjust_p_values, criterion_text, verdict
+from pilot_eval.inference import adjust_p_values, criterion_text, threshold, verdict
 from pilot_eval.lock import LockStatus, check_locked
 from pilot_eval.plan import ESTIMATORS_BY_KIND, RANDOMISED, AnalysisPlan, LoadedPlan, load_plan
 from pilot_eval.prepare import analysis_frame, comparison_sample
@@ -97,8 +97,9 @@ def evaluate(inputs: RunInputs) -> dict[str, Any]:
                 "alternative": h.alternative,
                 "description": h.description,
                 "criterion": {
-                    "min_effect": h.criterion.min_effect,
-                    "text": criterion_text(h, plan.alpha),
+                    "min_effect": threshold(h, pick.scale),
+                    "declared": h.criterion.min_effect is not None,
+                    "text": criterion_text(h, pick.scale, plan.alpha),
                 },
                 "estimator": pick.estimator,
                 "scale": pick.scale,

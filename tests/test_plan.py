@@ -169,7 +169,7 @@ def test_omitted_hypothesis_keys_take_their_defaults(tmp_path: Path) -> None:
     assert h6.alternative == "two-sided"
     assert h6.adjust_for == ()
     assert h6.estimator is None
-    assert h6.criterion == Criterion(min_effect=0.0)
+    assert h6.criterion == Criterion(min_effect=None)
     assert h6.stage is None
 
 
@@ -698,11 +698,11 @@ def test_hash_is_independent_of_blank_lines_and_trailing_spaces(
 def test_hash_is_independent_of_writing_defaults_explicitly(
     tmp_path: Path, example: LoadedPlan
 ) -> None:
-    # The example writes unit, alpha, a zero min_effect, draws, disclosure and deviations
-    # at their defaults; leaving them out is the same plan.
+    # The example writes unit, alpha, draws, disclosure and deviations at their defaults;
+    # leaving them out is the same plan, and so is writing an empty criterion.
     text = edit(EXAMPLE_TEXT, "  unit: vacancy\n", "")
     text = edit(text, "alpha: 0.05\n", "")
-    text = edit(text, "    criterion: {min_effect: 0.0}\n", "")
+    text = edit(text, "    kind: stage_gap\n", "    kind: stage_gap\n    criterion: {}\n")
     text = edit(text, "{draws: 10000, seed: 20240901}", "{seed: 20240901}")
     text = edit(text, "disclosure: {min_cell: 10, k_anonymity: 5}\n", "")
     text = edit(text, "deviations: []\n", "")
@@ -719,7 +719,7 @@ def test_hash_is_independent_of_hypothesis_defaults_written_or_not(
         else:
             h.setdefault("alternative", "two-sided")
         h.setdefault("adjust_for", [])
-        h.setdefault("criterion", {"min_effect": 0.0})
+        h.setdefault("criterion", {})
     assert load_text(tmp_path, dump(data)).sha256 == example.sha256
 
 
