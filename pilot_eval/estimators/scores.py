@@ -3,9 +3,10 @@
 ``hedges_g``: Hedges' g, the difference in mean score (focal minus reference) divided by
 the pooled standard deviation, with the small-sample correction J = 1 - 3/(4(n1+n2)-9),
 from statsmodels ``effectsize_smd``; its variance, n/(n1 n2) + g^2 / (2 (n - 3.94))
-(Hedges & Olkin 1985, ch. 5), gives a normal confidence interval. The test is Student's two-sample t-test with
-pooled variance (the same pooled standard deviation as g). Applications are treated as
-independent: scores of one vacancy share their assessors, which this estimator ignores.
+(Hedges & Olkin 1985, ch. 5), gives a normal confidence interval. The test is Student's
+two-sample t-test with pooled variance (the same pooled standard deviation as g).
+Applications are treated as independent: scores of one vacancy share their assessors,
+which this estimator ignores.
 
 The estimate is for the hypothesis' arm (the sample holds only that arm); a plan compares
 arms by declaring one score_gap per arm.
