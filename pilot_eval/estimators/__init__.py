@@ -115,4 +115,11 @@ def null_hypothesis(ctx: Context) -> str:
 
 
 # The implementations register themselves on import; they need the names above.
-from pilot_eval.estimators import linear, models, proportions, scores, tables  # noqa: E402, F401
+from pilot_eval.estimators import (  # noqa: E402, F401
+    linear,
+    models,
+    proportions,
+    randomisation,
+    scores,
+    tables,
+)

@@ -1,0 +1,126 @@
+"""Randomisation inference: the fast statistic equals lpm_fe; exact and drawn p-values."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pilot_eval.estimators import Context, estimate
+from pilot_eval.estimators.randomisation import Assignment
+from pilot_eval.plan import AnalysisPlan, Hypothesis, RandomisationInference
+from pilot_eval.prepare import ComparisonSample
+
+STAGE = {"from": "applied", "to": "invited"}
+
+
+def _bundle(seed: int, n_blocks: int, per_block: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for b in range(n_blocks):
+        pilots = set(rng.choice(per_block, size=per_block // 3 or 1, replace=False).tolist())
+        for j in range(per_block):
+            vac = f"B{b}V{j}"
+            arm = "pilot" if j in pilots else "control"
+            for _ in range(int(rng.integers(6, 25))):
+                focal = bool(rng.random() < 0.4)
+                rate = 0.3 - (0.1 if focal and arm == "control" else 0.0)
+                rows.append(
+                    {
+                        "vacancy_id": vac,
+                        "block": f"B{b}",
+                        "arm": arm,
+                        "family": ["a", "b"][b % 2],
+                        "scale": 8 + j % 3,
+                        "focal": focal,
+                        "success": bool(rng.random() < rate),
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def _plan(plan: AnalysisPlan, draws: int) -> AnalysisPlan:
+    ri = RandomisationInference(draws=draws, seed=11)
+    return plan.model_copy(update={"randomisation_inference": ri})
+
+
+def _ctx(plan: AnalysisPlan, kind: str, **kw: object) -> Context:
+    base: dict[str, object] = {"id": "T", "family": "primary", "group": "origin", "arm": "pilot"}
+    extra = {"stage": STAGE} if kind == "gap_difference" else {}
+    return Context(plan, Hypothesis.model_validate({**base, "kind": kind, **extra, **kw}))
+
+
+def _sample(frame: pd.DataFrame) -> ComparisonSample:
+    return ComparisonSample(frame=frame, exclusions=(), n_total=len(frame))
+
+
+def _brute_force_p(frame: pd.DataFrame, ctx: Context) -> float:
+    """Refit lpm_fe under every within-block assignment: the slow, independent reference."""
+    observed = estimate("lpm_fe", _sample(frame), ctx).estimate
+    assert observed is not None
+    vac = frame.drop_duplicates("vacancy_id")[["vacancy_id", "block", "arm"]]
+    options = []
+    for _, rows in vac.groupby("block"):
+        k = int((rows["arm"] == "pilot").sum())
+        options.append([set(c) for c in itertools.combinations(rows["vacancy_id"], k)])
+    extreme = total = 0
+    for choice in itertools.product(*options):
+        pilots = set().union(*choice)
+        arm = np.where(frame["vacancy_id"].isin(pilots), "pilot", "control")
+        e = estimate("lpm_fe", _sample(frame.assign(arm=arm)), ctx).estimate
+        total += 1
+        if e is not None and abs(e) >= abs(observed) - 1e-12:
+            extreme += 1
+    return extreme / total
+
+
+@pytest.mark.parametrize("kind", ["gap_difference", "pool_share"])
+def test_exact_p_equals_brute_force_refits(plan: AnalysisPlan, kind: str) -> None:
+    frame = _bundle(seed=1, n_blocks=3, per_block=4)  # 4^3 = 64 assignments
+    ctx = _ctx(_plan(plan, draws=1000), kind)
+    e = estimate("randomisation", _sample(frame), ctx)
+    assert e.details["exact"] is True
+    assert e.details["assignments_used"] == 64
+    assert e.estimate == pytest.approx(estimate("lpm_fe", _sample(frame), ctx).estimate, rel=1e-10)
+    assert e.p_value == pytest.approx(_brute_force_p(frame, ctx), abs=1e-12)
+
+
+def test_pool_share_statistic_with_covariates_equals_lpm(plan: AnalysisPlan) -> None:
+    frame = _bundle(seed=2, n_blocks=4, per_block=5)
+    ctx = _ctx(_plan(plan, draws=200), "pool_share", adjust_for=["scale"])
+    e = estimate("randomisation", _sample(frame), ctx)
+    lpm = estimate("lpm_fe", _sample(frame), ctx)
+    assert e.estimate == pytest.approx(lpm.estimate, rel=1e-10)
+
+
+def test_drawn_p_value_is_reproducible_and_close_to_exact(plan: AnalysisPlan) -> None:
+    frame = _bundle(seed=3, n_blocks=5, per_block=4)  # 4^5 = 1024 assignments
+    exact = estimate("randomisation", _sample(frame), _ctx(_plan(plan, 2000), "gap_difference"))
+    assert exact.details["exact"] is True
+    drawn_ctx = _ctx(_plan(plan, 500), "gap_difference")
+    drawn = estimate("randomisation", _sample(frame), drawn_ctx)
+    again = estimate("randomisation", _sample(frame), drawn_ctx)
+    assert drawn.details["exact"] is False
+    assert drawn.p_value == again.p_value
+    assert exact.p_value is not None
+    assert drawn.p_value is not None
+    # Monte Carlo standard error of a p-value from 500 draws is at most 0.5/sqrt(500) = 0.022
+    assert abs(drawn.p_value - exact.p_value) < 4 * 0.5 / np.sqrt(500)
+
+
+def test_draws_keep_the_number_treated_in_every_block() -> None:
+    blocks = np.repeat(np.arange(4), [3, 5, 2, 6]).astype(np.intp)
+    treated = np.zeros(16)
+    treated[[0, 3, 4, 8, 10, 11, 12]] = 1.0
+    a = Assignment(treated=treated, blocks=blocks)
+    draws = a.draw(np.random.default_rng(0), 2000)
+    for b in range(4):
+        members = blocks == b
+        assert np.all(draws[:, members].sum(axis=1) == treated[members].sum())
+    # every vacancy of block 1 (2 of 5 treated) is treated in about 40% of draws
+    share = draws[:, blocks == 1].mean(axis=0)
+    assert np.all(np.abs(share - 0.4) < 0.05)
+    assert a.count() == 3 * 10 * 2 * 20  # C(3,1) C(5,2) C(2,1) C(6,3)
+    assert len(list(a.enumerate())) == a.count()
