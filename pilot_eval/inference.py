@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from typing import Literal
 
 import numpy as np
+from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 from pilot_eval.plan import AnalysisPlan, Hypothesis
@@ -97,3 +98,28 @@ def criterion_text(h: Hypothesis, scale: str, alpha: float) -> str:
         return f"|estimate - {null:g}| >= {abs(m - null):g} and adjusted p < {alpha:g}"
     sign = ">=" if h.alternative == "greater" else "<="
     return f"estimate {sign} {m:g} and adjusted p < {alpha:g}"
+
+
+def minimum_detectable_effect(
+    est: Estimate, alternative: str, alpha: float, power: float = 0.8
+) -> float | None:
+    """The smallest true effect this comparison detects with the given power.
+
+    ``(q_{1-alpha} + q_{power}) * SE`` (one-sided; ``q_{1-alpha/2}`` two-sided) with the
+    estimate's own standard error, so the vacancy-clustered structure of the data is taken
+    into account (Bloom 1995). Quantiles are t with the estimate's df where it has one,
+    standard normal otherwise. On ratio scales the standard error is that of the log and
+    the result is a ratio. Returned on the estimate's scale, on the side of the
+    alternative (above the value of no effect for two-sided); None without a standard error.
+    """
+    if est.std_error is None or not est.estimable:
+        return None
+    tail = alpha / 2 if alternative == "two-sided" else alpha
+    if est.df:
+        q = float(stats.t.ppf(1 - tail, est.df) + stats.t.ppf(power, est.df))
+    else:
+        q = float(stats.norm.ppf(1 - tail) + stats.norm.ppf(power))
+    sign = -1.0 if alternative == "less" else 1.0
+    if est.scale in ("odds_ratio", "ratio"):
+        return float(np.exp(sign * q * est.std_error))
+    return sign * q * est.std_error

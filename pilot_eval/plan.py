@@ -198,6 +198,34 @@ class Disclosure(_Frozen):
     k_anonymity: int = Field(5, ge=2, description="Minimum size of a quasi-identifier class.")
 
 
+class RobustnessSpec(_Frozen):
+    """A declared robustness specification: the same hypotheses analysed another way.
+
+    Each key that is set changes one thing; the results are secondary and a change of sign
+    or verdict is reported as a contradiction (``robustness_flip``).
+    """
+
+    id: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$", description="Unique identifier.")
+    description: str | None = Field(None, description="The specification in words.")
+    hypotheses: tuple[str, ...] = Field(
+        (), description="Hypothesis ids it applies to; default every primary hypothesis."
+    )
+    estimator: EstimatorName | None = Field(
+        None, description="Another estimator (e.g. logit instead of lpm_fe)."
+    )
+    adjust_for: tuple[str, ...] | None = Field(
+        None, description="Another list of adjustment columns ([] for none)."
+    )
+    exclude: dict[str, tuple[str, ...]] = Field(
+        {}, description="Vacancy column -> values whose vacancies are left out."
+    )
+    missing_group: Literal["focal", "reference"] | None = Field(
+        None,
+        description="Count applications whose group value is not reported as focal or as "
+        "reference (a bound for missing demographics) instead of leaving them out.",
+    )
+
+
 class Deviation(_Frozen):
     """An amendment of the plan after registration."""
 
@@ -226,6 +254,13 @@ class AnalysisPlan(_Frozen):
     hypotheses: tuple[Hypothesis, ...] = Field(min_length=1)
     randomisation_inference: RandomisationInference | None = None
     disclosure: Disclosure = Disclosure()
+    subgroups: tuple[str, ...] = Field(
+        ("department",),
+        description="Vacancy columns whose subgroups are checked for opposite effects.",
+    )
+    robustness: tuple[RobustnessSpec, ...] = Field(
+        (), description="Robustness specifications, run as secondary results."
+    )
     deviations: tuple[Deviation, ...] = ()
 
     @property
@@ -241,8 +276,12 @@ class AnalysisPlan(_Frozen):
         return self.design.arms[1] if h.kind in BETWEEN_ARMS else self.reference_arm
 
     def vacancy_columns(self) -> tuple[str, ...]:
-        """Extra vacancy columns the plan names (block and adjust_for), sorted."""
+        """Extra vacancy columns the plan names (block, adjust_for, subgroups, exclusions)."""
         names = {c for h in self.hypotheses for c in h.adjust_for}
+        names.update(self.subgroups)
+        for spec in self.robustness:
+            names.update(spec.adjust_for or ())
+            names.update(spec.exclude)
         if self.design.block:
             names.add(self.design.block)
         return tuple(sorted(names))
@@ -598,6 +637,33 @@ def check_references(
                     f"'{plan.design.assignment}'",
                     h.estimator,
                 )
+    ids = {h.id: h for h in plan.hypotheses}
+    spec_ids: set[str] = set()
+    for i, spec in enumerate(plan.robustness):
+        at = f"robustness[{i}]"
+        if spec.id in spec_ids or spec.id in ids:
+            add(
+                f"{at}.id",
+                "id used twice (robustness ids differ from each other and from hypothesis ids)",
+                spec.id,
+            )
+        spec_ids.add(spec.id)
+        for j, ref in enumerate(spec.hypotheses):
+            if ref not in ids:
+                add(f"{at}.hypotheses[{j}]", "no such hypothesis", ref)
+        targets = [ids[r] for r in spec.hypotheses if r in ids] or [
+            h for h in plan.hypotheses if h.family == "primary"
+        ]
+        if spec.estimator is not None:
+            for h in targets:
+                if spec.estimator not in ESTIMATORS_BY_KIND[h.kind]:
+                    add(
+                        f"{at}.estimator",
+                        f"does not apply to {h.id} ({h.kind})",
+                        spec.estimator,
+                    )
+        if not any((spec.estimator, spec.adjust_for is not None, spec.exclude, spec.missing_group)):
+            add(at, "a robustness specification must change something")
     for i, d in enumerate(plan.deviations):
         if d.date < plan.registered_on:
             add(f"deviations[{i}].date", "a deviation cannot predate registration", str(d.date))

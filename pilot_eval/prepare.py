@@ -114,3 +114,20 @@ def analysed_arms(plan: AnalysisPlan, h: Hypothesis) -> tuple[str, ...]:
     if h.kind in BETWEEN_ARMS:
         return (plan.reference_arm, plan.arm_of(h))
     return (plan.arm_of(h),)
+
+
+def fill_missing_group(frame: pd.DataFrame, group: Group, side: str) -> pd.DataFrame:
+    """A copy where an unreported group value counts as the first focal or reference value.
+
+    Used by robustness specifications to bound the effect of missing demographics.
+    """
+    value = (group.focal if side == "focal" else group.reference)[0]
+    col = frame[group.column]
+    out = frame.copy()
+    if isinstance(col.dtype, pd.BooleanDtype):
+        out[group.column] = col.fillna(value == "true")
+    elif isinstance(col.dtype, pd.CategoricalDtype):
+        out[group.column] = col.fillna(value)
+    else:
+        out[group.column] = col.astype("str").fillna(value)
+    return out

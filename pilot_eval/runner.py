@@ -3,20 +3,49 @@
 from __future__ import annotations
 
 import platform
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from pilot_eval import __version__
 from pilot_eval.bundle import Bundle, load_bundle
+from pilot_eval.contradictions import (
+    CHECKS,
+    pooled_vs_stratified,
+    robustness_flip,
+    subgroups_opposite,
+    tests_disagree,
+)
 from pilot_eval.descriptives import describe
-from pilot_eval.estimators import Context, estimate
-from pilot_eval.inference import adjust_p_values, criterion_text, threshold, verdict
+from pilot_eval.estimators import SCALES, Context, estimate, null_hypothesis
+from pilot_eval.inference import (
+    adjust_p_values,
+    criterion_text,
+    minimum_detectable_effect,
+    threshold,
+    verdict,
+)
 from pilot_eval.lock import LockStatus, check_locked
-from pilot_eval.plan import ESTIMATORS_BY_KIND, RANDOMISED, AnalysisPlan, LoadedPlan, load_plan
-from pilot_eval.prepare import analysis_frame, comparison_sample
-from pilot_eval.results import Estimate
+from pilot_eval.plan import (
+    BETWEEN_ARMS,
+    ESTIMATORS_BY_KIND,
+    RANDOMISED,
+    AnalysisPlan,
+    Hypothesis,
+    LoadedPlan,
+    load_plan,
+)
+from pilot_eval.prepare import (
+    ComparisonSample,
+    analysis_frame,
+    comparison_sample,
+    fill_missing_group,
+)
+from pilot_eval.results import Estimate, not_estimable
 
 RESULTS_FORMAT = 1
 
@@ -68,64 +97,215 @@ def applicable_estimators(plan: AnalysisPlan, kind: str) -> tuple[str, ...]:
     return names
 
 
+@dataclass(frozen=True)
+class Analysis:
+    """One hypothesis analysed: its sample, every applicable estimate, the chosen one."""
+
+    hypothesis: Hypothesis
+    sample: ComparisonSample
+    estimates: dict[str, Estimate]
+    chosen: Estimate
+
+
+def analyse(frame: pd.DataFrame, plan: AnalysisPlan, h: Hypothesis) -> Analysis:
+    """Run every applicable estimator of hypothesis ``h`` on its comparison sample."""
+    sample = comparison_sample(frame, plan, h)
+    ctx = Context(plan=plan, hypothesis=h)
+    names = dict.fromkeys((*applicable_estimators(plan, h.kind), h.chosen_estimator))
+    estimates = {name: estimate(name, sample, ctx) for name in names}
+    return Analysis(h, sample, estimates, estimates[h.chosen_estimator])
+
+
+def verdicts(
+    plan: AnalysisPlan, analyses: Sequence[Analysis]
+) -> tuple[dict[str, float | None], dict[str, str]]:
+    """Adjusted p-values within the plan's families, and the verdict per hypothesis."""
+    adjusted = adjust_p_values(plan, {a.hypothesis.id: a.chosen for a in analyses})
+    return adjusted, {
+        a.hypothesis.id: verdict(a.hypothesis, a.chosen, adjusted[a.hypothesis.id], plan.alpha)
+        for a in analyses
+    }
+
+
+def subgroup_analysis(
+    frame: pd.DataFrame, plan: AnalysisPlan, a: Analysis, column: str
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The chosen estimator within each subgroup of a vacancy column, with heterogeneity."""
+    by_value: dict[str, Estimate] = {}
+    h = a.hypothesis
+    ctx = Context(plan, h)
+    for value, rows in frame.groupby(column, sort=True, observed=True):
+        sample = comparison_sample(rows, plan, h)
+        too_few = _too_few_vacancies(sample, h)
+        if too_few:
+            by_value[str(value)] = not_estimable(
+                h.chosen_estimator,
+                SCALES[h.chosen_estimator],
+                null_hypothesis(ctx),
+                too_few,
+                n_vacancies=int(sample.frame["vacancy_id"].nunique()),
+                n_applications=len(sample.frame),
+            )
+            continue
+        by_value[str(value)] = estimate(h.chosen_estimator, sample, ctx)
+    return subgroups_opposite(h.id, column, by_value, plan.alpha)
+
+
+MIN_SUBGROUP_VACANCIES = 10
+"""Fewer vacancies than this make clustered standard errors unreliable (Cameron & Miller
+2015, section VI); such subgroups are listed without an estimate."""
+
+MIN_SUBGROUP_VACANCIES_PER_ARM = 4
+"""A comparison between arms within a subgroup needs this many vacancies in each arm."""
+
+
+def _too_few_vacancies(sample: ComparisonSample, h: Hypothesis) -> str | None:
+    per_arm = sample.frame.groupby("arm", observed=True)["vacancy_id"].nunique()
+    if int(per_arm.sum()) < MIN_SUBGROUP_VACANCIES:
+        return f"fewer than {MIN_SUBGROUP_VACANCIES} vacancies in this subgroup"
+    if h.kind in BETWEEN_ARMS and (
+        len(per_arm) < 2 or int(per_arm.min()) < MIN_SUBGROUP_VACANCIES_PER_ARM
+    ):
+        return f"fewer than {MIN_SUBGROUP_VACANCIES_PER_ARM} vacancies in an arm of this subgroup"
+    return None
+
+
+def robustness(
+    frame: pd.DataFrame,
+    plan: AnalysisPlan,
+    analyses: Sequence[Analysis],
+    main_verdicts: Mapping[str, str],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Run each declared robustness specification; return its results and any flips."""
+    by_id = {a.hypothesis.id: a for a in analyses}
+    results: list[dict[str, Any]] = []
+    flips: list[dict[str, Any]] = []
+    for spec in plan.robustness:
+        targets = [by_id[i] for i in spec.hypotheses] or [
+            a for a in analyses if a.hypothesis.family == "primary"
+        ]
+        data = frame
+        for column, values in spec.exclude.items():
+            data = data[~data[column].astype("str").isin(values)]
+        changed: list[Analysis] = []
+        for a in targets:
+            update: dict[str, Any] = {}
+            if spec.estimator is not None:
+                update["estimator"] = spec.estimator
+            if spec.adjust_for is not None:
+                update["adjust_for"] = spec.adjust_for
+            h = a.hypothesis.model_copy(update=update)
+            rows = data
+            if spec.missing_group is not None:
+                rows = fill_missing_group(data, plan.groups[h.group], spec.missing_group)
+            sample = comparison_sample(rows, plan, h)
+            alt = estimate(h.chosen_estimator, sample, Context(plan, h))
+            changed.append(Analysis(h, sample, {alt.estimator: alt}, alt))
+        sub_plan = plan.model_copy(update={"hypotheses": tuple(c.hypothesis for c in changed)})
+        adjusted, spec_verdicts = verdicts(sub_plan, changed)
+        for a, c in zip(targets, changed, strict=True):
+            h_id = a.hypothesis.id
+            results.append(
+                {
+                    "specification": spec.id,
+                    "description": spec.description,
+                    "hypothesis": h_id,
+                    **_estimate_fields(c.chosen),
+                    "p_adjusted": adjusted[h_id],
+                    "verdict": spec_verdicts[h_id],
+                    "exclusions": [
+                        {"reason": e.reason, "rows": e.rows} for e in c.sample.exclusions
+                    ],
+                }
+            )
+            flips += robustness_flip(
+                h_id, spec.id, a.chosen, main_verdicts[h_id], c.chosen, spec_verdicts[h_id]
+            )
+    return results, flips
+
+
+def _estimate_fields(e: Estimate) -> dict[str, Any]:
+    return {
+        "estimator": e.estimator,
+        "scale": e.scale,
+        "estimate": e.estimate,
+        "std_error": e.std_error,
+        "ci_low": e.ci_low,
+        "ci_high": e.ci_high,
+        "statistic": e.statistic,
+        "statistic_name": e.statistic_name,
+        "df": e.df,
+        "p_value": e.p_value,
+        "null_hypothesis": e.null_hypothesis,
+        "n_vacancies": e.n_vacancies,
+        "n_applications": e.n_applications,
+        "reason": e.reason,
+    }
+
+
+def _hypothesis_row(
+    plan: AnalysisPlan,
+    a: Analysis,
+    p_adjusted: float | None,
+    verdict_: str,
+    subgroups: list[dict[str, Any]],
+) -> dict[str, Any]:
+    h, pick = a.hypothesis, a.chosen
+    row = {
+        "id": h.id,
+        "family": h.family,
+        "kind": h.kind,
+        "group": h.group,
+        "arm": plan.arm_of(h),
+        "stage": None if h.stage is None else {"from": h.stage.from_, "to": h.stage.to},
+        "score": h.score,
+        "alternative": h.alternative,
+        "description": h.description,
+        "criterion": {
+            "min_effect": threshold(h, pick.scale),
+            "declared": h.criterion.min_effect is not None,
+            "text": criterion_text(h, pick.scale, plan.alpha),
+        },
+        **_estimate_fields(pick),
+        "p_adjusted": p_adjusted,
+        "verdict": verdict_,
+        "minimum_detectable_effect": minimum_detectable_effect(pick, h.alternative, plan.alpha),
+        "estimates": {name: e.as_json() for name, e in a.estimates.items()},
+        "exclusions": [{"reason": e.reason, "rows": e.rows} for e in a.sample.exclusions],
+        "n_total_applications": a.sample.n_total,
+        "subgroups": subgroups,
+    }
+    if not row["n_vacancies"]:
+        row["n_vacancies"] = int(a.sample.frame["vacancy_id"].nunique())
+        row["n_applications"] = len(a.sample.frame)
+    return row
+
+
 def evaluate(inputs: RunInputs) -> dict[str, Any]:
     """Run every hypothesis of the plan; return the content of results.json."""
     plan = inputs.loaded.plan
     frame = analysis_frame(inputs.bundle, plan)
+    analyses = [analyse(frame, plan, h) for h in plan.hypotheses]
+    adjusted, main_verdicts = verdicts(plan, analyses)
+    contradictions: list[dict[str, Any]] = []
     rows: list[dict[str, Any]] = []
-    chosen: dict[str, Estimate] = {}
-    excluded: list[dict[str, Any]] = []
-    for h in plan.hypotheses:
-        sample = comparison_sample(frame, plan, h)
-        ctx = Context(plan=plan, hypothesis=h)
-        estimates = {
-            name: estimate(name, sample, ctx) for name in applicable_estimators(plan, h.kind)
-        }
-        pick = estimates.get(h.chosen_estimator) or estimate(h.chosen_estimator, sample, ctx)
-        chosen[h.id] = pick
-        exclusions = [{"reason": e.reason, "rows": e.rows} for e in sample.exclusions]
-        excluded.extend({"table": "applications", "hypothesis": h.id, **e} for e in exclusions)
-        rows.append(
-            {
-                "id": h.id,
-                "family": h.family,
-                "kind": h.kind,
-                "group": h.group,
-                "arm": plan.arm_of(h),
-                "stage": None if h.stage is None else {"from": h.stage.from_, "to": h.stage.to},
-                "score": h.score,
-                "alternative": h.alternative,
-                "description": h.description,
-                "criterion": {
-                    "min_effect": threshold(h, pick.scale),
-                    "declared": h.criterion.min_effect is not None,
-                    "text": criterion_text(h, pick.scale, plan.alpha),
-                },
-                "estimator": pick.estimator,
-                "scale": pick.scale,
-                "estimate": pick.estimate,
-                "std_error": pick.std_error,
-                "ci_low": pick.ci_low,
-                "ci_high": pick.ci_high,
-                "statistic": pick.statistic,
-                "statistic_name": pick.statistic_name,
-                "df": pick.df,
-                "p_value": pick.p_value,
-                "null_hypothesis": pick.null_hypothesis,
-                "n_vacancies": pick.n_vacancies or int(sample.frame["vacancy_id"].nunique()),
-                "n_applications": pick.n_applications or len(sample.frame),
-                "reason": pick.reason,
-                "estimates": {name: e.as_json() for name, e in estimates.items()},
-                "exclusions": exclusions,
-                "n_total_applications": sample.n_total,
-            }
-        )
-    adjusted = adjust_p_values(plan, chosen)
-    for row in rows:
-        h_id = row["id"]
-        row["p_adjusted"] = adjusted[h_id]
-        h = next(x for x in plan.hypotheses if x.id == h_id)
-        row["verdict"] = verdict(h, chosen[h_id], adjusted[h_id], plan.alpha)
+    for a in analyses:
+        h_id = a.hypothesis.id
+        contradictions += pooled_vs_stratified(h_id, a.estimates, plan.alpha)
+        contradictions += tests_disagree(h_id, a.estimates, plan.alpha)
+        subgroups = []
+        for column in plan.subgroups:
+            summary, found = subgroup_analysis(frame, plan, a, column)
+            subgroups.append(summary)
+            contradictions += found
+        rows.append(_hypothesis_row(plan, a, adjusted[h_id], main_verdicts[h_id], subgroups))
+    robust, flips = robustness(frame, plan, analyses, main_verdicts)
+    contradictions += flips
+    excluded = [
+        {"table": "applications", "hypothesis": row["id"], **e}
+        for row in rows
+        for e in row["exclusions"]
+    ]
     descriptives = describe(frame, inputs.bundle.vacancies, plan)
     return {
         "results_format": RESULTS_FORMAT,
@@ -139,8 +319,9 @@ def evaluate(inputs: RunInputs) -> dict[str, Any]:
         "software": software_versions(),
         "descriptives": descriptives,
         "hypotheses": rows,
-        "contradictions": [],
-        "contradiction_checks": [],
+        "robustness": robust,
+        "contradictions": contradictions,
+        "contradiction_checks": list(CHECKS),
         "suppressed_cells": descriptives["suppressed_cells"],
     }
 
