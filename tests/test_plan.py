@@ -109,7 +109,8 @@ def test_example_plan_loads(example: LoadedPlan) -> None:
     assert plan.reference_arm == "control"
     assert [h.id for h in plan.hypotheses] == [f"H{i}" for i in range(1, 9)]
     assert set(plan.groups) == {"origin", "gender", "age", "disability"}
-    assert plan.vacancy_columns() == ("block", "function_family", "salary_scale")
+    # block, adjust_for columns and the default subgroup column (department)
+    assert plan.vacancy_columns() == ("block", "department", "function_family", "salary_scale")
     assert plan.application_columns() == (
         "age_band",
         "disability",
