@@ -11,6 +11,8 @@ from pilot_eval.contradictions import (
     pooled_vs_stratified,
     robustness_flip,
     subgroups_opposite,
+)
+from pilot_eval.contradictions import (
     tests_disagree as disagreeing_tests,
 )
 from pilot_eval.estimators import Context, estimate
