@@ -72,6 +72,52 @@ def lock(plan: Path, on: dt.datetime | None) -> None:
 
 
 @cli.command()
+@click.argument("plan", type=_existing_file)
+@click.option("--vacancies", type=click.IntRange(min=4), required=True, help="Vacancies, all arms.")
+@click.option(
+    "--applications-per-vacancy", type=click.FloatRange(min=1), required=True, help="Average."
+)
+@click.option("--icc", type=click.FloatRange(0, 1), default=0.02, show_default=True)
+@click.option(
+    "--arm-share",
+    type=click.FloatRange(0.01, 0.99),
+    default=0.5,
+    show_default=True,
+    help="Share of vacancies in the compared arm.",
+)
+@click.option(
+    "--missing",
+    type=click.FloatRange(0, 0.95),
+    default=0.2,
+    show_default=True,
+    help="Share of applications without the group value.",
+)
+@click.option("--all-families", is_flag=True, help="Every hypothesis, not only the primary family.")
+def power(
+    plan: Path,
+    vacancies: int,
+    applications_per_vacancy: float,
+    icc: float,
+    arm_share: float,
+    missing: float,
+    all_families: bool,
+) -> None:
+    """Minimum detectable effect per hypothesis of PLAN at 80% power, before the data."""
+    from pilot_eval.plan import load_plan
+    from pilot_eval.power import PowerSettings, power_table
+
+    loaded = load_plan(plan)
+    settings = PowerSettings(
+        vacancies=vacancies,
+        applications_per_vacancy=applications_per_vacancy,
+        icc=icc,
+        arm_share=arm_share,
+        missing=missing,
+    )
+    click.echo(power_table(loaded.plan, settings, None if all_families else "primary"))
+
+
+@cli.command()
 @click.option("--out", type=_path, required=True, help="Folder to write the bundle into.")
 @click.option("--seed", type=click.IntRange(min=0), default=20240901, show_default=True)
 @click.option(
