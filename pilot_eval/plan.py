@@ -224,6 +224,11 @@ class RobustnessSpec(_Frozen):
         description="Count applications whose group value is not reported as focal or as "
         "reference (a bound for missing demographics) instead of leaving them out.",
     )
+    reweight: tuple[str, ...] | None = Field(
+        None,
+        description="Vacancy columns of the profile to which reference-arm vacancies are "
+        "reweighted (salary_scale in bands); for self-selected or matched designs.",
+    )
 
 
 class Deviation(_Frozen):
@@ -282,6 +287,7 @@ class AnalysisPlan(_Frozen):
         for spec in self.robustness:
             names.update(spec.adjust_for or ())
             names.update(spec.exclude)
+            names.update(spec.reweight or ())
         if self.design.block:
             names.add(self.design.block)
         return tuple(sorted(names))

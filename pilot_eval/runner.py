@@ -37,6 +37,7 @@ from pilot_eval.plan import (
     AnalysisPlan,
     Hypothesis,
     LoadedPlan,
+    RobustnessSpec,
     load_plan,
 )
 from pilot_eval.prepare import (
@@ -46,6 +47,7 @@ from pilot_eval.prepare import (
     fill_missing_group,
 )
 from pilot_eval.results import Estimate, not_estimable
+from pilot_eval.weighting import DEFAULT_PROFILE, profile_weights
 
 RESULTS_FORMAT = 1
 
@@ -170,8 +172,44 @@ def _too_few_vacancies(sample: ComparisonSample, h: Hypothesis) -> str | None:
     return None
 
 
+AUTOMATIC_REWEIGHT = RobustnessSpec(
+    id="reweighted_to_arm_profile",
+    description="Reference-arm vacancies reweighted to the arm's profile (department, salary "
+    "band): the design was not randomised, so the arms may differ in the vacancies they hold.",
+    reweight=DEFAULT_PROFILE,
+)
+
+
+def robustness_specs(plan: AnalysisPlan) -> tuple[RobustnessSpec, ...]:
+    """The plan's specifications, plus reweighting for self-selected or matched designs."""
+    specs = plan.robustness
+    if plan.design.assignment in ("self_selected", "matched") and not any(
+        s.reweight for s in specs
+    ):
+        specs = (*specs, AUTOMATIC_REWEIGHT)
+    return specs
+
+
+def _reweighted(
+    frame: pd.DataFrame,
+    vacancies: pd.DataFrame,
+    plan: AnalysisPlan,
+    h: Hypothesis,
+    columns: Sequence[str],
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Applications with their vacancy's weight; vacancies off support get weight 0."""
+    weights, summary = profile_weights(
+        vacancies, plan.arm_of(h), plan.reference_arm, columns or DEFAULT_PROFILE
+    )
+    out = frame.assign(weight=frame["vacancy_id"].map(weights).fillna(0.0).astype("float64"))
+    off = out["weight"] == 0
+    summary["applications_off_support"] = int(off.sum())
+    return out[~off], summary
+
+
 def robustness(
     frame: pd.DataFrame,
+    vacancies: pd.DataFrame,
     plan: AnalysisPlan,
     analyses: Sequence[Analysis],
     main_verdicts: Mapping[str, str],
@@ -180,7 +218,7 @@ def robustness(
     by_id = {a.hypothesis.id: a for a in analyses}
     results: list[dict[str, Any]] = []
     flips: list[dict[str, Any]] = []
-    for spec in plan.robustness:
+    for spec in robustness_specs(plan):
         targets = [by_id[i] for i in spec.hypotheses] or [
             a for a in analyses if a.hypothesis.family == "primary"
         ]
@@ -188,6 +226,7 @@ def robustness(
         for column, values in spec.exclude.items():
             data = data[~data[column].astype("str").isin(values)]
         changed: list[Analysis] = []
+        weightings: list[dict[str, Any] | None] = []
         for a in targets:
             update: dict[str, Any] = {}
             if spec.estimator is not None:
@@ -195,15 +234,18 @@ def robustness(
             if spec.adjust_for is not None:
                 update["adjust_for"] = spec.adjust_for
             h = a.hypothesis.model_copy(update=update)
-            rows = data
+            rows, weighting = data, None
+            if spec.reweight is not None:
+                rows, weighting = _reweighted(rows, vacancies, plan, h, spec.reweight)
+            weightings.append(weighting)
             if spec.missing_group is not None:
-                rows = fill_missing_group(data, plan.groups[h.group], spec.missing_group)
+                rows = fill_missing_group(rows, plan.groups[h.group], spec.missing_group)
             sample = comparison_sample(rows, plan, h)
             alt = estimate(h.chosen_estimator, sample, Context(plan, h))
             changed.append(Analysis(h, sample, {alt.estimator: alt}, alt))
         sub_plan = plan.model_copy(update={"hypotheses": tuple(c.hypothesis for c in changed)})
         adjusted, spec_verdicts = verdicts(sub_plan, changed)
-        for a, c in zip(targets, changed, strict=True):
+        for a, c, weighting in zip(targets, changed, weightings, strict=True):
             h_id = a.hypothesis.id
             results.append(
                 {
@@ -216,6 +258,7 @@ def robustness(
                     "exclusions": [
                         {"reason": e.reason, "rows": e.rows} for e in c.sample.exclusions
                     ],
+                    "weighting": weighting,
                 }
             )
             flips += robustness_flip(
@@ -299,7 +342,7 @@ def evaluate(inputs: RunInputs) -> dict[str, Any]:
             subgroups.append(summary)
             contradictions += found
         rows.append(_hypothesis_row(plan, a, adjusted[h_id], main_verdicts[h_id], subgroups))
-    robust, flips = robustness(frame, plan, analyses, main_verdicts)
+    robust, flips = robustness(frame, inputs.bundle.vacancies, plan, analyses, main_verdicts)
     contradictions += flips
     excluded = [
         {"table": "applications", "hypothesis": row["id"], **e}

@@ -133,3 +133,26 @@ def test_not_estimable_cases(small: pd.DataFrame, plan: AnalysisPlan) -> None:
     e = estimate("lpm_fe", _sample(small[small["arm"] == "control"]), Context(plan, hg))
     assert e.reason is not None
     assert "only one arm" in e.reason
+
+
+def _weighted(small: pd.DataFrame) -> pd.DataFrame:
+    number = small["vacancy_id"].str[1:].astype(int)
+    return small.assign(weight=(1 + number % 3).astype(float))
+
+
+def test_weighted_stage_gap_matches_r(small: pd.DataFrame, plan: AnalysisPlan) -> None:
+    h = _h(kind="stage_gap", arm="control", stage=STAGE)
+    frame = _weighted(small)
+    e = estimate("lpm_fe", _sample(frame[frame["arm"] == "control"]), Context(plan, h))
+    # R: tests/reference/lpm_small.R, "weighted_stage_gap_control" (lm weights, vcovCL HC1)
+    assert e.estimate == pytest.approx(-0.193774592991528, rel=1e-10)
+    assert e.std_error == pytest.approx(0.0862113316035252, rel=1e-10)
+
+
+def test_weighted_pool_share_matches_r(small: pd.DataFrame, plan: AnalysisPlan) -> None:
+    h = _h(kind="pool_share", arm="pilot")
+    frame = _weighted(small).rename(columns={"block": "blk"})
+    e = estimate("lpm_fe", _sample(frame), Context(_plan(plan, "blk"), h))
+    # R: tests/reference/lpm_small.R, "weighted_pool_share_block"
+    assert e.estimate == pytest.approx(0.00723093166413703, rel=1e-8)
+    assert e.std_error == pytest.approx(0.023984084915069, rel=1e-10)

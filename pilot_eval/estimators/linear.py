@@ -99,6 +99,7 @@ def cluster_ols(
     n_clusters: int,
     extra_k: int,
     weights: FloatArray | None = None,
+    n_obs: int | None = None,
 ) -> ClusterFit:
     """(Weighted) least squares of ``y`` on ``x`` (already demeaned) with CR1 covariance.
 
@@ -111,7 +112,11 @@ def cluster_ols(
     extra_k:
         Fixed effects absorbed that are not nested in the clusters (they count in K).
     weights:
-        Frequency weights (a row standing for ``w`` identical observations), or None.
+        Weights of the rows, or None for equal weights.
+    n_obs:
+        N of the small-sample factor; default the sum of the weights (frequency weights:
+        a row standing for ``w`` identical observations). Give the number of applications
+        when the weights are analysis weights (reweighting) rather than counts.
 
     Notes
     -----
@@ -119,7 +124,7 @@ def cluster_ols(
     expanded data, which is how vacancy-level aggregates reproduce application-level fits.
     """
     w = np.ones(len(y)) if weights is None else weights
-    n_obs = round(float(w.sum()))
+    n_obs = round(float(w.sum())) if n_obs is None else n_obs
     k = x.shape[1] + extra_k
     if n_obs <= k:
         raise EstimationError(
@@ -236,9 +241,9 @@ def lpm_vacancy_fe(sample: ComparisonSample, ctx: Context) -> Estimate:
         treated = (frame["arm"] == ctx.plan.arm_of(h)).to_numpy(dtype=np.float64)
         columns.append(focal * treated)
     x = np.column_stack(columns)
-    ones = np.ones(n_app)
-    xt = demean(x, clusters, n_vac, ones)
-    yt = demean(y, clusters, n_vac, ones)
+    w = _weights(frame)
+    xt = demean(x, clusters, n_vac, w)
+    yt = demean(y, clusters, n_vac, w)
     # vacancies where every application is in one group say nothing about the gap
     within = np.bincount(clusters, weights=xt[:, 0] ** 2, minlength=n_vac) > _RANK_TOLERANCE
     informative = int(within.sum())
@@ -259,7 +264,7 @@ def lpm_vacancy_fe(sample: ComparisonSample, ctx: Context) -> Estimate:
     if float(np.sum(yt**2)) <= _RANK_TOLERANCE:
         return _refuse(ctx, "no variation: every application has the same outcome", n_vac, n_app)
     try:
-        fit = cluster_ols(yt, xt, clusters, n_vac, extra_k=0)
+        fit = cluster_ols(yt, xt, clusters, n_vac, extra_k=0, weights=w, n_obs=n_app)
     except EstimationError as exc:
         return _refuse(ctx, exc.message, n_vac, n_app)
     return _result(ctx, fit, x.shape[1] - 1, n_vac, n_app, {"informative_vacancies": informative})
@@ -276,8 +281,10 @@ def lpm_pool_share(sample: ComparisonSample, ctx: Context) -> Estimate:
     frame = sample.frame
     n_app = len(frame)
     plan, h = ctx.plan, ctx.hypothesis
-    per_vac = frame.groupby("vacancy_id", sort=True, observed=True).agg(
-        n=("focal", "size"), share=("focal", "mean"), arm=("arm", "first")
+    per_vac = (
+        frame.assign(_w=_weights(frame))
+        .groupby("vacancy_id", sort=True, observed=True)
+        .agg(n=("focal", "size"), share=("focal", "mean"), arm=("arm", "first"), a=("_w", "mean"))
     )
     n_vac = len(per_vac)
     if n_vac < 2:
@@ -298,7 +305,8 @@ def lpm_pool_share(sample: ComparisonSample, ctx: Context) -> Estimate:
             covariates.extend(dummies[c].to_numpy(dtype=np.float64) for c in dummies.columns)
             names.extend(dummies.columns)
     x: FloatArray = np.column_stack(covariates).astype(np.float64)
-    w = per_vac["n"].to_numpy(dtype=np.float64)
+    # a vacancy's share stands for its n applications, each with the vacancy's weight a
+    w = per_vac["n"].to_numpy(dtype=np.float64) * per_vac["a"].to_numpy(dtype=np.float64)
     y = per_vac["share"].to_numpy(dtype=np.float64)
     clusters = np.arange(n_vac, dtype=np.intp)
     if plan.design.block:
@@ -320,7 +328,7 @@ def lpm_pool_share(sample: ComparisonSample, ctx: Context) -> Estimate:
         )
     dropped = [names[j] for j in range(len(names)) if j not in keep]
     try:
-        fit = cluster_ols(y, x[:, keep], clusters, n_vac, extra_k=absorbed, weights=w)
+        fit = cluster_ols(y, x[:, keep], clusters, n_vac, extra_k=absorbed, weights=w, n_obs=n_app)
     except EstimationError as exc:
         return _refuse(ctx, exc.message, n_vac, n_app)
     return _result(
@@ -331,6 +339,16 @@ def lpm_pool_share(sample: ComparisonSample, ctx: Context) -> Estimate:
         n_app,
         {"fixed_effects": plan.design.block or "none", "collinear_dropped": dropped},
     )
+
+
+WEIGHT = "weight"
+"""Optional column of a sample: analysis weight of each application (reweighting)."""
+
+
+def _weights(frame: pd.DataFrame) -> FloatArray:
+    if WEIGHT in frame:
+        return np.asarray(frame[WEIGHT], dtype=np.float64)
+    return np.ones(len(frame))
 
 
 def _independent_columns(x: FloatArray, w: FloatArray) -> list[int]:

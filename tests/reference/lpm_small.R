@@ -36,3 +36,13 @@ show("pool_share_adjusted", coef(fit4)["treated"], sqrt(V4["treated", "treated"]
 e1 <- lm_robust(success ~ focal + factor(vacancy_id), data = c0, clusters = vacancy_id, se_type = "stata")
 show("estimatr_stage_gap_control", coef(e1)["focal"], e1$std.error["focal"])
 cat(sprintf("df_stata %d\n", e1$df["focal"]))
+
+# Analysis weights constant within a vacancy (reweighting): w = 1, 2, 3 by vacancy number.
+d$w <- 1 + as.integer(sub("V", "", d$vacancy_id)) %% 3
+c0 <- subset(d, arm == "control")
+fit5 <- lm(dm(success, vacancy_id) ~ 0 + dm(focal, vacancy_id), data = c0, weights = w)
+V5 <- vcovCL(fit5, cluster = ~vacancy_id, type = "HC1", cadjust = TRUE)
+show("weighted_stage_gap_control", coef(fit5)[1], sqrt(V5[1, 1]))
+fit6 <- lm(focal ~ treated + factor(block), data = d, weights = w)
+V6 <- vcovCL(fit6, cluster = ~vacancy_id, type = "HC1", cadjust = TRUE)
+show("weighted_pool_share_block", coef(fit6)["treated"], sqrt(V6["treated", "treated"]))
