@@ -114,7 +114,7 @@ def power(
         arm_share=arm_share,
         missing=missing,
     )
-    click.echo(power_table(loaded.plan, settings, None if all_families else "primary"))
+    click.echo(power_table(loaded.plan, settings, all_families))
 
 
 @cli.command()

@@ -184,9 +184,15 @@ def subgroups_opposite(
 
 
 def robustness_flip(
-    h_id: str, spec_id: str, main: Estimate, main_verdict: str, alt: Estimate, alt_verdict: str
+    h_id: str,
+    spec_id: str,
+    main: Estimate,
+    main_verdict: str | None,
+    alt: Estimate,
+    alt_verdict: str | None,
 ) -> list[dict[str, Any]]:
-    """A robustness specification that changes the sign or the verdict."""
+    """A robustness specification that changes the sign or the verdict (verdicts None:
+    compare signs only, as when the specification reports on another scale)."""
     if not main.estimable or not alt.estimable:
         return []
     sign_flip = _direction(main) * _direction(alt) < 0
@@ -200,8 +206,9 @@ def robustness_flip(
             "specification": spec_id,
             "detail": (
                 f"Robustness specification {spec_id} changes {what}: main {main.estimator} "
-                f"{main.estimate:.4g} ({main_verdict}), under {spec_id} {alt.estimator} "
-                f"{alt.estimate:.4g} ({alt_verdict}). The conclusion depends on this choice "
+                f"{main.estimate:.4g} ({main_verdict or main.scale}), under {spec_id} "
+                f"{alt.estimator} {alt.estimate:.4g} ({alt_verdict or alt.scale}). The "
+                "conclusion depends on this choice "
                 "of analysis and should be read with that in mind."
             ),
         }

@@ -28,14 +28,14 @@ import numpy as np
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-from pilot_eval.plan import AnalysisPlan, Hypothesis
+from pilot_eval.plan import NO_EFFECT, AnalysisPlan, Hypothesis
 from pilot_eval.results import Estimate
 
 Verdict = Literal["met", "not_met", "inconclusive", "not_estimable"]
 
 _METHOD = {"holm": "holm", "fdr_bh": "fdr_bh", "bonferroni": "bonferroni"}
 
-NULL_VALUE = {"difference": 0.0, "odds_ratio": 1.0, "ratio": 1.0, "smd": 0.0}
+NULL_VALUE = NO_EFFECT
 """The value of the estimate under the null hypothesis, by scale."""
 
 

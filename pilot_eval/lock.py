@@ -200,6 +200,11 @@ def lock_plan(loaded: LoadedPlan, on: dt.date) -> tuple[LockHistory, str]:
             f"{loaded.path.name}: the first {last.n_deviations} deviation(s) differ from those "
             "recorded in the lock. Deviations are append-only: restore them and add a new one."
         )
+    if on.isoformat() < last.date:
+        raise PlanLockError(
+            f"An amendment dated {on.isoformat()} cannot come before the last lock entry "
+            f"({last.date}). Give the date of the amendment with --date."
+        )
     newest = devs[-1]
     entry = LockEntry(
         sequence=last.sequence + 1,

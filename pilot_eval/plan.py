@@ -51,6 +51,22 @@ EstimatorName = Literal[
     "randomisation",
 ]
 
+ESTIMATOR_SCALES: Mapping[str, str] = {
+    "difference_pooled": "difference",
+    "lpm_fe": "difference",
+    "mantel_haenszel": "odds_ratio",
+    "logit": "odds_ratio",
+    "impact_ratio": "ratio",
+    "fisher_exact": "ratio",
+    "z_test": "ratio",
+    "hedges_g": "smd",
+    "randomisation": "difference",
+}
+"""The scale of each estimator's estimate."""
+
+NO_EFFECT: Mapping[str, float] = {"difference": 0.0, "odds_ratio": 1.0, "ratio": 1.0, "smd": 0.0}
+"""The value of an estimate when there is no effect, by scale."""
+
 STAGES: tuple[Stage, ...] = get_args(Stage)
 """The ordered stages of a selection procedure, earliest first."""
 
@@ -208,7 +224,9 @@ class RobustnessSpec(_Frozen):
     id: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$", description="Unique identifier.")
     description: str | None = Field(None, description="The specification in words.")
     hypotheses: tuple[str, ...] = Field(
-        (), description="Hypothesis ids it applies to; default every primary hypothesis."
+        (),
+        description="Hypothesis ids it applies to; default the hypotheses of the plan's "
+        "first family (its primary family).",
     )
     estimator: EstimatorName | None = Field(
         None, description="Another estimator (e.g. logit instead of lpm_fe)."
@@ -269,6 +287,22 @@ class AnalysisPlan(_Frozen):
     deviations: tuple[Deviation, ...] = ()
 
     @property
+    def primary_family(self) -> str:
+        """The first family of the plan: its primary hypotheses."""
+        return next(iter(self.families))
+
+    def robustness_targets(self, spec: RobustnessSpec) -> tuple[Hypothesis, ...]:
+        """The hypotheses a robustness specification applies to."""
+        if spec.hypotheses:
+            by_id = {h.id: h for h in self.hypotheses}
+            return tuple(by_id[i] for i in spec.hypotheses if i in by_id)
+        return tuple(h for h in self.hypotheses if h.family == self.primary_family)
+
+    def score_columns(self) -> tuple[str, ...]:
+        """Score columns the plan's score_gap hypotheses compare, sorted."""
+        return tuple(sorted({h.score for h in self.hypotheses if h.score}))
+
+    @property
     def reference_arm(self) -> str:
         """The first arm of the design."""
         return self.design.arms[0]
@@ -326,6 +360,11 @@ def canonical_json(plan: AnalysisPlan) -> str:
             del entry["estimator"]
         if "arm" in entry and entry["arm"] == plan.arm_of(h.model_copy(update={"arm": None})):
             del entry["arm"]
+        no_effect = NO_EFFECT[ESTIMATOR_SCALES[h.chosen_estimator]]
+        if entry.get("criterion", {}).get("min_effect") == no_effect:
+            del entry["criterion"]["min_effect"]
+            if not entry["criterion"]:
+                del entry["criterion"]
     return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -441,7 +480,20 @@ def _walk(
             return
         seen_nodes.add(id(node))
         lines.setdefault(path, line)
-        if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:timestamp":
+        if (
+            isinstance(node, yaml.ScalarNode)
+            and node.tag == "tag:yaml.org,2002:bool"
+            and str(node.value).lower() not in ("true", "false")
+        ):
+            # YAML 1.1 reads yes/no/on/off as booleans; a plan says what it means
+            problem(
+                line,
+                path,
+                f"write true or false, or quote the text ('{node.value}'): YAML would read "
+                "it as a boolean",
+                str(node.value),
+            )
+        elif isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:timestamp":
             try:
                 yaml.SafeLoader("").construct_yaml_timestamp(node)
             except ValueError:
@@ -622,8 +674,14 @@ def check_references(
                     f"stage 'to' must come after 'from' ({' < '.join(STAGES)})",
                     f"{h.stage.from_} -> {h.stage.to}",
                 )
-        elif h.stage is not None and h.kind == "pool_share":
-            add(f"{at}.stage", "pool_share concerns all applicants and takes no stage")
+        elif h.stage is not None:
+            add(f"{at}.stage", f"{h.kind} takes no stage")
+        if h.adjust_for and h.kind != "pool_share":
+            add(
+                f"{at}.adjust_for",
+                f"{h.kind} compares groups within vacancies: vacancy fixed effects already "
+                "absorb every vacancy column, so adjust_for applies to pool_share only",
+            )
         if h.kind == "score_gap" and not h.score:
             add(f"{at}.score", "score_gap needs the score column to compare")
         if h.kind != "score_gap" and h.score:
@@ -657,9 +715,7 @@ def check_references(
         for j, ref in enumerate(spec.hypotheses):
             if ref not in ids:
                 add(f"{at}.hypotheses[{j}]", "no such hypothesis", ref)
-        targets = [ids[r] for r in spec.hypotheses if r in ids] or [
-            h for h in plan.hypotheses if h.family == "primary"
-        ]
+        targets = plan.robustness_targets(spec)
         if spec.estimator is not None:
             for h in targets:
                 if spec.estimator not in ESTIMATORS_BY_KIND[h.kind]:

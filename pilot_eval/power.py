@@ -136,8 +136,10 @@ def minimum_detectable(plan: AnalysisPlan, h: Hypothesis, s: PowerSettings) -> f
     return -mde if h.alternative == "less" else mde
 
 
-def power_table(plan: AnalysisPlan, s: PowerSettings, family: str | None = "primary") -> str:
-    """A plain-text table of minimum detectable effects per hypothesis."""
+def power_table(plan: AnalysisPlan, s: PowerSettings, all_families: bool = False) -> str:
+    """A plain-text table of minimum detectable effects per hypothesis (by default those
+    of the plan's first, primary family)."""
+    family = None if all_families else plan.primary_family
     lines = [
         f"Minimum detectable effects at {s.power:.0%} power: {s.vacancies} vacancies, "
         f"{s.applications_per_vacancy:g} applications per vacancy, ICC {s.icc:g}, "

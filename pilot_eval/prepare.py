@@ -85,7 +85,7 @@ def comparison_sample(frame: pd.DataFrame, plan: AnalysisPlan, h: Hypothesis) ->
     arms = analysed_arms(plan, h)
     drop(
         ~frame["arm"].isin(arms).to_numpy(),
-        f"vacancy arm not in this comparison ({', '.join(arms)})",
+        f"vacancy in another arm than {' or '.join(arms)}",
     )
     if h.stage is not None:
         drop(

@@ -35,6 +35,7 @@ from pilot_eval.plan import (
     ESTIMATORS_BY_KIND,
     RANDOMISED,
     AnalysisPlan,
+    Criterion,
     Hypothesis,
     LoadedPlan,
     RobustnessSpec,
@@ -219,9 +220,7 @@ def robustness(
     results: list[dict[str, Any]] = []
     flips: list[dict[str, Any]] = []
     for spec in robustness_specs(plan):
-        targets = [by_id[i] for i in spec.hypotheses] or [
-            a for a in analyses if a.hypothesis.family == "primary"
-        ]
+        targets = [by_id[h.id] for h in plan.robustness_targets(spec)]
         data = frame
         for column, values in spec.exclude.items():
             data = data[~data[column].astype("str").isin(values)]
@@ -233,6 +232,12 @@ def robustness(
                 update["estimator"] = spec.estimator
             if spec.adjust_for is not None:
                 update["adjust_for"] = spec.adjust_for
+            if (
+                SCALES[a.hypothesis.chosen_estimator]
+                != SCALES[spec.estimator or a.hypothesis.chosen_estimator]
+            ):
+                # a threshold on another scale does not carry over: test against no effect
+                update["criterion"] = Criterion()
             h = a.hypothesis.model_copy(update=update)
             rows, weighting = data, None
             if spec.reweight is not None:
@@ -261,8 +266,15 @@ def robustness(
                     "weighting": weighting,
                 }
             )
+            # verdicts on different scales rest on different thresholds: compare signs only
+            same_scale = a.chosen.scale == c.chosen.scale
             flips += robustness_flip(
-                h_id, spec.id, a.chosen, main_verdicts[h_id], c.chosen, spec_verdicts[h_id]
+                h_id,
+                spec.id,
+                a.chosen,
+                main_verdicts[h_id] if same_scale else None,
+                c.chosen,
+                spec_verdicts[h_id] if same_scale else None,
             )
     return results, flips
 

@@ -250,8 +250,12 @@ def table_schema(table: str, plan: AnalysisPlan) -> pa.DataFrameSchema:
             required=spec.required or spec.name in named,
             report_duplicates="all",
         )
+    scores = set(plan.score_columns()) if table == "applications" else set()
     for extra in sorted(named - set(columns)):
-        columns[extra] = pa.Column(required=True, nullable=True)
+        score = ColumnSpec(extra, "number", "score named by the plan") if extra in scores else None
+        columns[extra] = pa.Column(
+            checks=_checks(score, ()) if score else [], required=True, nullable=True
+        )
     return pa.DataFrameSchema(columns, strict=False, coerce=False)
 
 

@@ -1,6 +1,9 @@
 """The summary ``pilot-eval validate`` prints: counts per arm, missingness and stages.
 
 This is a check for the evaluator, not a publication: counts are shown unsuppressed.
+Validating may happen before the plan is locked, so outcomes are not shown by arm: stage
+counts are given for all arms together, which shows whether the data are complete
+without showing any comparison the plan will test.
 """
 
 from __future__ import annotations
@@ -23,14 +26,12 @@ def bundle_summary(bundle: Bundle, plan: AnalysisPlan) -> str:
         if col in frame:
             shares = frame[col].isna().groupby(frame["arm"]).mean()
             rows.append((f"{col} not reported", [f"{100 * shares.get(a, 0.0):.1f}%" for a in arms]))
-    rows.append(("", ["" for _ in arms]))
-    for stage in STAGES:
-        counts = frame[f"reached_{stage}"].groupby(frame["arm"]).sum()
-        rows.append((f"reached {stage}", [str(int(counts.get(a, 0))) for a in arms]))
+    table = _table(["", *arms], rows)
+    outcome_rows = [(f"reached {s}", [str(int(frame[f"reached_{s}"].sum()))]) for s in STAGES]
     if "withdrew" in frame:
-        counts = frame["withdrew"].fillna(False).astype(bool).groupby(frame["arm"]).sum()
-        rows.append(("withdrew", [str(int(counts.get(a, 0))) for a in arms]))
-    return _table(["", *arms], rows)
+        outcome_rows.append(("withdrew", [str(int(frame["withdrew"].fillna(False).sum()))]))
+    outcomes = _table(["", "all arms"], outcome_rows)
+    return f"{table}\n\nStages reached (all arms together, so no comparison is shown):\n{outcomes}"
 
 
 def _table(header: list[str], rows: list[tuple[str, list[str]]]) -> str:

@@ -234,3 +234,11 @@ def test_shipped_synthetic_bundle_is_valid(plan: AnalysisPlan) -> None:
     bundle = load_bundle(SYNTHETIC, plan)
     assert len(bundle.vacancies) == 240
     assert set(bundle.vacancies["arm"]) == {"control", "pilot"}
+
+
+def test_score_column_named_by_the_plan_must_hold_numbers(
+    bundle_dir: Path, plan: AnalysisPlan
+) -> None:
+    _edit(bundle_dir, "applications", "hired,70", "hired,seventy")
+    (p,) = _problems(bundle_dir, plan)
+    assert (p.column, p.value) == ("questionnaire_score", "seventy")

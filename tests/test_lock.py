@@ -475,3 +475,9 @@ def test_example_lock_starts_with_a_registration() -> None:
     assert first.kind == "registration"
     assert first.previous_entry_sha256 is None
     assert all(e.kind == "amendment" for e in history.entries[1:])
+
+
+def test_amendment_cannot_predate_the_last_entry(registered: Path) -> None:
+    amended = rewrite(registered, AMENDED_TEXT)
+    with pytest.raises(PlanLockError, match="cannot come before the last lock entry"):
+        lock_plan(amended, dt.date(2020, 1, 1))

@@ -896,3 +896,53 @@ def test_json_schema_allows_the_boolean_group_values_the_loader_accepts() -> Non
     items = plan_json_schema()["$defs"]["Group"]["properties"]["focal"]["items"]
     allowed = {items["type"]} if "type" in items else {s.get("type") for s in items["anyOf"]}
     assert "boolean" in allowed
+
+
+def test_adjust_for_is_refused_on_within_vacancy_kinds(tmp_path: Path) -> None:
+    text = edit(
+        EXAMPLE_TEXT,
+        "    estimator: mantel_haenszel\n",
+        "    estimator: mantel_haenszel\n    adjust_for: [salary_scale]\n",
+    )
+    problem = only_problem(tmp_path, text, "problem in the plan")
+    assert problem.column == "hypotheses[3].adjust_for"
+    assert "vacancy fixed effects" in problem.rule
+
+
+def test_score_gap_takes_no_stage(tmp_path: Path) -> None:
+    text = edit(
+        EXAMPLE_TEXT,
+        "    score: questionnaire_score\n",
+        "    score: questionnaire_score\n    stage: {from: applied, to: invited}\n",
+    )
+    problem = only_problem(tmp_path, text, "problem in the plan")
+    assert problem.column == "hypotheses[5].stage"
+
+
+def test_yaml_yes_and_no_are_refused(tmp_path: Path) -> None:
+    # YAML 1.1 reads an unquoted yes as a boolean: a group value 'yes' would become 'true'
+    text = edit(
+        EXAMPLE_TEXT,
+        "  disability: {column: disability, focal: [true], reference: [false]}",
+        "  disability: {column: disability, focal: [yes], reference: [false]}",
+    )
+    problem = only_problem(tmp_path, text, "problem in the plan")
+    assert problem.value == "yes"
+    assert "quote" in problem.rule
+
+
+def test_hash_is_independent_of_writing_min_effect_at_no_effect(
+    tmp_path: Path, example: LoadedPlan
+) -> None:
+    # H4 reports an odds ratio (mantel_haenszel): no effect is 1; H2 a difference: 0
+    text = edit(
+        EXAMPLE_TEXT,
+        "    estimator: mantel_haenszel\n",
+        "    estimator: mantel_haenszel\n    criterion: {min_effect: 1.0}\n",
+    )
+    text = edit(
+        text, "    estimator: lpm_fe\n", "    estimator: lpm_fe\n    criterion: {min_effect: 0}\n"
+    )
+    assert load_text(tmp_path, text).sha256 == example.sha256
+    changed = edit(text, "criterion: {min_effect: 1.0}", "criterion: {min_effect: 0.0}")
+    assert load_text(tmp_path, changed).sha256 != example.sha256

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pilot_eval.plan import ESTIMATORS_BY_KIND, AnalysisPlan, Hypothesis
+from pilot_eval.plan import ESTIMATOR_SCALES, ESTIMATORS_BY_KIND, AnalysisPlan, Hypothesis
 from pilot_eval.prepare import ComparisonSample
 from pilot_eval.results import Estimate, not_estimable
 
@@ -36,18 +36,7 @@ EstimatorFn = Callable[[ComparisonSample, Context], Estimate]
 REGISTRY: dict[tuple[str, str], EstimatorFn] = {}
 """(kind, estimator name) -> implementation."""
 
-SCALES = {
-    "difference_pooled": "difference",
-    "lpm_fe": "difference",
-    "mantel_haenszel": "odds_ratio",
-    "logit": "odds_ratio",
-    "impact_ratio": "ratio",
-    "fisher_exact": "ratio",
-    "z_test": "ratio",
-    "hedges_g": "smd",
-    "randomisation": "difference",
-}
-"""The scale of each estimator's estimate."""
+SCALES = ESTIMATOR_SCALES
 
 
 def register(name: str, *kinds: str) -> Callable[[EstimatorFn], EstimatorFn]:
