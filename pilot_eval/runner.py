@@ -21,6 +21,7 @@ from pilot_eval.contradictions import (
     tests_disagree,
 )
 from pilot_eval.descriptives import describe
+from pilot_eval.diagnostics import design_diagnostics
 from pilot_eval.estimators import SCALES, Context, estimate, null_hypothesis
 from pilot_eval.inference import (
     adjust_p_values,
@@ -373,6 +374,7 @@ def evaluate(inputs: RunInputs) -> dict[str, Any]:
         },
         "software": software_versions(),
         "descriptives": descriptives,
+        "diagnostics": design_diagnostics(frame, inputs.bundle.vacancies, plan),
         "hypotheses": rows,
         "robustness": robust,
         "contradictions": contradictions,
