@@ -1,0 +1,57 @@
+"""The example plan on the shipped bundle: results pinned, and byte-identical across runs.
+
+The pinned file is ``tests/test_example_results/example_results.json``. After an intended
+change of the numbers, regenerate it with ``pytest tests/test_example_results.py
+--force-regen`` and review the diff like any other change.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pytest_regressions.file_regression import FileRegressionFixture
+
+from pilot_eval.results import dumps
+from pilot_eval.runner import evaluate, prepare_inputs
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _run() -> dict[str, Any]:
+    inputs = prepare_inputs(
+        ROOT / "analysis_plans" / "breed-werven-2024.yaml", ROOT / "data" / "synthetic", False
+    )
+    return evaluate(inputs)
+
+
+@pytest.fixture(scope="module")
+def results_text() -> str:
+    return dumps(_run())
+
+
+def test_two_runs_are_byte_identical(results_text: str) -> None:
+    assert dumps(_run()) == results_text
+
+
+def test_example_results_are_pinned(
+    results_text: str, file_regression: FileRegressionFixture
+) -> None:
+    results = json.loads(results_text)
+    # versions of the installed libraries are not part of what is pinned
+    results.pop("software")
+    file_regression.check(
+        json.dumps(results, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
+        basename="example_results",
+        extension=".json",
+    )
+
+
+def test_every_hypothesis_of_the_plan_is_in_the_results(results_text: str) -> None:
+    results = json.loads(results_text)
+    assert [h["id"] for h in results["hypotheses"]] == [f"H{i}" for i in range(1, 9)]
+    for h in results["hypotheses"]:
+        assert h["verdict"] in ("met", "not_met", "inconclusive", "not_estimable")
+        assert h["estimator"] in h["estimates"]
