@@ -67,14 +67,24 @@ def estimate(name: str, sample: ComparisonSample, ctx: Context) -> Estimate:
         return fn(sample, ctx)
     except (ArithmeticError, np.linalg.LinAlgError) as exc:
         # a degenerate sample the estimator's own checks did not foresee: report, never crash
-        return not_estimable(
-            name,
-            SCALES[name],
-            null_hypothesis(ctx),
-            f"numerical failure on this sample ({type(exc).__name__}: {exc})",
-            n_vacancies=int(sample.frame["vacancy_id"].nunique()) if len(sample.frame) else 0,
-            n_applications=len(sample.frame),
-        )
+        return refuse(name, sample, ctx, f"numerical failure ({type(exc).__name__}: {exc})")
+
+
+SM_ALTERNATIVE = {"two-sided": "two-sided", "greater": "larger", "less": "smaller"}
+"""The plan's alternatives in statsmodels' words (scipy uses the plan's own)."""
+
+
+def refuse(name: str, sample: ComparisonSample, ctx: Context, reason: str) -> Estimate:
+    """A not_estimable result of estimator ``name`` on ``sample``, with the reason."""
+    frame = sample.frame
+    return not_estimable(
+        name,
+        SCALES[name],
+        null_hypothesis(ctx),
+        reason,
+        n_vacancies=int(frame["vacancy_id"].nunique()) if len(frame) else 0,
+        n_applications=len(frame),
+    )
 
 
 def null_hypothesis(ctx: Context) -> str:

@@ -25,11 +25,16 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
 
-from pilot_eval.estimators import SCALES, Context, null_hypothesis, register
+from pilot_eval.estimators import (
+    SCALES,
+    SM_ALTERNATIVE,
+    Context,
+    null_hypothesis,
+    refuse,
+    register,
+)
 from pilot_eval.prepare import ComparisonSample
-from pilot_eval.results import Estimate, not_estimable
-
-_SM_ALTERNATIVE = {"two-sided": "two-sided", "greater": "larger", "less": "smaller"}
+from pilot_eval.results import Estimate
 
 
 def p_value_z(z: float, alternative: str) -> float:
@@ -74,29 +79,17 @@ def difference_pooled(sample: ComparisonSample, ctx: Context) -> Estimate:
     n1, n0 = int(totals.get(first, 0)), int(totals.get(second, 0))
     if n1 == 0 or n0 == 0:
         empty = first if n1 == 0 else second
-        return not_estimable(
-            name,
-            SCALES[name],
-            null,
-            f"no applications in the {empty} cell",
-            n_vacancies=n_vac,
-            n_applications=n_app,
-        )
+        return refuse(name, sample, ctx, f"no applications in the {empty} cell")
     c1, c0 = int(counts.get(first, 0)), int(counts.get(second, 0))
     p1, p0 = c1 / n1, c0 / n0
     details = {"cells": {first: {"n": n1, "count": c1}, second: {"n": n0, "count": c0}}}
     if c1 + c0 in (0, n1 + n0):
-        return not_estimable(
-            name,
-            SCALES[name],
-            null,
-            "no variation: every application in both cells has the same outcome",
-            n_vacancies=n_vac,
-            n_applications=n_app,
+        return refuse(
+            name, sample, ctx, "no variation: every application in both cells has the same outcome"
         )
     alt = ctx.hypothesis.alternative
     z, p = proportions_ztest(
-        np.array([c1, c0]), np.array([n1, n0]), alternative=_SM_ALTERNATIVE[alt]
+        np.array([c1, c0]), np.array([n1, n0]), alternative=SM_ALTERNATIVE[alt]
     )
     low, high = confint_proportions_2indep(
         c1, n1, c0, n0, method="newcomb", compare="diff", alpha=ctx.alpha, correction=False
@@ -139,25 +132,11 @@ def difference_in_gaps_pooled(sample: ComparisonSample, ctx: Context) -> Estimat
             }
     empty = [label for label, c in cells.items() if c["n"] == 0]
     if empty:
-        return not_estimable(
-            name,
-            SCALES[name],
-            null,
-            f"no applications in cell(s) {', '.join(empty)}",
-            n_vacancies=n_vac,
-            n_applications=len(frame),
-        )
+        return refuse(name, sample, ctx, f"no applications in cell(s) {', '.join(empty)}")
     rate = {label: c["count"] / c["n"] for label, c in cells.items()}
     variance = sum(rate[k] * (1 - rate[k]) / cells[k]["n"] for k in cells)
     if variance == 0:
-        return not_estimable(
-            name,
-            SCALES[name],
-            null,
-            "no variation: every cell's rate is 0 or 1",
-            n_vacancies=n_vac,
-            n_applications=len(frame),
-        )
+        return refuse(name, sample, ctx, "no variation: every cell's rate is 0 or 1")
     est = (rate[f"{arm}/focal"] - rate[f"{arm}/reference"]) - (
         rate[f"{ref}/focal"] - rate[f"{ref}/reference"]
     )

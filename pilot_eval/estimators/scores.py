@@ -20,11 +20,9 @@ import numpy as np
 from scipy import stats
 from statsmodels.stats.meta_analysis import effectsize_smd
 
-from pilot_eval.estimators import SCALES, Context, null_hypothesis, register
+from pilot_eval.estimators import SCALES, Context, null_hypothesis, refuse, register
 from pilot_eval.prepare import ComparisonSample
-from pilot_eval.results import Estimate, not_estimable
-
-_SCIPY_ALTERNATIVE = {"two-sided": "two-sided", "greater": "greater", "less": "less"}
+from pilot_eval.results import Estimate
 
 
 def hedges_g(focal: np.ndarray, reference: np.ndarray) -> tuple[float, float] | None:
@@ -53,18 +51,16 @@ def score_gap(sample: ComparisonSample, ctx: Context) -> Estimate:
     n_vac, n_app = int(in_arm["vacancy_id"].nunique()), len(in_arm)
     result = hedges_g(x1, x0)
     if result is None:
-        return not_estimable(
+        return refuse(
             name,
-            SCALES[name],
-            null,
+            sample,
+            ctx,
             "fewer than two scored applications in a group, or no variation in scores",
-            n_vac,
-            n_app,
         )
     g, var = result
     se = math.sqrt(var)
     q = float(stats.norm.ppf(1 - ctx.alpha / 2))
-    test = stats.ttest_ind(x1, x0, equal_var=True, alternative=_SCIPY_ALTERNATIVE[h.alternative])
+    test = stats.ttest_ind(x1, x0, equal_var=True, alternative=h.alternative)
     details: dict[str, object] = {"focal": _describe(x1), "reference": _describe(x0)}
     return Estimate(
         estimator=name,

@@ -28,12 +28,17 @@ from scipy import stats
 from statsmodels.stats.contingency_tables import StratifiedTable
 from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
 
-from pilot_eval.estimators import SCALES, Context, null_hypothesis, register
+from pilot_eval.estimators import (
+    SCALES,
+    SM_ALTERNATIVE,
+    Context,
+    null_hypothesis,
+    refuse,
+    register,
+)
 from pilot_eval.estimators.proportions import p_value_z
 from pilot_eval.prepare import ComparisonSample
 from pilot_eval.results import Estimate, not_estimable
-
-_SM_ALTERNATIVE = {"two-sided": "two-sided", "greater": "larger", "less": "smaller"}
 
 
 def vacancy_tables(frame: pd.DataFrame) -> np.ndarray:
@@ -136,23 +141,12 @@ def _two_by_two(sample: ComparisonSample) -> tuple[int, int, int, int]:
 def _ratio_or_refuse(
     name: str, sample: ComparisonSample, ctx: Context
 ) -> tuple[tuple[int, int, int, int], float, dict[str, object]] | Estimate:
-    null = null_hypothesis(ctx)
-    n_vac, n_app = int(sample.frame["vacancy_id"].nunique()), len(sample.frame)
     a, n1, c, n0 = _two_by_two(sample)
     if n1 == 0 or n0 == 0:
         which = "focal" if n1 == 0 else "reference"
-        return not_estimable(
-            name, SCALES[name], null, f"no {which} applications at this stage", n_vac, n_app
-        )
+        return refuse(name, sample, ctx, f"no {which} applications at this stage")
     if c == 0:
-        return not_estimable(
-            name,
-            SCALES[name],
-            null,
-            "no reference applicant passed: the ratio is undefined",
-            n_vac,
-            n_app,
-        )
+        return refuse(name, sample, ctx, "no reference applicant passed: the ratio is undefined")
     ratio = (a / n1) / (c / n0)
     shortfall = n1 * c / n0 - a
     details: dict[str, object] = {
@@ -202,24 +196,15 @@ def impact_ratio(sample: ComparisonSample, ctx: Context) -> Estimate:
         return got
     (a, n1, c, n0), ratio, details = got
     if a == 0:
-        return not_estimable(
+        return refuse(
             name,
-            SCALES[name],
-            null_hypothesis(ctx),
+            sample,
+            ctx,
             "no focal applicant passed: the ratio is 0 and its log interval undefined",
-            int(sample.frame["vacancy_id"].nunique()),
-            len(sample.frame),
         )
     se_log = math.sqrt(1 / a - 1 / n1 + 1 / c - 1 / n0)
     if se_log == 0:
-        return not_estimable(
-            name,
-            SCALES[name],
-            null_hypothesis(ctx),
-            "no variation: every application passed",
-            int(sample.frame["vacancy_id"].nunique()),
-            len(sample.frame),
-        )
+        return refuse(name, sample, ctx, "no variation: every application passed")
     low, high = confint_proportions_2indep(
         a, n1, c, n0, method="log", compare="ratio", alpha=ctx.alpha
     )
@@ -245,9 +230,7 @@ def fisher_exact(sample: ComparisonSample, ctx: Context) -> Estimate:
     if isinstance(got, Estimate):
         return got
     (a, n1, c, n0), ratio, details = got
-    result = stats.fisher_exact(
-        [[a, n1 - a], [c, n0 - c]], alternative=_SCIPY_ALTERNATIVE[ctx.hypothesis.alternative]
-    )
+    result = stats.fisher_exact([[a, n1 - a], [c, n0 - c]], alternative=ctx.hypothesis.alternative)
     return _ratio_estimate(
         name,
         sample,
@@ -256,9 +239,6 @@ def fisher_exact(sample: ComparisonSample, ctx: Context) -> Estimate:
         {**details, "sample_odds_ratio": float(result.statistic)},
         p_value=float(result.pvalue),
     )
-
-
-_SCIPY_ALTERNATIVE = {"two-sided": "two-sided", "greater": "greater", "less": "less"}
 
 
 @register("z_test", "impact_ratio")
@@ -270,18 +250,11 @@ def z_test(sample: ComparisonSample, ctx: Context) -> Estimate:
         return got
     (a, n1, c, n0), ratio, details = got
     if a + c == n1 + n0:
-        return not_estimable(
-            name,
-            SCALES[name],
-            null_hypothesis(ctx),
-            "no variation: every application passed",
-            int(sample.frame["vacancy_id"].nunique()),
-            len(sample.frame),
-        )
+        return refuse(name, sample, ctx, "no variation: every application passed")
     z, p = proportions_ztest(
         np.array([a, c]),
         np.array([n1, n0]),
-        alternative=_SM_ALTERNATIVE[ctx.hypothesis.alternative],
+        alternative=SM_ALTERNATIVE[ctx.hypothesis.alternative],
     )
     return _ratio_estimate(
         name,
