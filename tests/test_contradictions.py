@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 from scipy import stats
 
@@ -17,17 +16,8 @@ from pilot_eval.contradictions import (
 )
 from pilot_eval.estimators import Context, estimate
 from pilot_eval.plan import AnalysisPlan, Hypothesis
-from pilot_eval.prepare import ComparisonSample
 from pilot_eval.results import Estimate
-
-
-def _sample(tables: list[tuple[str, int, int, int, int]]) -> ComparisonSample:
-    rows = []
-    for vac, a, n1, c, n0 in tables:
-        rows += [{"vacancy_id": vac, "focal": True, "success": i < a} for i in range(n1)]
-        rows += [{"vacancy_id": vac, "focal": False, "success": i < c} for i in range(n0)]
-    frame = pd.DataFrame(rows).assign(arm="control")
-    return ComparisonSample(frame=frame, exclusions=(), n_total=len(frame))
+from tests.samples import sample_from_tables
 
 
 def _ctx(plan: AnalysisPlan, kind: str) -> Context:
@@ -51,7 +41,9 @@ def _e(x: float, p: float, se: float = 0.1, scale: str = "difference") -> Estima
 def test_simpson_paradox_is_found(plan: AnalysisPlan) -> None:
     # tests/reference/tables.R: within every vacancy focal applicants pass more often, pooled
     # they pass less often (67/250 vs 162/280)
-    sample = _sample([("V1", 18, 20, 140, 200), ("V2", 40, 200, 2, 20), ("V3", 9, 30, 20, 60)])
+    sample = sample_from_tables(
+        [("V1", 18, 20, 140, 200), ("V2", 40, 200, 2, 20), ("V3", 9, 30, 20, 60)]
+    )
     ctx = _ctx(plan, "stage_gap")
     est = {n: estimate(n, sample, ctx) for n in ("difference_pooled", "mantel_haenszel")}
     (found,) = pooled_vs_stratified("H", est, 0.05)
@@ -67,7 +59,7 @@ def test_no_paradox_when_directions_agree() -> None:
 
 def test_fisher_and_z_disagreement_is_found(plan: AnalysisPlan) -> None:
     # focal 1 of 8, reference 9 of 15: z-test p = 0.029, Fisher p = 0.074 (tests/reference)
-    sample = _sample([("V1", 1, 8, 9, 15)])
+    sample = sample_from_tables([("V1", 1, 8, 9, 15)])
     ctx = _ctx(plan, "impact_ratio")
     est = {n: estimate(n, sample, ctx) for n in ("impact_ratio", "fisher_exact", "z_test")}
     (found,) = disagreeing_tests("H", est, 0.05)

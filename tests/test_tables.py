@@ -4,27 +4,17 @@ from __future__ import annotations
 
 import math
 
-import pandas as pd
 import pytest
 from scipy import optimize, stats
 
 from pilot_eval.estimators import Context, estimate
 from pilot_eval.plan import AnalysisPlan, Hypothesis
-from pilot_eval.prepare import ComparisonSample
+from tests.samples import sample_from_tables
 
 # (vacancy, focal passed, focal total, reference passed, reference total); from
 # tests/reference/tables.R. Within every vacancy the focal group does at least as well;
 # pooled it does much worse (Simpson's paradox).
 SIMPSON = [("V1", 18, 20, 140, 200), ("V2", 40, 200, 2, 20), ("V3", 9, 30, 20, 60)]
-
-
-def _frame(tables: list[tuple[str, int, int, int, int]]) -> ComparisonSample:
-    rows = []
-    for vac, a, n1, c, n0 in tables:
-        rows += [{"vacancy_id": vac, "focal": True, "success": i < a} for i in range(n1)]
-        rows += [{"vacancy_id": vac, "focal": False, "success": i < c} for i in range(n0)]
-    frame = pd.DataFrame(rows).assign(arm="control")
-    return ComparisonSample(frame=frame, exclusions=(), n_total=len(frame))
 
 
 def _ctx(plan: AnalysisPlan, kind: str, alternative: str = "two-sided") -> Context:
@@ -43,7 +33,7 @@ def _ctx(plan: AnalysisPlan, kind: str, alternative: str = "two-sided") -> Conte
 
 
 def test_mantel_haenszel_matches_r(plan: AnalysisPlan) -> None:
-    e = estimate("mantel_haenszel", _frame(SIMPSON), _ctx(plan, "stage_gap"))
+    e = estimate("mantel_haenszel", sample_from_tables(SIMPSON), _ctx(plan, "stage_gap"))
     # R mantelhaen.test(x, correct = FALSE): tests/reference/tables.R
     assert e.estimate == pytest.approx(1.64754098360656, rel=1e-12)
     assert e.ci_low == pytest.approx(0.853305796593499, rel=1e-10)
@@ -61,13 +51,15 @@ def test_mantel_haenszel_matches_r(plan: AnalysisPlan) -> None:
 def test_mantel_haenszel_one_sided_matches_r(
     plan: AnalysisPlan, alternative: str, p: float
 ) -> None:
-    e = estimate("mantel_haenszel", _frame(SIMPSON), _ctx(plan, "stage_gap", alternative))
+    e = estimate(
+        "mantel_haenszel", sample_from_tables(SIMPSON), _ctx(plan, "stage_gap", alternative)
+    )
     assert e.p_value == pytest.approx(p, rel=1e-10)
 
 
 def test_pooled_and_stratified_directions_differ(plan: AnalysisPlan) -> None:
-    pooled = estimate("difference_pooled", _frame(SIMPSON), _ctx(plan, "stage_gap"))
-    within = estimate("mantel_haenszel", _frame(SIMPSON), _ctx(plan, "stage_gap"))
+    pooled = estimate("difference_pooled", sample_from_tables(SIMPSON), _ctx(plan, "stage_gap"))
+    within = estimate("mantel_haenszel", sample_from_tables(SIMPSON), _ctx(plan, "stage_gap"))
     # pooled: 67/250 focal vs 162/280 reference passed
     assert pooled.estimate == pytest.approx(67 / 250 - 162 / 280)
     assert pooled.estimate is not None
@@ -95,7 +87,7 @@ def _breslow_day_tarone(tables: list[tuple[str, int, int, int, int]], odds: floa
 
 
 def test_breslow_day_matches_hand_calculation(plan: AnalysisPlan) -> None:
-    e = estimate("mantel_haenszel", _frame(SIMPSON), _ctx(plan, "stage_gap"))
+    e = estimate("mantel_haenszel", sample_from_tables(SIMPSON), _ctx(plan, "stage_gap"))
     bd = e.details["breslow_day"]
     expected = _breslow_day_tarone(SIMPSON, 1.64754098360656)
     assert bd["statistic"] == pytest.approx(expected, rel=1e-8)
@@ -105,10 +97,10 @@ def test_breslow_day_matches_hand_calculation(plan: AnalysisPlan) -> None:
 
 def test_mantel_haenszel_not_estimable(plan: AnalysisPlan) -> None:
     only_focal = [("V1", 3, 10, 0, 0)]
-    e = estimate("mantel_haenszel", _frame(only_focal), _ctx(plan, "stage_gap"))
+    e = estimate("mantel_haenszel", sample_from_tables(only_focal), _ctx(plan, "stage_gap"))
     assert e.reason == "no vacancy has applications of both groups at this stage"
     never = [("V1", 0, 10, 4, 10), ("V2", 0, 5, 2, 8)]
-    e = estimate("mantel_haenszel", _frame(never), _ctx(plan, "stage_gap"))
+    e = estimate("mantel_haenszel", sample_from_tables(never), _ctx(plan, "stage_gap"))
     assert e.reason is not None
     assert "0 or infinite" in e.reason
 
@@ -117,7 +109,7 @@ SMALL = [("V1", 1, 8, 9, 15)]  # focal 1 of 8 passed, reference 9 of 15
 
 
 def test_impact_ratio_katz_by_hand(plan: AnalysisPlan) -> None:
-    e = estimate("impact_ratio", _frame(SMALL), _ctx(plan, "impact_ratio"))
+    e = estimate("impact_ratio", sample_from_tables(SMALL), _ctx(plan, "impact_ratio"))
     ratio = (1 / 8) / (9 / 15)
     se = math.sqrt(1 / 1 - 1 / 8 + 1 / 9 - 1 / 15)  # Katz et al. (1978)
     assert e.estimate == pytest.approx(ratio)
@@ -130,19 +122,21 @@ def test_impact_ratio_katz_by_hand(plan: AnalysisPlan) -> None:
 
 
 def test_fisher_and_z_disagree_as_in_r(plan: AnalysisPlan) -> None:
-    fisher = estimate("fisher_exact", _frame(SMALL), _ctx(plan, "impact_ratio"))
-    z = estimate("z_test", _frame(SMALL), _ctx(plan, "impact_ratio"))
+    fisher = estimate("fisher_exact", sample_from_tables(SMALL), _ctx(plan, "impact_ratio"))
+    z = estimate("z_test", sample_from_tables(SMALL), _ctx(plan, "impact_ratio"))
     # R fisher.test and prop.test(correct = FALSE): tests/reference/tables.R
     assert fisher.p_value == pytest.approx(0.0743034055727554, rel=1e-10)
     assert z.p_value == pytest.approx(0.0286222307973791, rel=1e-10)
     assert z.statistic is not None
     assert z.statistic**2 == pytest.approx(4.79019230769231, rel=1e-10)
     assert fisher.estimate == z.estimate
-    less = estimate("fisher_exact", _frame(SMALL), _ctx(plan, "impact_ratio", "less"))
+    less = estimate("fisher_exact", sample_from_tables(SMALL), _ctx(plan, "impact_ratio", "less"))
     assert less.p_value == pytest.approx(0.037622829452147, rel=1e-10)
 
 
 def test_ratio_not_estimable_without_reference_passes(plan: AnalysisPlan) -> None:
-    e = estimate("impact_ratio", _frame([("V1", 2, 8, 0, 15)]), _ctx(plan, "impact_ratio"))
+    e = estimate(
+        "impact_ratio", sample_from_tables([("V1", 2, 8, 0, 15)]), _ctx(plan, "impact_ratio")
+    )
     assert e.reason is not None
     assert "undefined" in e.reason
