@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import platform
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from scipy import stats
 
 from pilot_eval import __version__
 from pilot_eval.bundle import Bundle, load_bundle
@@ -23,6 +25,7 @@ from pilot_eval.contradictions import (
 from pilot_eval.descriptives import describe
 from pilot_eval.diagnostics import design_diagnostics
 from pilot_eval.estimators import SCALES, Context, estimate, null_hypothesis
+from pilot_eval.estimators.proportions import p_value_z
 from pilot_eval.inference import (
     adjust_p_values,
     criterion_text,
@@ -118,6 +121,50 @@ def analyse(frame: pd.DataFrame, plan: AnalysisPlan, h: Hypothesis) -> Analysis:
     names = dict.fromkeys((*applicable_estimators(plan, h.kind), h.chosen_estimator))
     estimates = {name: estimate(name, sample, ctx) for name in names}
     return Analysis(h, sample, estimates, estimates[h.chosen_estimator])
+
+
+def score_gap_by_arm(frame: pd.DataFrame, plan: AnalysisPlan, a: Analysis) -> dict[str, Any]:
+    """Hedges' g of a score_gap hypothesis in every arm, and its difference between the
+    hypothesis' arm and the reference arm (independent samples: SE = sqrt(se1^2 + se0^2),
+    z-test)."""
+    h = a.hypothesis
+    per_arm: dict[str, Estimate] = {}
+    for name in plan.design.arms:
+        other = h.model_copy(update={"arm": name})
+        per_arm[name] = estimate(
+            "hedges_g", comparison_sample(frame, plan, other), Context(plan, other)
+        )
+    out: dict[str, Any] = {"per_arm": {k: _estimate_fields(e) for k, e in per_arm.items()}}
+    g1, g0 = per_arm[plan.arm_of(h)], per_arm[plan.reference_arm]
+    if plan.arm_of(h) == plan.reference_arm:
+        out["difference_between_arms"] = None
+    elif (
+        g1.estimate is not None
+        and g0.estimate is not None
+        and g1.std_error
+        and g0.std_error
+        and g1.estimable
+        and g0.estimable
+    ):
+        diff = g1.estimate - g0.estimate
+        se = math.sqrt(g1.std_error**2 + g0.std_error**2)
+        q = float(stats.norm.ppf(1 - plan.alpha / 2))
+        out["difference_between_arms"] = {
+            "estimate": diff,
+            "std_error": se,
+            "ci_low": diff - q * se,
+            "ci_high": diff + q * se,
+            "statistic": diff / se,
+            "p_value": p_value_z(diff / se, h.alternative),
+            "reason": None,
+        }
+    else:
+        out["difference_between_arms"] = {
+            "reason": "Hedges' g cannot be estimated in both arms "
+            f"({plan.reference_arm}: {g0.reason or 'estimated'}; "
+            f"{plan.arm_of(h)}: {g1.reason or 'estimated'})"
+        }
+    return out
 
 
 def verdicts(
@@ -354,7 +401,10 @@ def evaluate(inputs: RunInputs) -> dict[str, Any]:
             summary, found = subgroup_analysis(frame, plan, a, column)
             subgroups.append(summary)
             contradictions += found
-        rows.append(_hypothesis_row(plan, a, adjusted[h_id], main_verdicts[h_id], subgroups))
+        row = _hypothesis_row(plan, a, adjusted[h_id], main_verdicts[h_id], subgroups)
+        if a.hypothesis.kind == "score_gap":
+            row["by_arm"] = score_gap_by_arm(frame, plan, a)
+        rows.append(row)
     robust, flips = robustness(frame, inputs.bundle.vacancies, plan, analyses, main_verdicts)
     contradictions += flips
     excluded = [

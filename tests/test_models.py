@@ -123,3 +123,30 @@ def test_hedges_g_not_estimable_without_scores(plan: AnalysisPlan) -> None:
     ctx = _ctx(plan, kind="score_gap", arm="pilot", score="questionnaire_score")
     e = estimate("hedges_g", _sample(frame), ctx)
     assert e.reason is not None
+
+
+def test_score_gap_difference_between_arms(plan: AnalysisPlan) -> None:
+    from pilot_eval.bundle import load_bundle
+    from pilot_eval.prepare import analysis_frame
+    from pilot_eval.runner import analyse, score_gap_by_arm
+
+    root = Path(__file__).resolve().parent.parent
+    frame = analysis_frame(load_bundle(root / "data" / "synthetic", plan), plan)
+    h = Hypothesis.model_validate(
+        {
+            "id": "S",
+            "family": "secondary",
+            "group": "origin",
+            "kind": "score_gap",
+            "arm": "pilot",
+            "score": "interview_score",
+        }
+    )
+    out = score_gap_by_arm(frame, plan, analyse(frame, plan, h))
+    pilot, control = out["per_arm"]["pilot"], out["per_arm"]["control"]
+    diff = out["difference_between_arms"]
+    # independent samples: difference of the two g's, SE by hand
+    assert diff["estimate"] == pytest.approx(pilot["estimate"] - control["estimate"])
+    se = math.sqrt(pilot["std_error"] ** 2 + control["std_error"] ** 2)
+    assert diff["std_error"] == pytest.approx(se)
+    assert diff["ci_high"] - diff["ci_low"] == pytest.approx(2 * 1.959963984540054 * se)
