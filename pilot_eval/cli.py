@@ -202,8 +202,10 @@ def run(plan: Path, data_dir: Path, out: Path, lang: str, exploratory: bool, for
 
 
 def _echo_verdicts(results: dict[str, Any]) -> None:
-    if results["plan"]["exploratory"]:
-        click.echo("EXPLORATORY run: the plan is not the locked version.")
+    plan = results["plan"]
+    if plan["exploratory"]:
+        state = "matches its lock" if plan["locked"] else "is not the locked version"
+        click.echo(f"EXPLORATORY run (the plan {state}); every output is marked exploratory.")
     for h in results["hypotheses"]:
         est = h["estimate"]
         shown = "n/a" if est is None else f"{est:.4f}"

@@ -100,10 +100,20 @@ def criterion_text(h: Hypothesis, scale: str, alpha: float) -> str:
     return f"estimate {sign} {m:g} and adjusted p < {alpha:g}"
 
 
+def family_level(plan: AnalysisPlan, h: Hypothesis) -> float:
+    """The per-test level of the hypothesis' family: alpha / m (Bonferroni, the first step of
+    Holm; conservative for fdr_bh) unless the family is uncorrected."""
+    if plan.families[h.family].correction == "none":
+        return plan.alpha
+    m = sum(1 for x in plan.hypotheses if x.family == h.family)
+    return plan.alpha / m
+
+
 def minimum_detectable_effect(
     est: Estimate, alternative: str, alpha: float, power: float = 0.8
 ) -> float | None:
-    """The smallest true effect this comparison detects with the given power.
+    """The smallest true effect this comparison detects with the given power at ``alpha``
+    (the family's per-test level, ``family_level``).
 
     ``(q_{1-alpha} + q_{power}) * SE`` (one-sided; ``q_{1-alpha/2}`` two-sided) with the
     estimate's own standard error, so the vacancy-clustered structure of the data is taken

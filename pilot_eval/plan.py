@@ -296,7 +296,10 @@ class AnalysisPlan(_Frozen):
         if spec.hypotheses:
             by_id = {h.id: h for h in self.hypotheses}
             return tuple(by_id[i] for i in spec.hypotheses if i in by_id)
-        return tuple(h for h in self.hypotheses if h.family == self.primary_family)
+        primary = (h for h in self.hypotheses if h.family == self.primary_family)
+        if spec.reweight is not None:  # reweighting is about comparisons between arms
+            return tuple(h for h in primary if h.kind in BETWEEN_ARMS)
+        return tuple(primary)
 
     def score_columns(self) -> tuple[str, ...]:
         """Score columns the plan's score_gap hypotheses compare, sorted."""
@@ -724,7 +727,27 @@ def check_references(
                         f"does not apply to {h.id} ({h.kind})",
                         spec.estimator,
                     )
-        if not any((spec.estimator, spec.adjust_for is not None, spec.exclude, spec.missing_group)):
+            if spec.estimator == "randomisation" and plan.design.assignment not in RANDOMISED:
+                add(f"{at}.estimator", "randomisation inference needs a randomised design")
+        if spec.adjust_for is not None:
+            for h in targets:
+                if h.kind != "pool_share":
+                    add(f"{at}.adjust_for", f"adjust_for applies to pool_share only, not {h.id}")
+        if spec.reweight is not None:
+            for h in targets:
+                if spec.hypotheses and h.kind not in BETWEEN_ARMS:
+                    add(
+                        f"{at}.reweight",
+                        f"reweighting compares arms; {h.id} ({h.kind}) looks within one arm",
+                    )
+        changes = (
+            spec.estimator,
+            spec.adjust_for is not None,
+            spec.exclude,
+            spec.missing_group,
+            spec.reweight is not None,
+        )
+        if not any(changes):
             add(at, "a robustness specification must change something")
     for i, d in enumerate(plan.deviations):
         if d.date < plan.registered_on:

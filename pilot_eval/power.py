@@ -18,8 +18,8 @@ step; conservative for fdr_bh) and Var the sampling variance of the estimate:
 * impact_ratio: on the log scale, (1-p)/p (1/n_focal + 1/n_ref); reported as a ratio below 1;
 * score_gap: 1/n_focal + 1/n_ref on the standardised (Hedges' g) scale.
 
-These are planning figures: ``pilot-eval diagnose`` (simulation of the whole plan) and the
-minimum detectable effect reported with each result use the real design.
+These are planning figures; the minimum detectable effect reported with each result uses
+the real design (its standard error, with the vacancy-clustered structure of the data).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 from scipy import stats
 
+from pilot_eval.inference import family_level
 from pilot_eval.plan import STAGES, AnalysisPlan, Hypothesis
 
 DEFAULT_STAGE_RATES = (0.25, 0.85, 0.30, 0.85)
@@ -91,14 +92,6 @@ def _rate(rates: Sequence[float], start: str, end: str) -> float:
     return math.prod(rates[STAGES.index(start) : STAGES.index(end)])
 
 
-def family_alpha(plan: AnalysisPlan, h: Hypothesis) -> float:
-    """The per-test level of the hypothesis' family: alpha / m unless uncorrected."""
-    if plan.families[h.family].correction == "none":
-        return plan.alpha
-    m = sum(1 for x in plan.hypotheses if x.family == h.family)
-    return plan.alpha / m
-
-
 def variance(plan: AnalysisPlan, h: Hypothesis, s: PowerSettings) -> float:
     """Sampling variance of the estimate under the settings (module docstring)."""
     focal, ref = _shares(plan, h)
@@ -127,7 +120,7 @@ def variance(plan: AnalysisPlan, h: Hypothesis, s: PowerSettings) -> float:
 
 def minimum_detectable(plan: AnalysisPlan, h: Hypothesis, s: PowerSettings) -> float:
     """The minimum detectable effect on the hypothesis' scale (a ratio for impact ratios)."""
-    a = family_alpha(plan, h)
+    a = family_level(plan, h)
     tail = a / 2 if h.alternative == "two-sided" else a
     q = float(stats.norm.ppf(1 - tail) + stats.norm.ppf(s.power))
     mde = q * math.sqrt(variance(plan, h, s))
@@ -154,7 +147,7 @@ def power_table(plan: AnalysisPlan, s: PowerSettings, all_families: bool = False
         mde = minimum_detectable(plan, h, s)
         scale = {"impact_ratio": "ratio", "score_gap": "Hedges' g"}.get(h.kind, "difference")
         lines.append(
-            f"{h.id:<6} {h.kind:<15} {h.alternative:<11} {family_alpha(plan, h):>8.4f} "
+            f"{h.id:<6} {h.kind:<15} {h.alternative:<11} {family_level(plan, h):>8.4f} "
             f"{mde:>9.4f}  {scale}"
         )
     return "\n".join(lines)

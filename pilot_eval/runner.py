@@ -24,11 +24,13 @@ from pilot_eval.contradictions import (
 )
 from pilot_eval.descriptives import describe
 from pilot_eval.diagnostics import design_diagnostics
-from pilot_eval.estimators import SCALES, Context, estimate, null_hypothesis
+from pilot_eval.estimators import SCALES, Context, estimate, null_hypothesis, refuse
+from pilot_eval.estimators.linear import WEIGHTED
 from pilot_eval.estimators.proportions import p_value_z
 from pilot_eval.inference import (
     adjust_p_values,
     criterion_text,
+    family_level,
     minimum_detectable_effect,
     threshold,
     verdict,
@@ -270,10 +272,19 @@ def robustness(
     for spec in robustness_specs(plan):
         targets = [by_id[h.id] for h in plan.robustness_targets(spec)]
         data = frame
+        left_out: list[dict[str, Any]] = []
         for column, values in spec.exclude.items():
-            data = data[~data[column].astype("str").isin(values)]
+            drop = data[column].astype("str").isin(values)
+            left_out.append(
+                {
+                    "reason": f"vacancy left out: {column} {', '.join(values)}",
+                    "rows": int(drop.sum()),
+                }
+            )
+            data = data[~drop]
         changed: list[Analysis] = []
         weightings: list[dict[str, Any] | None] = []
+        ledgers: list[list[dict[str, Any]]] = []
         for a in targets:
             update: dict[str, Any] = {}
             if spec.estimator is not None:
@@ -287,18 +298,37 @@ def robustness(
                 # a threshold on another scale does not carry over: test against no effect
                 update["criterion"] = Criterion()
             h = a.hypothesis.model_copy(update=update)
-            rows, weighting = data, None
+            rows, weighting, ledger = data, None, list(left_out)
             if spec.reweight is not None:
                 rows, weighting = _reweighted(rows, vacancies, plan, h, spec.reweight)
+                ledger.append(
+                    {
+                        "reason": "vacancy off support: no vacancy of the other arm in its "
+                        "profile cell",
+                        "rows": weighting["applications_off_support"],
+                    }
+                )
             weightings.append(weighting)
             if spec.missing_group is not None:
                 rows = fill_missing_group(rows, plan.groups[h.group], spec.missing_group)
             sample = comparison_sample(rows, plan, h)
-            alt = estimate(h.chosen_estimator, sample, Context(plan, h))
+            ctx = Context(plan, h)
+            if spec.reweight is not None and h.chosen_estimator not in WEIGHTED:
+                alt = refuse(
+                    h.chosen_estimator,
+                    sample,
+                    ctx,
+                    f"{h.chosen_estimator} does not use weights; reweighting is run with "
+                    f"{', '.join(WEIGHTED)}",
+                )
+            else:
+                alt = estimate(h.chosen_estimator, sample, ctx)
             changed.append(Analysis(h, sample, {alt.estimator: alt}, alt))
+            ledger += [{"reason": e.reason, "rows": e.rows} for e in sample.exclusions]
+            ledgers.append(ledger)
         sub_plan = plan.model_copy(update={"hypotheses": tuple(c.hypothesis for c in changed)})
         adjusted, spec_verdicts = verdicts(sub_plan, changed)
-        for a, c, weighting in zip(targets, changed, weightings, strict=True):
+        for a, c, weighting, ledger in zip(targets, changed, weightings, ledgers, strict=True):
             h_id = a.hypothesis.id
             results.append(
                 {
@@ -308,9 +338,7 @@ def robustness(
                     **_estimate_fields(c.chosen),
                     "p_adjusted": adjusted[h_id],
                     "verdict": spec_verdicts[h_id],
-                    "exclusions": [
-                        {"reason": e.reason, "rows": e.rows} for e in c.sample.exclusions
-                    ],
+                    "exclusions": ledger,
                     "weighting": weighting,
                 }
             )
@@ -366,13 +394,14 @@ def _hypothesis_row(
         "description": h.description,
         "criterion": {
             "min_effect": threshold(h, pick.scale),
-            "declared": h.criterion.min_effect is not None,
             "text": criterion_text(h, pick.scale, plan.alpha),
         },
         **_estimate_fields(pick),
         "p_adjusted": p_adjusted,
         "verdict": verdict_,
-        "minimum_detectable_effect": minimum_detectable_effect(pick, h.alternative, plan.alpha),
+        "minimum_detectable_effect": minimum_detectable_effect(
+            pick, h.alternative, family_level(plan, h)
+        ),
         "estimates": {name: e.as_json() for name, e in a.estimates.items()},
         "exclusions": [{"reason": e.reason, "rows": e.rows} for e in a.sample.exclusions],
         "n_total_applications": a.sample.n_total,

@@ -55,3 +55,11 @@ def test_every_hypothesis_of_the_plan_is_in_the_results(results_text: str) -> No
     for h in results["hypotheses"]:
         assert h["verdict"] in ("met", "not_met", "inconclusive", "not_estimable")
         assert h["estimator"] in h["estimates"]
+
+
+def test_robustness_ledgers_count_every_application(results_text: str) -> None:
+    results = json.loads(results_text)
+    total = results["data"]["n_applications"]
+    for row in results["robustness"]:
+        excluded = sum(e["rows"] for e in row["exclusions"])
+        assert excluded + row["n_applications"] == total, (row["specification"], row["hypothesis"])

@@ -946,3 +946,40 @@ def test_hash_is_independent_of_writing_min_effect_at_no_effect(
     assert load_text(tmp_path, text).sha256 == example.sha256
     changed = edit(text, "criterion: {min_effect: 1.0}", "criterion: {min_effect: 0.0}")
     assert load_text(tmp_path, changed).sha256 != example.sha256
+
+
+ROBUSTNESS_TAIL = "    exclude: {department: [DEF]}\n"
+
+
+def test_reweight_only_robustness_specification_is_accepted(tmp_path: Path) -> None:
+    text = edit(
+        EXAMPLE_TEXT,
+        ROBUSTNESS_TAIL,
+        ROBUSTNESS_TAIL + "  - id: R6\n    reweight: [department, salary_scale]\n",
+    )
+    plan = load_text(tmp_path, text).plan
+    spec = plan.robustness[-1]
+    # reweighting compares arms: of the primary hypotheses H1-H3 all compare arms
+    assert [h.id for h in plan.robustness_targets(spec)] == ["H1", "H2", "H3"]
+
+
+def test_robustness_adjust_for_only_for_pool_share(tmp_path: Path) -> None:
+    text = edit(
+        EXAMPLE_TEXT,
+        ROBUSTNESS_TAIL,
+        ROBUSTNESS_TAIL + "  - id: R6\n    adjust_for: [salary_scale]\n    hypotheses: [H1, H2]\n",
+    )
+    problem = only_problem(tmp_path, text, "problem in the plan")
+    assert problem.column == "robustness[5].adjust_for"
+    assert "H2" in problem.rule
+
+
+def test_robustness_randomisation_needs_a_randomised_design(tmp_path: Path) -> None:
+    text = edit(EXAMPLE_TEXT, "assignment: block_randomised", "assignment: matched")
+    text = edit(
+        text,
+        ROBUSTNESS_TAIL,
+        ROBUSTNESS_TAIL + "  - id: R6\n    estimator: randomisation\n    hypotheses: [H1]\n",
+    )
+    problems = plan_problems(tmp_path, text, "problem in the plan")
+    assert any(p.column == "robustness[5].estimator" for p in problems)

@@ -7,8 +7,9 @@ import math
 import pytest
 from statsmodels.stats.power import NormalIndPower
 
+from pilot_eval.inference import family_level
 from pilot_eval.plan import AnalysisPlan, Hypothesis
-from pilot_eval.power import PowerSettings, family_alpha, minimum_detectable, variance
+from pilot_eval.power import PowerSettings, minimum_detectable, variance
 
 
 def _h(plan: AnalysisPlan, h_id: str) -> Hypothesis:
@@ -54,8 +55,8 @@ def test_impact_ratio_mde_is_a_ratio_below_one(plan: AnalysisPlan) -> None:
 
 
 def test_family_level(plan: AnalysisPlan) -> None:
-    assert family_alpha(plan, _h(plan, "H1")) == pytest.approx(0.05 / 3)
-    assert family_alpha(plan, _h(plan, "H4")) == pytest.approx(0.05 / 5)
+    assert family_level(plan, _h(plan, "H1")) == pytest.approx(0.05 / 3)
+    assert family_level(plan, _h(plan, "H4")) == pytest.approx(0.05 / 5)
 
 
 def test_more_vacancies_smaller_effects(plan: AnalysisPlan) -> None:

@@ -344,6 +344,9 @@ def lpm_pool_share(sample: ComparisonSample, ctx: Context) -> Estimate:
 WEIGHT = "weight"
 """Optional column of a sample: analysis weight of each application (reweighting)."""
 
+WEIGHTED = ("lpm_fe",)
+"""Estimators that use the analysis weights of a sample."""
+
 
 def _weights(frame: pd.DataFrame) -> FloatArray:
     if WEIGHT in frame:
