@@ -279,7 +279,11 @@ def test_null_rejection_rate(monte_carlo: pd.DataFrame, estimator: str, h_id: st
     assert (rows["truth"] == 0).all(), f"{h_id} is not a true null"
     rate = float((rows["p_value"] <= alpha).mean())
     mc_se = math.sqrt(alpha * (1 - alpha) / r)
+    diagnostic = ""
+    if rows["std_error"].notna().all():
+        se_ratio = float(rows["std_error"].mean()) / float(rows["estimate"].std(ddof=1))
+        diagnostic = f" (mean SE / sd of estimates = {se_ratio:.3f})"
     assert abs(rate - alpha) <= 3 * mc_se, (
         f"{estimator} {h_id} (two-sided): rejection rate {rate:.3f}, target {alpha}, "
-        f"MC SE {mc_se:.3f}, R={r}"
+        f"MC SE {mc_se:.3f}, R={r}{diagnostic}"
     )
