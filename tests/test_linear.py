@@ -66,9 +66,10 @@ def test_pool_share_with_block_effects_matches_r(small: pd.DataFrame, plan: Anal
     frame = small.rename(columns={"block": "blk"})
     h = _h(kind="pool_share", arm="pilot")
     e = estimate("lpm_fe", _sample(frame), Context(_plan(plan, "blk"), h))
-    # R: tests/reference/lpm_small.R, "pool_share_block" (block dummies count in K)
-    assert e.estimate == pytest.approx(0.000213885406963734, rel=1e-8)
-    assert e.std_error == pytest.approx(0.0253623644939542, rel=1e-10)
+    # R: tests/reference/lpm_small.R, "pool_share_block" (clustered by block, K = 1)
+    assert e.estimate == pytest.approx(0.000213885406963798, rel=1e-8)
+    assert e.std_error == pytest.approx(0.037377389938679, rel=1e-10)
+    assert (e.df, e.details["G"], e.details["clusters"]) == (4, 5, "blk")
 
 
 def test_pool_share_with_covariates_matches_r(small: pd.DataFrame, plan: AnalysisPlan) -> None:
@@ -154,5 +155,5 @@ def test_weighted_pool_share_matches_r(small: pd.DataFrame, plan: AnalysisPlan) 
     frame = _weighted(small).rename(columns={"block": "blk"})
     e = estimate("lpm_fe", _sample(frame), Context(_plan(plan, "blk"), h))
     # R: tests/reference/lpm_small.R, "weighted_pool_share_block"
-    assert e.estimate == pytest.approx(0.00723093166413703, rel=1e-8)
-    assert e.std_error == pytest.approx(0.023984084915069, rel=1e-10)
+    assert e.estimate == pytest.approx(0.00723093166413711, rel=1e-8)
+    assert e.std_error == pytest.approx(0.0334512537282961, rel=1e-10)

@@ -9,9 +9,14 @@
   arm (the arm itself is constant within a vacancy and absorbed by its fixed effect).
 * ``pool_share``: ``focal ~ arm + adjust_for | block``; the share varies between vacancies,
   so fixed effects are the plan's blocks (when declared), with the plan's ``adjust_for``
-  columns as covariates (text and boolean columns as indicators, numbers linearly).
+  columns as covariates (text and boolean columns as indicators, numbers linearly). With
+  block fixed effects the standard errors are clustered by block: clustering vacancies
+  within small blocks understates the variance (by a third for blocks of three), because
+  the block effects use up degrees of freedom at the level of the clusters (de Chaisemartin
+  & Ramirez-Cuellar 2024, "At what level should one cluster standard errors in paired and
+  small-strata experiments?"); the Monte Carlo tests show the coverage either way.
 
-Standard errors are clustered by vacancy, CR1 as the contract defines it:
+Otherwise standard errors are clustered by vacancy, CR1 as the contract defines it:
 ``V = G/(G-1) * (N-1)/(N-K) * (X'X)^-1 (sum_g s_g s_g') (X'X)^-1`` with ``s_g`` the score
 sum of cluster g and K the number of estimated coefficients plus fixed effects that are
 not nested in the clusters (vacancy effects are nested and do not count; block effects
@@ -308,13 +313,19 @@ def lpm_pool_share(sample: ComparisonSample, ctx: Context) -> Estimate:
     # a vacancy's share stands for its n applications, each with the vacancy's weight a
     w = per_vac["n"].to_numpy(dtype=np.float64) * per_vac["a"].to_numpy(dtype=np.float64)
     y = per_vac["share"].to_numpy(dtype=np.float64)
-    clusters = np.arange(n_vac, dtype=np.intp)
     if plan.design.block:
-        blocks, n_blocks = _codes(first[plan.design.block].astype("str"))
-        x = demean(x, blocks, n_blocks, w)
-        y = demean(y, blocks, n_blocks, w)
-        absorbed = n_blocks
+        # with block fixed effects the blocks, not the vacancies, are the independent units:
+        # cluster by block, whose effects are then nested in the clusters and not in K
+        clusters, n_clusters = _codes(first[plan.design.block].astype("str"))
+        if n_clusters < 2:
+            return _refuse(
+                ctx, "fewer than two blocks: clustered standard errors need two", n_vac, n_app
+            )
+        x = demean(x, clusters, n_clusters, w)
+        y = demean(y, clusters, n_clusters, w)
+        absorbed = 0
     else:
+        clusters, n_clusters = np.arange(n_vac, dtype=np.intp), n_vac
         x = x - np.average(x, axis=0, weights=w)
         y = y - np.average(y, weights=w)
         absorbed = 1
@@ -328,7 +339,9 @@ def lpm_pool_share(sample: ComparisonSample, ctx: Context) -> Estimate:
         )
     dropped = [names[j] for j in range(len(names)) if j not in keep]
     try:
-        fit = cluster_ols(y, x[:, keep], clusters, n_vac, extra_k=absorbed, weights=w, n_obs=n_app)
+        fit = cluster_ols(
+            y, x[:, keep], clusters, n_clusters, extra_k=absorbed, weights=w, n_obs=n_app
+        )
     except EstimationError as exc:
         return _refuse(ctx, exc.message, n_vac, n_app)
     return _result(
@@ -337,7 +350,11 @@ def lpm_pool_share(sample: ComparisonSample, ctx: Context) -> Estimate:
         0,
         n_vac,
         n_app,
-        {"fixed_effects": plan.design.block or "none", "collinear_dropped": dropped},
+        {
+            "fixed_effects": plan.design.block or "none",
+            "clusters": plan.design.block or "vacancy_id",
+            "collinear_dropped": dropped,
+        },
     )
 
 

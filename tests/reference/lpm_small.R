@@ -20,11 +20,11 @@ fit2 <- lm(dm(success, vacancy_id) ~ 0 + dm(focal, vacancy_id) + dm(ft, vacancy_
 V2 <- vcovCL(fit2, cluster = ~vacancy_id, type = "HC1", cadjust = TRUE)
 show("gap_difference", coef(fit2)[2], sqrt(V2[2, 2]))
 
-# pool_share: focal ~ treated + block dummies (not nested in vacancies, so K counts them),
-# clustered by vacancy; plain lm with dummies, vcovCL HC1.
-fit3 <- lm(focal ~ treated + factor(block), data = d)
-V3 <- vcovCL(fit3, cluster = ~vacancy_id, type = "HC1", cadjust = TRUE)
-show("pool_share_block", coef(fit3)["treated"], sqrt(V3["treated", "treated"]))
+# pool_share with block fixed effects, clustered by block (the blocks are nested in the
+# clusters, so K = 1): within-block transformation by hand, then vcovCL HC1.
+fit3 <- lm(dm(focal, block) ~ 0 + dm(treated, block), data = d)
+V3 <- vcovCL(fit3, cluster = ~block, type = "HC1", cadjust = TRUE)
+show("pool_share_block", coef(fit3)[1], sqrt(V3[1, 1]))
 
 # pool_share without blocks, adjusting for family (indicators) and scale (linear).
 fit4 <- lm(focal ~ treated + factor(family) + scale, data = d)
@@ -43,6 +43,7 @@ c0 <- subset(d, arm == "control")
 fit5 <- lm(dm(success, vacancy_id) ~ 0 + dm(focal, vacancy_id), data = c0, weights = w)
 V5 <- vcovCL(fit5, cluster = ~vacancy_id, type = "HC1", cadjust = TRUE)
 show("weighted_stage_gap_control", coef(fit5)[1], sqrt(V5[1, 1]))
-fit6 <- lm(focal ~ treated + factor(block), data = d, weights = w)
-V6 <- vcovCL(fit6, cluster = ~vacancy_id, type = "HC1", cadjust = TRUE)
-show("weighted_pool_share_block", coef(fit6)["treated"], sqrt(V6["treated", "treated"]))
+wdm <- function(x, g, w) x - ave(x * w, g, FUN = sum) / ave(w, g, FUN = sum)
+fit6 <- lm(wdm(focal, block, w) ~ 0 + wdm(treated, block, w), data = d, weights = w)
+V6 <- vcovCL(fit6, cluster = ~block, type = "HC1", cadjust = TRUE)
+show("weighted_pool_share_block", coef(fit6)[1], sqrt(V6[1, 1]))
