@@ -402,7 +402,9 @@ def _hypothesis_row(
         "minimum_detectable_effect": minimum_detectable_effect(
             pick, h.alternative, family_level(plan, h)
         ),
-        "estimates": {name: e.as_json() for name, e in a.estimates.items()},
+        "estimates": {
+            name: {**e.as_json(), "alternative": h.alternative} for name, e in a.estimates.items()
+        },
         "exclusions": [{"reason": e.reason, "rows": e.rows} for e in a.sample.exclusions],
         "n_total_applications": a.sample.n_total,
         "subgroups": subgroups,
