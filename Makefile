@@ -7,7 +7,7 @@ PLAN   ?= analysis_plans/breed-werven-2024.yaml
 DATA   ?= data/synthetic
 OUT    ?= out
 
-.PHONY: report test lint typecheck pytest schema clean
+.PHONY: report test lint typecheck pytest schema clean system-deps
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,8 +15,14 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
-report: $(STAMP)
+report: $(STAMP) system-deps
 	$(BIN)/pilot-eval run $(PLAN) --data $(DATA) --out $(OUT) --force
+
+# WeasyPrint (the PDF report) needs Pango from the system; install it when it is missing.
+system-deps:
+	@ldconfig -p | grep -q 'libpango-1.0.so' && ldconfig -p | grep -q 'libpangoft2-1.0.so' || \
+	  { echo "Installing Pango for the PDF report (Debian packages)"; \
+	    apt-get update -qq && apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core; }
 
 test: lint typecheck pytest
 
@@ -27,7 +33,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy pilot_eval
 
-pytest: $(STAMP)
+pytest: $(STAMP) system-deps
 	$(BIN)/pytest
 
 # Regenerate analysis_plans/plan.schema.json and docs/plan-reference.md after changing plan.py.

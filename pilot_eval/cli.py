@@ -155,7 +155,7 @@ def run(plan: Path, data_dir: Path, out: Path, lang: str, exploratory: bool, for
     """Run the locked PLAN on the data bundle; write results, report and manifest."""
     from pilot_eval.io import sha256_file
     from pilot_eval.outputs import manifest, relative, sha256_bytes, staged_folder, write_text
-    from pilot_eval.report import render
+    from pilot_eval.report import Lang, figures_for, pdf_bytes, render
     from pilot_eval.results import dumps
     from pilot_eval.runner import evaluate, prepare_inputs
 
@@ -172,13 +172,21 @@ def run(plan: Path, data_dir: Path, out: Path, lang: str, exploratory: bool, for
     if exploratory:
         command.append("--exploratory")
     written: dict[str, str] = {}
+    language: Lang = "en" if lang == "en" else "nl"
     with staged_folder(out, force) as staging:
+        figures = figures_for(results, language)
         texts = {"results.json": dumps(results)}
         for fmt in ("html", "md"):
-            texts[f"report.{lang}.{fmt}"] = render(results, lang, fmt, " ".join(command))  # type: ignore[arg-type]
+            texts[f"report.{lang}.{fmt}"] = render(
+                results, language, fmt, " ".join(command), figures=figures
+            )
+        texts.update({f"figures/{f.name}.svg": f.svg for f in figures})
         for name, text in texts.items():
             write_text(staging, name, text)
             written[name] = sha256_bytes(text.encode("utf-8"))
+        pdf = pdf_bytes(texts[f"report.{lang}.html"])
+        (staging / f"report.{lang}.pdf").write_bytes(pdf)
+        written[f"report.{lang}.pdf"] = sha256_bytes(pdf)
         data_inputs = {
             relative(data_dir / name): digest for name, digest in inputs.bundle.files.items()
         }

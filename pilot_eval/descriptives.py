@@ -6,12 +6,14 @@ arm, how far applications got, and how often each demographic was reported.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pandas as pd
 
 from pilot_eval.disclosure import protect_row
 from pilot_eval.plan import STAGES, AnalysisPlan
+from pilot_eval.prepare import group_values
 
 DEMOGRAPHICS = ("origin", "gender", "age_band", "disability")
 NOT_REPORTED = "not_reported"
@@ -45,15 +47,94 @@ def describe(frame: pd.DataFrame, vacancies: pd.DataFrame, plan: AnalysisPlan) -
             suppressed += row.suppressed
             demographics[col] = {
                 "counts": row.cells,
-                "not_reported_share": float((values.isna()).mean()) if len(values) else None,
+                # a percentage of fewer than min_cell persons is not published
+                "not_reported_share": float(values.isna().mean())
+                if len(values) >= min_cell
+                else None,
             }
         arms[arm] = {
             "n_vacancies": int((vacancies["arm"] == arm).sum()),
-            "n_applications": len(sub),
+            "n_applications": len(sub) if len(sub) >= min_cell or len(sub) == 0 else None,
             "reached": stages.cells,
             "demographics": demographics,
         }
-    return {"min_cell": min_cell, "arms": arms, "suppressed_cells": suppressed}
+    funnel, funnel_suppressed = describe_funnel(frame, plan)
+    return {
+        "min_cell": min_cell,
+        "arms": arms,
+        "funnel": funnel,
+        "suppressed_cells": suppressed + funnel_suppressed,
+    }
+
+
+SIDES = ("focal", "reference", "other")
+"""How a group splits applications: focal, reference, and other or not reported."""
+
+
+def describe_funnel(frame: pd.DataFrame, plan: AnalysisPlan) -> tuple[dict[str, Any], int]:
+    """Per group, arm and side (focal, reference, other): applications reaching each stage,
+    the share of applicants reaching it, the transition rate from the stage before, and the
+    impact ratio of that transition (focal rate / reference rate).
+
+    Counts of one arm and stage partition its total over the sides, so small counts get
+    complementary suppression; a rate is published only when its denominator has at least
+    ``min_cell`` persons and its numerator is published.
+    """
+    min_cell = plan.disclosure.min_cell
+    suppressed = 0
+    out: dict[str, Any] = {}
+    for name, group in plan.groups.items():
+        values = group_values(frame, group)
+        side = pd.Series("other", index=frame.index)
+        side[values.isin(group.focal).to_numpy()] = "focal"
+        side[values.isin(group.reference).to_numpy()] = "reference"
+        per_arm: dict[str, Any] = {}
+        for arm in plan.design.arms:
+            in_arm = (frame["arm"] == arm).to_numpy()
+            raw = {
+                k: {
+                    s: int((in_arm & (side == k).to_numpy() & frame[f"reached_{s}"]).sum())
+                    for s in STAGES
+                }
+                for k in SIDES
+            }
+            shown: dict[str, dict[str, int | None]] = {k: {} for k in SIDES}
+            for s in STAGES:
+                row = protect_row({k: raw[k][s] for k in SIDES}, min_cell)
+                suppressed += row.suppressed
+                for k in SIDES:
+                    shown[k][s] = row.cells[k]
+            sides: dict[str, Any] = {}
+            for k in SIDES:
+                sides[k] = {
+                    "reached": shown[k],
+                    "share_of_applicants": {
+                        s: _rate(raw[k][s], raw[k]["applied"], shown[k][s], min_cell)
+                        for s in STAGES
+                    },
+                    "transition_rate": {
+                        s: _rate(raw[k][s], raw[k][prev], shown[k][s], min_cell)
+                        for prev, s in itertools.pairwise(STAGES)
+                    },
+                }
+            ratios: dict[str, float | None] = {}
+            for s, rate in sides["focal"]["transition_rate"].items():
+                ref = sides["reference"]["transition_rate"][s]
+                ratios[s] = rate / ref if rate is not None and ref else None
+            per_arm[arm] = {"sides": sides, "impact_ratio": ratios}
+        out[name] = {
+            "column": group.column,
+            "focal": list(group.focal),
+            "reference": list(group.reference),
+            "arms": per_arm,
+        }
+    return out, suppressed
+
+
+def _rate(numerator: int, denominator: int, shown: int | None, min_cell: int) -> float | None:
+    if denominator < min_cell or (shown is None and numerator > 0):
+        return None
+    return numerator / denominator
 
 
 def _labels(frame: pd.DataFrame, col: str) -> list[str]:

@@ -9,7 +9,7 @@ conventions (Dutch: decimal comma, thousands dot, "p < 0,001").
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -17,6 +17,9 @@ from typing import Any, Literal
 import jinja2
 import yaml
 from babel.numbers import format_decimal, format_percent
+
+from pilot_eval.errors import OutputError
+from pilot_eval.figures import ReportFigure, report_figures
 
 Lang = Literal["nl", "en"]
 LANGUAGES: tuple[Lang, ...] = ("nl", "en")
@@ -76,6 +79,11 @@ class Formatter:
         sep = "; " if self.lang == "nl" else ", "
         return f"[{self.num(low, digits)}{sep}{self.num(high, digits)}]"
 
+    def short(self, value: float) -> str:
+        """A tick label: as few decimals as the size of the number needs."""
+        digits = 0 if abs(value) >= 10 else 1 if abs(value) >= 1 else 2
+        return self.num(value, digits)
+
     def filters(self) -> dict[str, Callable[..., str]]:
         """The Jinja filters."""
         return {"num": self.num, "count": self.count, "pct": self.pct, "p": self.p}
@@ -102,19 +110,33 @@ def environment(fmt: str, folder: Path | None = None) -> jinja2.Environment:
     )
 
 
+def formatter_for(results: Mapping[str, Any], lang: Lang) -> Formatter:
+    """The number formatter of a report of ``results`` in ``lang``."""
+    return Formatter(lang=lang, min_cell=int(results["descriptives"]["min_cell"]))
+
+
+def figures_for(
+    results: Mapping[str, Any], lang: Lang, folder: Path | None = None
+) -> list[ReportFigure]:
+    """The report's figures in ``lang``."""
+    return report_figures(results, load_messages(lang, folder), formatter_for(results, lang).short)
+
+
 def render(
     results: Mapping[str, Any],
     lang: Lang,
     fmt: str,
     command: str,
     folder: Path | None = None,
+    figures: Sequence[ReportFigure] = (),
 ) -> str:
     """Render the report of ``results`` in ``lang`` as ``fmt`` (``html`` or ``md``).
 
     ``command`` is the command line, with relative paths, that re-runs the evaluation.
+    ``figures`` are inlined in HTML and linked as ``figures/<name>.svg`` in Markdown.
     """
     env = environment(fmt, folder)
-    formatter = Formatter(lang=lang, min_cell=int(results["descriptives"]["min_cell"]))
+    formatter = formatter_for(results, lang)
     env.filters.update(formatter.filters())
     env.globals["ci"] = formatter.ci
     template = env.get_template(f"report.{fmt}.j2")
@@ -124,5 +146,27 @@ def render(
         t=load_messages(lang, folder),
         lang=lang,
         command=command,
+        figures={f.name: f for f in figures},
         css=css.read_text(encoding="utf-8") if fmt == "html" else "",
     )
+
+
+def pdf_bytes(html: str) -> bytes:
+    """The PDF of a rendered HTML report (WeasyPrint), with fixed metadata so that the same
+    report gives the same bytes.
+
+    Raises
+    ------
+    OutputError
+        When WeasyPrint or its system libraries (Pango) are missing; ``make`` installs them.
+    """
+    try:
+        from weasyprint import HTML
+    except (ImportError, OSError) as exc:
+        raise OutputError(
+            "Cannot write the PDF report: WeasyPrint or its system libraries (Pango) are "
+            f"missing ({exc}). 'make report' installs them; see README.md."
+        ) from None
+    document = HTML(string=html, base_url=None)
+    data: bytes = document.write_pdf(pdf_identifier=b"pilot-eval", uncompressed_pdf=False)
+    return data

@@ -143,14 +143,24 @@ def test_run_writes_results_report_and_manifest(
     code, _out, err = run_cli(args, capsys)
     assert code == 0, err
     names = sorted(p.name for p in (tmp_path / "out").iterdir())
-    assert names == ["manifest.json", "report.nl.html", "report.nl.md", "results.json"]
+    assert names == [
+        "figures",
+        "manifest.json",
+        "report.nl.html",
+        "report.nl.md",
+        "report.nl.pdf",
+        "results.json",
+    ]
     results_text = (tmp_path / "out" / "results.json").read_text(encoding="utf-8")
     assert str(tmp_path) not in results_text
     assert str(ROOT) not in results_text
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["command"][:2] == ["pilot-eval", "run"]
     assert not any(os.path.isabs(part) for part in manifest["command"])
-    assert set(manifest["outputs"]) == {"results.json", "report.nl.html", "report.nl.md"}
+    assert {"results.json", "report.nl.html", "report.nl.md", "report.nl.pdf"} <= set(
+        manifest["outputs"]
+    )
+    assert "figures/forest.svg" in manifest["outputs"]
     assert set(manifest["inputs"]) == {"plan", "lock", "data"}
     results = json.loads(results_text)
     assert results["plan"]["locked"] is True

@@ -1,0 +1,190 @@
+"""Figures of the report, drawn from results.json with matplotlib as SVG text.
+
+Formatting only: every number plotted is in results.json already (protected counts,
+published rates, estimates and intervals); nothing is computed here but positions.
+The SVG is deterministic (fixed hash salt, no date) so reports are byte-stable, keeps its
+text as text (searchable, readable by screen readers), and uses the Okabe-Ito palette,
+which stays distinct for colour-blind readers.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+
+OKABE_ITO = {"focal": "#D55E00", "reference": "#0072B2", "other": "#999999"}
+"""Colours of the sides of a group (vermillion, blue, grey)."""
+
+ARM_STYLES = ("-", "--", ":", "-.")
+"""Line styles of the arms, in the plan's order."""
+
+STAGES = ("applied", "invited", "interviewed", "offered", "hired")
+
+
+@dataclass(frozen=True)
+class ReportFigure:
+    """A figure with what a reader without sight of it needs.
+
+    Attributes
+    ----------
+    name:
+        File stem (``funnel-origin``).
+    svg:
+        The figure as SVG text.
+    caption:
+        The caption shown under it.
+    alt:
+        Alternative text describing what it shows.
+    """
+
+    name: str
+    svg: str
+    caption: str
+    alt: str
+
+
+def _svg(fig: Figure, name: str) -> str:
+    buffer = io.StringIO()
+    with plt.rc_context({"svg.hashsalt": "pilot-eval", "svg.fonttype": "none"}):
+        fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+    plt.close(fig)
+    text = buffer.getvalue()
+    # the XML declaration and doctype do not belong inside an HTML page
+    text = text[text.index("<svg") :]
+    # several figures share one page: make every id unique to its figure
+    text = re.sub(r'id="([^"]+)"', rf'id="{name}-\1"', text)
+    text = re.sub(r'href="#([^"]+)"', rf'href="#{name}-\1"', text)
+    return re.sub(r"url\(#([^)]+)\)", rf"url(#{name}-\1)", text)
+
+
+def funnel(
+    results: Mapping[str, Any], group: str, t: Mapping[str, Any], num: Callable[[float], str]
+) -> ReportFigure:
+    """Share of applicants reaching each stage, per arm (line style) and side (colour)."""
+    data = results["descriptives"]["funnel"][group]
+    fig, ax = plt.subplots(figsize=(7.0, 3.8))
+    labels = [t["stages"][s] for s in STAGES]
+    for i, (arm, per_arm) in enumerate(data["arms"].items()):
+        for side in ("focal", "reference"):
+            shares = per_arm["sides"][side]["share_of_applicants"]
+            y = [shares[s] * 100 if shares[s] is not None else float("nan") for s in STAGES]
+            ax.plot(
+                labels,
+                y,
+                ARM_STYLES[i % len(ARM_STYLES)],
+                marker="o",
+                color=OKABE_ITO[side],
+                label=f"{arm}: {t['figures'][side]} ({'/'.join(data[side])})",
+            )
+    ax.set_yscale("log")
+    ax.set_ylabel(t["figures"]["share_reaching"])
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: num(v) + "%"))
+    ax.grid(True, which="major", axis="y", color="#dddddd")
+    ax.legend(fontsize=8, frameon=False)
+    ax.set_title(f"{t['figures']['funnel_title']}: {group}", fontsize=11)
+    caption = t["figures"]["funnel_caption"].replace("{group}", group)
+    alt = t["figures"]["funnel_alt"].replace("{group}", group)
+    name = f"funnel-{group}"
+    return ReportFigure(name, _svg(fig, name), caption, alt)
+
+
+def impact_ratios(
+    results: Mapping[str, Any], group: str, t: Mapping[str, Any], num: Callable[[float], str]
+) -> ReportFigure:
+    """Impact ratio of every stage transition per arm, with the four-fifths line."""
+    data = results["descriptives"]["funnel"][group]
+    fig, ax = plt.subplots(figsize=(7.0, 3.2))
+    transitions = STAGES[1:]
+    arms = list(data["arms"])
+    width = 0.8 / max(1, len(arms))
+    for i, arm in enumerate(arms):
+        ratios = data["arms"][arm]["impact_ratio"]
+        xs = [j + (i - (len(arms) - 1) / 2) * width for j in range(len(transitions))]
+        ys = [ratios[s] if ratios[s] is not None else 0.0 for s in transitions]
+        bars = ax.bar(
+            xs,
+            ys,
+            width=width * 0.9,
+            label=arm,
+            color=("#56B4E9", "#E69F00", "#009E73", "#CC79A7")[i % 4],
+        )
+        for bar, s in zip(bars, transitions, strict=True):
+            if ratios[s] is None:
+                ax.annotate("–", (bar.get_x() + bar.get_width() / 2, 0.02), ha="center", fontsize=8)
+    ax.axhline(0.8, color="#000000", linestyle="--", linewidth=1)
+    ax.annotate(t["figures"]["four_fifths"], (len(transitions) - 0.5, 0.81), ha="right", fontsize=8)
+    ax.axhline(1.0, color="#666666", linewidth=0.8)
+    ax.set_xticks(range(len(transitions)))
+    ax.set_xticklabels([t["stages"][s] for s in transitions])
+    ax.set_ylabel(t["figures"]["impact_ratio"])
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: num(v)))
+    ax.legend(fontsize=8, frameon=False)
+    ax.set_title(f"{t['figures']['impact_title']}: {group}", fontsize=11)
+    caption = t["figures"]["impact_caption"].replace("{group}", group)
+    alt = t["figures"]["impact_alt"].replace("{group}", group)
+    name = f"impact-{group}"
+    return ReportFigure(name, _svg(fig, name), caption, alt)
+
+
+def forest(
+    results: Mapping[str, Any], t: Mapping[str, Any], num: Callable[[float], str]
+) -> ReportFigure:
+    """Every hypothesis' chosen estimate with its interval, one panel per scale."""
+    rows = [h for h in results["hypotheses"] if h["estimate"] is not None]
+    scales = [
+        s
+        for s in ("difference", "odds_ratio", "ratio", "smd")
+        if any(h["scale"] == s for h in rows)
+    ]
+    fig, axes = plt.subplots(
+        len(scales) or 1,
+        1,
+        figsize=(7.0, 1.0 + 0.45 * max(1, len(rows))),
+        squeeze=False,
+        gridspec_kw={
+            "height_ratios": [max(1, sum(h["scale"] == s for h in rows)) for s in scales] or [1]
+        },
+    )
+    for ax, scale in zip(axes[:, 0], scales, strict=False):
+        subset = [h for h in rows if h["scale"] == scale]
+        null = 0.0 if scale in ("difference", "smd") else 1.0
+        for y, h in enumerate(reversed(subset)):
+            colour = "#0072B2" if h["verdict"] == "met" else "#555555"
+            low = h["ci_low"] if h["ci_low"] is not None else h["estimate"]
+            high = h["ci_high"] if h["ci_high"] is not None else h["estimate"]
+            ax.plot([low, high], [y, y], color=colour, linewidth=2)
+            ax.plot([h["estimate"]], [y], "o", color=colour)
+        ax.axvline(null, color="#000000", linewidth=0.8)
+        if scale in ("odds_ratio", "ratio"):
+            ax.set_xscale("log")
+        ax.set_yticks(range(len(subset)))
+        ax.set_yticklabels([h["id"] for h in reversed(subset)])
+        ax.set_xlabel(t["scales"][scale])
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: num(v)))
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    fig.suptitle(t["figures"]["forest_title"], fontsize=11)
+    fig.tight_layout()
+    caption, alt = t["figures"]["forest_caption"], t["figures"]["forest_alt"]
+    return ReportFigure("forest", _svg(fig, "forest"), caption, alt)
+
+
+def report_figures(
+    results: Mapping[str, Any], t: Mapping[str, Any], num: Callable[[float], str]
+) -> list[ReportFigure]:
+    """Every figure of the report, in order: funnels and impact ratios per group, forest."""
+    figures = []
+    for group in results["descriptives"]["funnel"]:
+        figures.append(funnel(results, group, t, num))
+        figures.append(impact_ratios(results, group, t, num))
+    figures.append(forest(results, t, num))
+    return figures
