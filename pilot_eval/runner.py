@@ -53,6 +53,7 @@ from pilot_eval.prepare import (
     comparison_sample,
     fill_missing_group,
 )
+from pilot_eval.protect import protect_results
 from pilot_eval.results import Estimate, not_estimable
 from pilot_eval.weighting import DEFAULT_PROFILE, profile_weights
 
@@ -444,7 +445,7 @@ def evaluate(inputs: RunInputs) -> dict[str, Any]:
         for e in row["exclusions"]
     ]
     descriptives = describe(frame, inputs.bundle.vacancies, plan)
-    return {
+    results: dict[str, Any] = {
         "results_format": RESULTS_FORMAT,
         "plan": _plan_section(inputs),
         "data": {
@@ -460,8 +461,10 @@ def evaluate(inputs: RunInputs) -> dict[str, Any]:
         "robustness": robust,
         "contradictions": contradictions,
         "contradiction_checks": list(CHECKS),
-        "suppressed_cells": descriptives["suppressed_cells"],
     }
+    suppressed = protect_results(results, plan.disclosure.min_cell)
+    results["suppressed_cells"] = descriptives["suppressed_cells"] + suppressed
+    return results
 
 
 def _plan_section(inputs: RunInputs) -> dict[str, Any]:
