@@ -59,8 +59,13 @@ def describe(frame: pd.DataFrame, vacancies: pd.DataFrame, plan: AnalysisPlan) -
             "demographics": demographics,
         }
     funnel, funnel_suppressed = describe_funnel(frame, plan)
+    period = None
+    if "opened_on" in vacancies and vacancies["opened_on"].notna().any():
+        dates = vacancies["opened_on"].dropna()
+        period = {"first": dates.min().date().isoformat(), "last": dates.max().date().isoformat()}
     return {
         "min_cell": min_cell,
+        "period": period,
         "arms": arms,
         "funnel": funnel,
         "suppressed_cells": suppressed + funnel_suppressed,
