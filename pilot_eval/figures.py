@@ -67,6 +67,11 @@ def _svg(fig: Figure, name: str) -> str:
     return re.sub(r"url\(#([^)]+)\)", rf"url(#{name}-\1)", text)
 
 
+def _label(value: str, t: Mapping[str, Any]) -> str:
+    labels: Mapping[str, str] = t.get("labels", {})
+    return str(labels.get(value, value))
+
+
 def funnel(
     results: Mapping[str, Any], group: str, t: Mapping[str, Any], num: Callable[[float], str]
 ) -> ReportFigure:
@@ -84,16 +89,17 @@ def funnel(
                 ARM_STYLES[i % len(ARM_STYLES)],
                 marker="o",
                 color=OKABE_ITO[side],
-                label=f"{arm}: {t['figures'][side]} ({'/'.join(data[side])})",
+                label=f"{_label(arm, t)}: {t['figures'][side]} "
+                f"({'/'.join(_label(v, t) for v in data[side])})",
             )
     ax.set_yscale("log")
     ax.set_ylabel(t["figures"]["share_reaching"])
     ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: num(v) + "%"))
     ax.grid(True, which="major", axis="y", color="#dddddd")
     ax.legend(fontsize=8, frameon=False)
-    ax.set_title(f"{t['figures']['funnel_title']}: {group}", fontsize=11)
-    caption = t["figures"]["funnel_caption"].replace("{group}", group)
-    alt = t["figures"]["funnel_alt"].replace("{group}", group)
+    ax.set_title(f"{t['figures']['funnel_title']}: {_label(data['column'], t)}", fontsize=11)
+    caption = t["figures"]["funnel_caption"].replace("{group}", _label(data["column"], t))
+    alt = t["figures"]["funnel_alt"].replace("{group}", _label(data["column"], t))
     name = f"funnel-{group}"
     return ReportFigure(name, _svg(fig, name), caption, alt)
 
@@ -129,9 +135,9 @@ def impact_ratios(
     ax.set_ylabel(t["figures"]["impact_ratio"])
     ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: num(v)))
     ax.legend(fontsize=8, frameon=False)
-    ax.set_title(f"{t['figures']['impact_title']}: {group}", fontsize=11)
-    caption = t["figures"]["impact_caption"].replace("{group}", group)
-    alt = t["figures"]["impact_alt"].replace("{group}", group)
+    ax.set_title(f"{t['figures']['impact_title']}: {_label(data['column'], t)}", fontsize=11)
+    caption = t["figures"]["impact_caption"].replace("{group}", _label(data["column"], t))
+    alt = t["figures"]["impact_alt"].replace("{group}", _label(data["column"], t))
     name = f"impact-{group}"
     return ReportFigure(name, _svg(fig, name), caption, alt)
 
