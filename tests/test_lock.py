@@ -62,8 +62,8 @@ ALPHA_001 = edit(EXAMPLE_TEXT, "alpha: 0.05", "alpha: 0.01")
 AMENDED_TEXT = with_deviations(ALPHA_001, DEVIATION_1)
 H3_TWO_SIDED = edit(
     AMENDED_TEXT,
-    "    alternative: greater\n    description: The offer gap",
-    "    alternative: two-sided\n    description: The offer gap",
+    "    alternative: greater\n    description: Het verschil in aanbod",
+    "    alternative: two-sided\n    description: Het verschil in aanbod",
 )
 TWICE_AMENDED_TEXT = edit(H3_TWO_SIDED, DEVIATION_1, DEVIATION_1 + DEVIATION_2)
 

@@ -201,8 +201,8 @@ def test_mistyped_key_in_third_hypothesis_names_path_line_and_suggestion(
     # description "The offer gap ...".
     text = edit(
         EXAMPLE_TEXT,
-        "    alternative: greater\n    description: The offer gap",
-        "    alternativ: greater\n    description: The offer gap",
+        "    alternative: greater\n    description: Het verschil in aanbod",
+        "    alternativ: greater\n    description: Het verschil in aanbod",
     )
     problem = only_problem(tmp_path, text, "1 problem in the plan plan.yaml")
     assert problem.file == PLAN_NAME
@@ -768,8 +768,8 @@ def test_hash_changes_when_alpha_changes(tmp_path: Path, example: LoadedPlan) ->
 def test_hash_changes_when_an_alternative_changes(tmp_path: Path, example: LoadedPlan) -> None:
     text = edit(
         EXAMPLE_TEXT,
-        "    alternative: greater\n    description: The offer gap",
-        "    alternative: two-sided\n    description: The offer gap",
+        "    alternative: greater\n    description: Het verschil in aanbod",
+        "    alternative: two-sided\n    description: Het verschil in aanbod",
     )
     loaded = load_text(tmp_path, text)
     assert loaded.plan.hypotheses[2].alternative == "two-sided"
