@@ -72,6 +72,19 @@ def _label(value: str, t: Mapping[str, Any]) -> str:
     return str(labels.get(value, value))
 
 
+def _group_figure(
+    fig: Figure, ax: Any, kind: str, group: str, column: str, t: Mapping[str, Any]
+) -> ReportFigure:
+    """Legend, title, caption and alt text of a figure about one group (funnel, impact)."""
+    words = t["figures"]
+    ax.legend(fontsize=8, frameon=False)
+    ax.set_title(f"{words[kind + '_title']}: {_label(column, t)}", fontsize=11)
+    caption = words[kind + "_caption"].replace("{group}", _label(column, t))
+    alt = words[kind + "_alt"].replace("{group}", _label(column, t))
+    name = f"{kind}-{group}"
+    return ReportFigure(name, _svg(fig, name), caption, alt)
+
+
 def funnel(
     results: Mapping[str, Any], group: str, t: Mapping[str, Any], num: Callable[[float], str]
 ) -> ReportFigure:
@@ -96,12 +109,7 @@ def funnel(
     ax.set_ylabel(t["figures"]["share_reaching"])
     ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: num(v) + "%"))
     ax.grid(True, which="major", axis="y", color="#dddddd")
-    ax.legend(fontsize=8, frameon=False)
-    ax.set_title(f"{t['figures']['funnel_title']}: {_label(data['column'], t)}", fontsize=11)
-    caption = t["figures"]["funnel_caption"].replace("{group}", _label(data["column"], t))
-    alt = t["figures"]["funnel_alt"].replace("{group}", _label(data["column"], t))
-    name = f"funnel-{group}"
-    return ReportFigure(name, _svg(fig, name), caption, alt)
+    return _group_figure(fig, ax, "funnel", group, data["column"], t)
 
 
 def impact_ratios(
@@ -134,12 +142,7 @@ def impact_ratios(
     ax.set_xticklabels([t["stages"][s] for s in transitions])
     ax.set_ylabel(t["figures"]["impact_ratio"])
     ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: num(v)))
-    ax.legend(fontsize=8, frameon=False)
-    ax.set_title(f"{t['figures']['impact_title']}: {_label(data['column'], t)}", fontsize=11)
-    caption = t["figures"]["impact_caption"].replace("{group}", _label(data["column"], t))
-    alt = t["figures"]["impact_alt"].replace("{group}", _label(data["column"], t))
-    name = f"impact-{group}"
-    return ReportFigure(name, _svg(fig, name), caption, alt)
+    return _group_figure(fig, ax, "impact", group, data["column"], t)
 
 
 def forest(
