@@ -209,6 +209,24 @@ def run(plan: Path, data_dir: Path, out: Path, lang: str, exploratory: bool, for
     click.echo(f"Wrote {', '.join(sorted(written))} and manifest.json to {out}.")
 
 
+@cli.command()
+@click.argument("out", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option(
+    "--tolerance",
+    type=click.FloatRange(min=0, max=1),
+    default=None,
+    help="Compare numbers within this relative tolerance instead of bytes (other platforms).",
+)
+def verify(out: Path, tolerance: float | None) -> int:
+    """Re-run what produced OUT (from its manifest) and compare: 0 same, 1 differs, 2 cannot
+    run. Run it from the folder the original command was run in."""
+    from pilot_eval.verify import verify as run_verification
+
+    result = run_verification(out, tolerance)
+    click.echo(result.report())
+    return 0 if result.passed else 1
+
+
 def _echo_verdicts(results: dict[str, Any]) -> None:
     plan = results["plan"]
     if plan["exploratory"]:

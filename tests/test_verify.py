@@ -1,0 +1,112 @@
+"""pilot-eval verify: 0 when the re-run is identical, 1 with a diff, 2 when it cannot run."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pilot_eval.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+PLAN = ROOT / "analysis_plans" / "breed-werven-2024.yaml"
+
+
+def _cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    out, err = capsys.readouterr()
+    code = info.value.code
+    return (code if isinstance(code, int) else 0), out, err
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with a copy of the plan, its lock and the synthetic bundle, and a run."""
+    folder = tmp_path_factory.mktemp("review")
+    (folder / "plans").mkdir()
+    shutil.copy(PLAN, folder / "plans")
+    shutil.copy(PLAN.with_name("breed-werven-2024.lock.json"), folder / "plans")
+    shutil.copytree(ROOT / "data" / "synthetic", folder / "data")
+    return folder
+
+
+def _run(folder: Path, out: str, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["run", "plans/breed-werven-2024.yaml", "--data", "data", "--out", out]
+    code, _, err = _cli(args, capsys)
+    assert code == 0, err
+
+
+def test_untouched_output_verifies(
+    workspace: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(workspace)
+    _run(workspace, "out", capsys)
+    code, out, _ = _cli(["verify", "out"], capsys)
+    assert code == 0
+    assert "byte-identical" in out
+
+
+def test_tolerance_accepts_tiny_numeric_differences(
+    workspace: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(workspace)
+    _run(workspace, "tol", capsys)
+    path = workspace / "tol" / "results.json"
+    results = json.loads(path.read_text(encoding="utf-8"))
+    results["hypotheses"][0]["estimate"] *= 1 + 1e-11  # as another platform's last bits might
+    path.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    code, out, _ = _cli(["verify", "tol"], capsys)
+    assert code == 1
+    assert "H1: estimate" in out
+    code, out, _ = _cli(["verify", "tol", "--tolerance", "1e-9"], capsys)
+    assert code == 0
+    assert "tolerance of 1e-09" in out
+
+
+def test_one_changed_data_value_is_found(
+    workspace: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(workspace)
+    _run(workspace, "before", capsys)
+    apps = workspace / "data" / "applications.csv"
+    original = apps.read_text(encoding="utf-8")
+    lines = original.splitlines(keepends=True)
+    # one application of origin outside Europe that applied is now invited
+    i = next(
+        i for i, line in enumerate(lines) if ",outside_europe," in line and ",applied," in line
+    )
+    lines[i] = lines[i].replace(",applied,", ",invited,", 1)
+    apps.write_text("".join(lines), encoding="utf-8")
+    try:
+        code, out, _ = _cli(["verify", "before"], capsys)
+    finally:
+        apps.write_text(original, encoding="utf-8")
+    assert code == 1
+    assert "NOT verified" in out
+    assert "data/applications.csv: sha256" in out
+    assert "H2:" in out  # the invitation gap moved
+
+
+def test_missing_data_cannot_run(
+    workspace: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(workspace)
+    _run(workspace, "gone", capsys)
+    shutil.copytree(workspace / "gone", tmp_path / "gone")
+    monkeypatch.chdir(tmp_path)  # the data are not where the manifest says
+    code, _, err = _cli(["verify", "gone"], capsys)
+    assert code == 2
+    assert "Cannot re-run" in err or "not found" in err or "does not exist" in err
+    assert "Traceback" not in err
+
+
+def test_folder_without_manifest(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _cli(["verify", str(tmp_path)], capsys)
+    assert code == 2
+    assert "manifest.json" in err
