@@ -227,6 +227,19 @@ def verify(out: Path, tolerance: float | None) -> int:
     return 0 if result.passed else 1
 
 
+@cli.command("bundle")
+@click.argument("out", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("--to", "to", type=_path, required=True, help="The zip file to write.")
+@click.option("--without-data", is_flag=True, help="Only the data files' SHA-256, not the data.")
+def bundle_command(out: Path, to: Path, without_data: bool) -> None:
+    """Pack plan, lock, data and the output folder OUT into one zip for a reviewer, who
+    unpacks it and runs 'pilot-eval verify OUT' there."""
+    from pilot_eval.reviewer import bundle
+
+    names = bundle(out, to, with_data=not without_data)
+    click.echo(f"Wrote {to} with {len(names)} files.")
+
+
 def _echo_verdicts(results: dict[str, Any]) -> None:
     plan = results["plan"]
     if plan["exploratory"]:

@@ -110,3 +110,48 @@ def test_folder_without_manifest(tmp_path: Path, capsys: pytest.CaptureFixture[s
     code, _, err = _cli(["verify", str(tmp_path)], capsys)
     assert code == 2
     assert "manifest.json" in err
+
+
+def test_reviewer_bundle_unpacks_and_verifies(
+    workspace: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import zipfile
+
+    monkeypatch.chdir(workspace)
+    _run(workspace, "shared", capsys)
+    zip_a, zip_b = tmp_path / "a.zip", tmp_path / "b.zip"
+    assert _cli(["bundle", "shared", "--to", str(zip_a)], capsys)[0] == 0
+    assert _cli(["bundle", "shared", "--to", str(zip_b)], capsys)[0] == 0
+    assert zip_a.read_bytes() == zip_b.read_bytes()  # deterministic
+    unpacked = tmp_path / "unpacked"
+    with zipfile.ZipFile(zip_a) as archive:
+        names = archive.namelist()
+        archive.extractall(unpacked)
+    assert "plans/breed-werven-2024.lock.json" in names
+    assert "data/applications.csv" in names
+    monkeypatch.chdir(unpacked)
+    code, out, _ = _cli(["verify", "shared"], capsys)
+    assert (code, "byte-identical" in out) == (0, True)
+
+
+def test_bundle_without_data_lists_hashes(
+    workspace: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import zipfile
+
+    monkeypatch.chdir(workspace)
+    if not (workspace / "shared").exists():
+        _run(workspace, "shared", capsys)
+    target = tmp_path / "nodata.zip"
+    assert _cli(["bundle", "shared", "--to", str(target), "--without-data"], capsys)[0] == 0
+    with zipfile.ZipFile(target) as archive:
+        names = archive.namelist()
+        listing = archive.read("DATA-SHA256.txt").decode()
+    assert not any(name.startswith("data/") for name in names)
+    assert "data/applications.csv" in listing
