@@ -136,8 +136,20 @@ def _read_csv(path: Path) -> pd.DataFrame:
         ) from None
     if not text.strip():
         raise _fail(path, "the file is empty: it needs a header line and data rows")
-    header = next(csv.reader(io.StringIO(text)))
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader)
     _check_header(path, header)
+    ragged = [
+        Problem(
+            path.name,
+            f"the row has {len(row)} fields but the header has {len(header)} columns",
+            row=reader.line_num,
+        )
+        for row in reader
+        if row and len(row) != len(header)
+    ]
+    if ragged:
+        raise DataValidationError(f"{path.name} is not a well-formed csv table:", ragged)
     try:
         frame = pd.read_csv(
             io.StringIO(text),
@@ -145,6 +157,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
             keep_default_na=False,
             na_values=[""],
             skipinitialspace=True,
+            index_col=False,
         )
     except (pd.errors.ParserError, ValueError) as exc:
         raise _fail(path, f"the file is not a well-formed csv table ({exc})") from None

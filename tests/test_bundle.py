@@ -242,3 +242,10 @@ def test_score_column_named_by_the_plan_must_hold_numbers(
     _edit(bundle_dir, "applications", "hired,70", "hired,seventy")
     (p,) = _problems(bundle_dir, plan)
     assert (p.column, p.value) == ("questionnaire_score", "seventy")
+
+
+def test_row_with_too_many_fields(bundle_dir: Path, plan: AnalysisPlan) -> None:
+    _edit(bundle_dir, "vacancies", "V3,FIN,ICT", "V3,FIN,ICT,extra")
+    (p,) = _problems(bundle_dir, plan)
+    assert (p.file, p.row) == ("vacancies.csv", 4)
+    assert "fields" in p.rule
