@@ -2,7 +2,9 @@
 
 Files are written into a hidden temporary folder next to the destination and moved into
 place in one rename when everything is written; an interrupted run leaves no half-written
-output folder. An existing destination is replaced only when asked (``--force``).
+output folder (a killed run leaves only its hidden staging folder, which the next run into
+the same destination removes). An existing destination is replaced only when asked
+(``--force``).
 """
 
 from __future__ import annotations
@@ -42,6 +44,9 @@ def staged_folder(out: Path, force: bool) -> Iterator[Path]:
     if out.exists() and not out.is_dir():
         raise OutputError(f"{out} exists and is not a folder.")
     parent = out.resolve().parent
+    # a run that was killed leaves its hidden staging folder; the next run clears it
+    for stale in parent.glob(f".{out.name}.partial-*"):
+        shutil.rmtree(stale, ignore_errors=True)
     try:
         parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=parent))

@@ -285,3 +285,30 @@ def test_console_script_has_no_traceback(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert "plan.yaml" in proc.stderr
+
+
+def test_killed_run_leaves_no_output_folder(plan_dir: Path, tmp_path: Path) -> None:
+    import signal
+    import time
+
+    script = shutil.which("pilot-eval") or str(Path(sys.executable).parent / "pilot-eval")
+    out = tmp_path / "out"
+    args = [script, "run", str(plan_dir / PLAN_NAME), "--data", str(ROOT / "data" / "synthetic")]
+    proc = subprocess.Popen(
+        [*args, "--out", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 60
+    # wait until the run is writing (its staging folder exists), then kill it
+    while not list(tmp_path.glob(".out.partial-*")) and time.monotonic() < deadline:
+        if proc.poll() is not None:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    if proc.returncode == 0:  # the run finished before the kill: nothing to check
+        pytest.skip("the run completed before it could be killed")
+    assert not out.exists()
+    # the next run clears the killed run's staging folder and completes
+    subprocess.run([*args, "--out", str(out)], check=True, capture_output=True)
+    assert (out / "results.json").exists()
+    assert not list(tmp_path.glob(".out.partial-*"))
