@@ -154,17 +154,19 @@ def simulate(out: Path, seed: int, vacancies: int, force: bool) -> None:
 def run(plan: Path, data_dir: Path, out: Path, lang: str, exploratory: bool, force: bool) -> None:
     """Run the locked PLAN on the data bundle; write results, report and manifest."""
     from pilot_eval.io import sha256_file
-    from pilot_eval.outputs import manifest, relative, sha256_bytes, staged_folder, write_text
+    from pilot_eval.outputs import (
+        check_destination,
+        manifest,
+        relative,
+        sha256_bytes,
+        staged_folder,
+        write_text,
+    )
     from pilot_eval.report import Lang, figures_for, pdf_bytes, render
     from pilot_eval.results import dumps
     from pilot_eval.runner import evaluate, prepare_inputs
 
-    if out.exists() and not force:
-        from pilot_eval.errors import OutputError
-
-        raise OutputError(
-            f"The output folder {out} already exists. Choose another --out or add --force."
-        )
+    check_destination(out, force)  # before the work, not only when writing
     inputs = prepare_inputs(plan, data_dir, exploratory)
     results = evaluate(inputs)
     command = ["pilot-eval", "run", relative(plan), "--data", relative(data_dir)]

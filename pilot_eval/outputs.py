@@ -27,6 +27,23 @@ def relative(path: Path, start: Path | None = None) -> str:
     return Path(os.path.relpath(path.resolve(), (start or Path.cwd()).resolve())).as_posix()
 
 
+def check_destination(out: Path, force: bool) -> None:
+    """Refuse an existing output folder unless ``force``; refuse a file in its place.
+
+    Raises
+    ------
+    OutputError
+        When ``out`` exists and ``force`` is false, or ``out`` is not a folder.
+    """
+    if out.exists() and not force:
+        raise OutputError(
+            f"The output folder {out} already exists. Choose another --out or add --force to "
+            "replace it."
+        )
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{out} exists and is not a folder.")
+
+
 @contextmanager
 def staged_folder(out: Path, force: bool) -> Iterator[Path]:
     """Yield a temporary folder; on success it replaces ``out``, on failure it is removed.
@@ -36,13 +53,7 @@ def staged_folder(out: Path, force: bool) -> Iterator[Path]:
     OutputError
         When ``out`` exists and ``force`` is false, or its parent cannot be written.
     """
-    if out.exists() and not force:
-        raise OutputError(
-            f"The output folder {out} already exists. Choose another --out or add --force to "
-            "replace it."
-        )
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"{out} exists and is not a folder.")
+    check_destination(out, force)
     parent = out.resolve().parent
     # a run that was killed leaves its hidden staging folder; the next run clears it
     for stale in parent.glob(f".{out.name}.partial-*"):

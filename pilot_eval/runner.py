@@ -357,22 +357,8 @@ def robustness(
 
 
 def _estimate_fields(e: Estimate) -> dict[str, Any]:
-    return {
-        "estimator": e.estimator,
-        "scale": e.scale,
-        "estimate": e.estimate,
-        "std_error": e.std_error,
-        "ci_low": e.ci_low,
-        "ci_high": e.ci_high,
-        "statistic": e.statistic,
-        "statistic_name": e.statistic_name,
-        "df": e.df,
-        "p_value": e.p_value,
-        "null_hypothesis": e.null_hypothesis,
-        "n_vacancies": e.n_vacancies,
-        "n_applications": e.n_applications,
-        "reason": e.reason,
-    }
+    """An estimate's numbers without its estimator-specific details."""
+    return {k: v for k, v in e.as_json().items() if k != "details"}
 
 
 def _hypothesis_row(
