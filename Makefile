@@ -19,10 +19,13 @@ report: $(STAMP) system-deps
 	$(BIN)/pilot-eval run $(PLAN) --data $(DATA) --out $(OUT) --force
 
 # WeasyPrint (the PDF report) needs Pango from the system; install it when it is missing.
+# HarfBuzz-Subset too: without it WeasyPrint warns, and the tests turn warnings into errors.
 system-deps:
-	@ldconfig -p | grep -q 'libpango-1.0.so' && ldconfig -p | grep -q 'libpangoft2-1.0.so' || \
-	  { echo "Installing Pango for the PDF report (Debian packages)"; \
-	    apt-get update -qq && apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core; }
+	@ldconfig -p | grep -q 'libpango-1.0.so' && ldconfig -p | grep -q 'libpangoft2-1.0.so' && \
+	  ldconfig -p | grep -q 'libharfbuzz-subset.so' || \
+	  { echo "Installing Pango and HarfBuzz for the PDF report (Debian packages)"; \
+	    apt-get update -qq && apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 \
+	      libharfbuzz-subset0 fonts-dejavu-core; }
 
 test: lint typecheck pytest
 
