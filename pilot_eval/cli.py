@@ -153,7 +153,6 @@ def simulate(out: Path, seed: int, vacancies: int, force: bool) -> None:
 @click.option("--force", is_flag=True, help="Replace an existing output folder.")
 def run(plan: Path, data_dir: Path, out: Path, lang: str, exploratory: bool, force: bool) -> None:
     """Run the locked PLAN on the data bundle; write results, report and manifest."""
-    from pilot_eval.io import sha256_file
     from pilot_eval.outputs import (
         check_destination,
         manifest,
@@ -164,7 +163,7 @@ def run(plan: Path, data_dir: Path, out: Path, lang: str, exploratory: bool, for
     )
     from pilot_eval.report import Lang, figures_for, pdf_bytes, render
     from pilot_eval.results import dumps
-    from pilot_eval.runner import evaluate, prepare_inputs
+    from pilot_eval.runner import evaluate, input_hashes, prepare_inputs
 
     check_destination(out, force)  # before the work, not only when writing
     inputs = prepare_inputs(plan, data_dir, exploratory)
@@ -189,19 +188,12 @@ def run(plan: Path, data_dir: Path, out: Path, lang: str, exploratory: bool, for
         pdf = pdf_bytes(texts[f"report.{lang}.html"])
         (staging / f"report.{lang}.pdf").write_bytes(pdf)
         written[f"report.{lang}.pdf"] = sha256_bytes(pdf)
-        data_inputs = {
-            relative(data_dir / name): digest for name, digest in inputs.bundle.files.items()
-        }
-        plan_inputs = {relative(plan): sha256_file(plan)}
-        lock_inputs: dict[str, str] = {}
-        if inputs.lock.history is not None:
-            lock_inputs[relative(inputs.lock.history.path)] = sha256_file(inputs.lock.history.path)
         write_text(
             staging,
             "manifest.json",
             manifest(
                 command=command,
-                inputs={"plan": plan_inputs, "lock": lock_inputs, "data": data_inputs},
+                inputs=input_hashes(inputs, plan, data_dir),
                 software=results["software"],
                 outputs=written,
                 exploratory=exploratory,
@@ -240,6 +232,34 @@ def bundle_command(out: Path, to: Path, without_data: bool) -> None:
 
     names = bundle(out, to, with_data=not without_data)
     click.echo(f"Wrote {to} with {len(names)} files.")
+
+
+@cli.command("export-open-data")
+@click.argument("plan", type=_existing_file)
+@click.option("--data", "data_dir", type=_path, required=True, help="Folder of the data bundle.")
+@click.option("--out", type=_path, required=True, help="Folder for the open data and its report.")
+@click.option("--lang", type=click.Choice(["nl", "en"]), default="nl", show_default=True)
+@click.option(
+    "--exploratory", is_flag=True, help="Use a plan that is not locked; outputs are marked."
+)
+@click.option("--force", is_flag=True, help="Replace an existing output folder.")
+def export_open_data(
+    plan: Path, data_dir: Path, out: Path, lang: str, exploratory: bool, force: bool
+) -> None:
+    """Write anonymised microdata of the bundle that pass disclosure control (new ids, no
+    free text, every combination of quasi-identifiers at least k times), with a report of
+    what was recoded and suppressed and of the plan's results on the open data."""
+    from pilot_eval.export import export_open_data as export
+
+    summary = export(plan, data_dir, out, "en" if lang == "en" else "nl", exploratory, force)
+    risk = summary["protection"]["risk"]
+    click.echo(
+        f"Wrote {summary['open_data']['n_applications']} applications of "
+        f"{summary['open_data']['n_vacancies']} vacancies to {out}: smallest class "
+        f"{risk['smallest_class']} (k = {summary['protection']['k_anonymity']}), "
+        f"l-diversity of the outcome {risk['l_diversity']}, "
+        f"{summary['verdicts_changed']} verdict(s) differ on the open data."
+    )
 
 
 def _echo_verdicts(results: dict[str, Any]) -> None:

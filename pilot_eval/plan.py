@@ -212,6 +212,15 @@ class Disclosure(_Frozen):
 
     min_cell: int = Field(10, ge=1, description="Smallest count that may be published.")
     k_anonymity: int = Field(5, ge=2, description="Minimum size of a quasi-identifier class.")
+    quasi_identifiers: tuple[str, ...] = Field(
+        (),
+        description="Columns of `vacancies` or `applications` that the open-data export treats "
+        "as quasi-identifiers besides department, function_family, salary_scale, managerial, "
+        "age_band, gender, origin and disability.",
+    )
+    seed: int = Field(
+        0, ge=0, description="Seed of the random order of the new identifiers in the open data."
+    )
 
 
 class RobustnessSpec(_Frozen):

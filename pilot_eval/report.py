@@ -112,7 +112,7 @@ def environment(fmt: str, folder: Path | None = None) -> jinja2.Environment:
 
 def formatter_for(results: Mapping[str, Any], lang: Lang) -> Formatter:
     """The number formatter of a report of ``results`` in ``lang``."""
-    return Formatter(lang=lang, min_cell=int(results["descriptives"]["min_cell"]))
+    return Formatter(lang=lang, min_cell=int(results["plan"]["disclosure"]["min_cell"]))
 
 
 def figures_for(
@@ -129,19 +129,21 @@ def render(
     command: str,
     folder: Path | None = None,
     figures: Sequence[ReportFigure] = (),
+    template: str = "report",
 ) -> str:
     """Render the report of ``results`` in ``lang`` as ``fmt`` (``html`` or ``md``).
 
     ``command`` is the command line, with relative paths, that re-runs the evaluation.
     ``figures`` are inlined in HTML and linked as ``figures/<name>.svg`` in Markdown.
+    ``template`` names the report: ``report`` (the evaluation, from results.json) or
+    ``export`` (the open-data export, from disclosure.json).
     """
     env = environment(fmt, folder)
     formatter = formatter_for(results, lang)
     env.filters.update(formatter.filters())
     env.globals["ci"] = formatter.ci
-    template = env.get_template(f"report.{fmt}.j2")
     css = (folder or templates_dir()) / "report.css"
-    return template.render(
+    return env.get_template(f"{template}.{fmt}.j2").render(
         r=results,
         t=load_messages(lang, folder),
         lang=lang,

@@ -35,7 +35,9 @@ from pilot_eval.inference import (
     threshold,
     verdict,
 )
+from pilot_eval.io import sha256_file
 from pilot_eval.lock import LockStatus, check_locked
+from pilot_eval.outputs import relative
 from pilot_eval.plan import (
     BETWEEN_ARMS,
     ESTIMATORS_BY_KIND,
@@ -89,6 +91,19 @@ def prepare_inputs(plan_path: Path, data_dir: Path, exploratory: bool) -> RunInp
     lock = check_locked(loaded, exploratory)
     bundle = load_bundle(data_dir, loaded.plan)
     return RunInputs(loaded=loaded, lock=lock, bundle=bundle, exploratory=exploratory)
+
+
+def input_hashes(inputs: RunInputs, plan_path: Path, data_dir: Path) -> dict[str, dict[str, str]]:
+    """Role (plan, lock, data) -> path relative to the working folder -> SHA-256, as the
+    manifest records the inputs of a command."""
+    lock: dict[str, str] = {}
+    if inputs.lock.history is not None:
+        lock[relative(inputs.lock.history.path)] = sha256_file(inputs.lock.history.path)
+    return {
+        "plan": {relative(plan_path): sha256_file(plan_path)},
+        "lock": lock,
+        "data": {relative(data_dir / name): digest for name, digest in inputs.bundle.files.items()},
+    }
 
 
 def software_versions() -> dict[str, str]:

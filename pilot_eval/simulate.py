@@ -337,8 +337,8 @@ def write_bundle(bundle: SyntheticBundle, out: Path) -> list[Path]:
         raise PilotEvalError(f"output folder does not exist or is not a folder: {out}")
     targets = [out / "vacancies.csv", out / "applications.csv", out / "truth.json"]
     contents: list[str] = [
-        _csv_text(bundle.vacancies),
-        _csv_text(bundle.applications),
+        csv_text(bundle.vacancies),
+        csv_text(bundle.applications),
         json.dumps(_round_floats(bundle.truth), indent=2, sort_keys=True, ensure_ascii=False)
         + "\n",
     ]
@@ -802,7 +802,7 @@ def _round_floats(value: Any) -> Any:
     return value
 
 
-def _csv_text(frame: pd.DataFrame) -> str:
+def csv_text(frame: pd.DataFrame, float_format: str = "%.1f") -> str:
     """Return ``frame`` as deterministic CSV text with booleans as ``true``/``false``."""
     columns: dict[str, Any] = {}
     for name in frame.columns:
@@ -815,6 +815,6 @@ def _csv_text(frame: pd.DataFrame) -> str:
         else:
             columns[str(name)] = column
     text: str = pd.DataFrame(columns).to_csv(
-        index=False, lineterminator="\n", float_format="%.1f", na_rep=""
+        index=False, lineterminator="\n", float_format=float_format, na_rep=""
     )
     return text

@@ -1,0 +1,152 @@
+"""Orchestration of the open-data export: anonymise, write, read back, re-analyse, report.
+
+``pilot-eval export-open-data PLAN --data DIR --out DIR`` writes into ``OUT/``:
+
+* ``vacancies.csv`` and ``applications.csv``: the anonymised bundle
+  (:mod:`pilot_eval.opendata`), which validates as a bundle of the same plan;
+* ``disclosure.json``: what was recoded and suppressed, the remaining risk, and every
+  hypothesis of the plan on the original data next to the open data;
+* ``export-report.<lang>.md`` and ``.html``: the same for readers;
+* ``manifest.json``: SHA-256 of inputs and outputs, software versions, the command.
+
+The open data are read back with the bundle loader before they are analysed, so what is
+compared is what is published.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pilot_eval.bundle import load_bundle
+from pilot_eval.opendata import OpenData, anonymise, compare_results
+from pilot_eval.outputs import (
+    check_destination,
+    manifest,
+    relative,
+    sha256_bytes,
+    staged_folder,
+    write_text,
+)
+from pilot_eval.report import Lang, render
+from pilot_eval.results import dumps
+from pilot_eval.runner import RunInputs, evaluate, input_hashes, prepare_inputs
+from pilot_eval.simulate import csv_text
+
+EXPORT_FORMAT = 1
+
+PROTECTED_COUNTS = frozenset(
+    {"suppressed", "missing_before", "applications_in_classes_with_one_outcome"}
+)
+"""Counts of applications in disclosure.json that fall under the minimum cell rule."""
+
+TABLE_FILES = ("vacancies.csv", "applications.csv")
+
+
+def export_open_data(
+    plan_path: Path,
+    data_dir: Path,
+    out: Path,
+    lang: Lang,
+    exploratory: bool = False,
+    force: bool = False,
+) -> dict[str, Any]:
+    """Write the open-data export of the bundle into ``out``; return disclosure.json's content.
+
+    Raises
+    ------
+    PilotEvalError
+        On a bad plan, lock or bundle, or an output folder that exists without ``force``.
+    """
+    check_destination(out, force)
+    inputs = prepare_inputs(plan_path, data_dir, exploratory)
+    plan = inputs.loaded.plan
+    original = evaluate(inputs)
+    opened = anonymise(inputs.bundle, plan)
+    command = ["pilot-eval", "export-open-data", relative(plan_path), "--data", relative(data_dir)]
+    command += ["--out", relative(out), "--lang", lang]
+    if exploratory:
+        command.append("--exploratory")
+    written: dict[str, str] = {}
+    with staged_folder(out, force) as staging:
+        tables = {
+            "vacancies.csv": csv_text(opened.vacancies, float_format="%.12g"),
+            "applications.csv": csv_text(opened.applications, float_format="%.12g"),
+        }
+        for name, text in tables.items():
+            write_text(staging, name, text)
+        published = evaluate(dataclasses.replace(inputs, bundle=load_bundle(staging, plan)))
+        summary = export_summary(inputs, opened, original, published)
+        texts = {"disclosure.json": dumps(summary)}
+        for fmt in ("md", "html"):
+            texts[f"export-report.{lang}.{fmt}"] = render(
+                summary, lang, fmt, " ".join(command), template="export"
+            )
+        for name, text in texts.items():
+            write_text(staging, name, text)
+        for name, text in {**tables, **texts}.items():
+            written[name] = sha256_bytes(text.encode("utf-8"))
+        write_text(
+            staging,
+            "manifest.json",
+            manifest(
+                command=command,
+                inputs=input_hashes(inputs, plan_path, data_dir),
+                software=original["software"],
+                outputs=written,
+                exploratory=exploratory,
+            ),
+        )
+    return summary
+
+
+def export_summary(
+    inputs: RunInputs,
+    opened: OpenData,
+    original: Mapping[str, Any],
+    published: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The content of disclosure.json."""
+    plan = inputs.loaded.plan
+    protection = _protect_counts(opened.protection.as_json(), plan.disclosure.min_cell)
+    comparison = compare_results(original, published)
+    return {
+        "export_format": EXPORT_FORMAT,
+        "plan": {
+            key: original["plan"][key]
+            for key in ("id", "title", "version", "file", "sha256", "locked", "exploratory")
+        }
+        | {"disclosure": plan.disclosure.model_dump(mode="json"), "alpha": plan.alpha},
+        "data": {
+            "files": original["data"]["files"],
+            "n_vacancies": original["data"]["n_vacancies"],
+            "n_applications": original["data"]["n_applications"],
+        },
+        "open_data": {
+            "files": published["data"]["files"],
+            "n_vacancies": published["data"]["n_vacancies"],
+            "n_applications": published["data"]["n_applications"],
+            "vacancy_columns": list(opened.vacancies.columns),
+            "application_columns": list(opened.applications.columns),
+        },
+        "protection": protection,
+        "comparison": comparison,
+        "verdicts_changed": sum(1 for row in comparison if not row["same_verdict"]),
+        "software": original["software"],
+    }
+
+
+def _protect_counts(node: Any, min_cell: int) -> Any:
+    """Counts of applications from 1 to ``min_cell - 1`` become null."""
+    if isinstance(node, dict):
+        return {
+            k: None
+            if k in PROTECTED_COUNTS and isinstance(v, int) and 0 < v < min_cell
+            else _protect_counts(v, min_cell)
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_protect_counts(v, min_cell) for v in node]
+    return node
