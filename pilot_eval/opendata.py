@@ -9,17 +9,20 @@ that every combination of them among the published applications occurs at least
 Disclosure Control*, sections 3.4 and 3.6; the approach of sdcMicro's ``globalRecode`` and
 ``localSuppression``):
 
-1. **Global recoding** of the vacancy attributes. Salary scales are published in bands.
-   While some combination of vacancy attributes holds fewer than k applications, the
-   rarest value in such a combination is recoded: a department or function family to
-   ``other``, a salary band merged with its smaller neighbour, a managerial flag left
-   empty. Every recoding applies to the whole table, so the released categories mean the
-   same thing in every row.
-2. **Local suppression** of the applicant attributes. For applications whose combination
+1. **Global recoding.** Salary scales are published in bands (those of the reweighting
+   profile). A department, function family or extra attribute with fewer than k
+   applications in the whole bundle becomes ``other`` in every row.
+2. **Local recoding of vacancies.** Vacancies whose combination of attributes still holds
+   fewer than k applications have their attributes recoded one after the other, least
+   important first, until none is left: extra attributes and the managerial flag left
+   empty, the salary band widened to 1-18, the function family and then the department to
+   ``other``. Vacancies that still form too small a combination take along the smallest
+   other combinations (complementary recoding).
+3. **Local suppression** of the applicant attributes. For applications whose combination
    still occurs fewer than k times, applicant attributes are left empty one after the
    other, least important first: attributes that no group of the plan uses, then the plan's
    group columns from the last-used to the group of the primary hypotheses.
-3. **Complementary suppression.** Applications whose applicant attributes are all empty
+4. **Complementary suppression.** Applications whose applicant attributes are all empty
    but still form a class below k take along the smallest other classes of the same
    vacancy attributes until the class reaches k.
 
@@ -64,7 +67,9 @@ OUTCOME = "stage_reached"
 """The sensitive attribute whose diversity within classes is reported."""
 
 ID_WIDTH = {"vacancy_id": 4, "application_id": 6, "block": 3}
-ID_PREFIX = {"vacancy_id": "V", "application_id": "A", "block": "B"}
+ID_PREFIX = {"vacancy_id": "OV", "application_id": "OA", "block": "OB"}
+"""Prefixes of the new identifiers, unlike those of any bundle written by `simulate`, so that
+nobody mistakes a new identifier for an original one."""
 
 
 @dataclass(frozen=True)
@@ -79,9 +84,18 @@ class Band:
         """``"9-10"``, or ``"9"`` for a band of one scale."""
         return str(self.low) if self.low == self.high else f"{self.low}-{self.high}"
 
+    @classmethod
+    def parse(cls, label: str) -> Band:
+        """The band of a label."""
+        low, _, high = label.partition("-")
+        return cls(int(low), int(high or low))
+
 
 INITIAL_BANDS = tuple(Band(low, high) for low, high, _ in SCALE_BANDS)
 """The bands every export starts from: those of the reweighting profile."""
+
+FULL_RANGE = Band(1, 18)
+"""The band of a vacancy whose salary band is recoded locally."""
 
 
 @dataclass(frozen=True)
@@ -103,6 +117,8 @@ class Protection:
 
     k: int
     recodings: list[Recoding] = field(default_factory=list)
+    recoded_locally: dict[str, int] = field(default_factory=dict)
+    vacancies_completed: int = 0
     bands: tuple[Band, ...] = INITIAL_BANDS
     suppressed: dict[str, int] = field(default_factory=dict)
     missing_before: dict[str, int] = field(default_factory=dict)
@@ -116,6 +132,10 @@ class Protection:
             "k_anonymity": self.k,
             "salary_bands": [b.label for b in self.bands],
             "recodings": [r.as_json() for r in self.recodings],
+            "local_recoding": [
+                {"column": c, "vacancies": n} for c, n in self.recoded_locally.items()
+            ],
+            "vacancies_complementary": self.vacancies_completed,
             "local_suppression": [
                 {
                     "column": c,
@@ -223,15 +243,29 @@ def anonymise(bundle: Bundle, plan: AnalysisPlan) -> OpenData:
             f"disclosure.k_anonymity = {k}: no microdata can be published."
         )
     qi = quasi_identifiers(plan, bundle)
-    vac = bundle.vacancies
-    apps = bundle.applications
+    vac, apps = bundle.vacancies, bundle.applications
     protection = Protection(k=k)
+    booleans = _boolean_columns(vac)
     vac_text = pd.DataFrame({c: _text(vac[c]) for c in qi.vacancy}, index=vac.index)
     if "salary_scale" in vac_text:
         vac_text["salary_scale"] = _band_labels(vac["salary_scale"], INITIAL_BANDS)
-    weights = apps["vacancy_id"].value_counts().reindex(vac["vacancy_id"], fill_value=0)
-    vac_text, protection.bands = _recode_globally(
-        vac_text, vac["salary_scale"], weights.to_numpy(), k, protection, _boolean_columns(vac)
+    counts = apps["vacancy_id"].value_counts().reindex(vac["vacancy_id"], fill_value=0)
+    weights = np.asarray(counts, dtype=np.int64)
+    replacement = {
+        c: MISSING if c in booleans else FULL_RANGE.label if c == "salary_scale" else OTHER
+        for c in qi.vacancy
+    }
+    protection.recodings = _recode_rare(vac_text, weights, k, replacement)
+    # least important first: extra attributes, managerial, band, family, department
+    order = tuple(reversed(qi.vacancy))
+    protection.recoded_locally = _suppress_in_order(
+        vac_text, qi.vacancy, order, replacement, weights, k
+    )
+    protection.vacancies_completed = _complete(vac_text, qi.vacancy, order, replacement, weights, k)
+    protection.bands = tuple(
+        sorted(
+            {Band.parse(v) for v in vac_text.get("salary_scale", ())}, key=lambda b: (b.low, b.high)
+        )
     )
     position = pd.Index(vac["vacancy_id"]).get_indexer(apps["vacancy_id"])
     joined = pd.DataFrame(
@@ -240,16 +274,19 @@ def anonymise(bundle: Bundle, plan: AnalysisPlan) -> OpenData:
     for c in qi.application:
         joined[c] = _text(apps[c])
         protection.missing_before[c] = int((joined[c] == MISSING).sum())
-    _suppress_locally(joined, qi, k, protection)
-    protection.complementary = _suppress_complementary(joined, qi, k)
+    empty = dict.fromkeys(qi.application, MISSING)
+    ones = np.ones(len(joined), dtype=np.int64)
+    _suppress_in_order(joined, qi.all, qi.application, empty, ones, k)
+    protection.complementary = _complete(
+        joined, qi.all, qi.application, empty, ones, k, within=qi.vacancy
+    )
     for c in qi.application:
         protection.suppressed[c] = int((joined[c] == MISSING).sum()) - protection.missing_before[c]
     protection.risk = risk(joined, apps[OUTCOME].astype("str"), qi, k, apps["vacancy_id"])
     open_vac, open_apps = _published_tables(bundle, plan, qi, vac_text, joined, protection)
     described = [c for c in open_vac.columns if c not in ("vacancy_id", "block")]
-    protection.risk["vacancies_unique"] = int(
-        (_class_sizes(open_vac[described].astype("string").fillna(MISSING), described) == 1).sum()
-    )
+    text = open_vac[described].astype("string").fillna(MISSING)
+    protection.risk["vacancies_unique"] = int((_cell_weights(text, described) == 1).sum())
     return OpenData(open_vac, open_apps, protection)
 
 
@@ -275,134 +312,106 @@ def _band_labels(scales: pd.Series, bands: Sequence[Band]) -> pd.Series:
     return out
 
 
-def _class_sizes(frame: pd.DataFrame, columns: Sequence[str]) -> npt.NDArray[np.int64]:
-    """For each row, how many rows share its values in ``columns``."""
+def _cell_weights(
+    frame: pd.DataFrame, columns: Sequence[str], weights: npt.NDArray[np.int64] | None = None
+) -> npt.NDArray[np.float64]:
+    """For each row, the total weight (default: the number) of the rows that share its
+    values in ``columns``."""
     codes = frame.groupby(list(columns), sort=False).ngroup().to_numpy()
-    sizes: npt.NDArray[np.int64] = np.bincount(codes)[codes]
-    return sizes
+    totals: npt.NDArray[np.float64] = np.bincount(codes, weights=weights).astype(np.float64)
+    return totals[codes]
 
 
-def _recode_globally(
-    vac: pd.DataFrame,
-    scales: pd.Series,
+def _small(
+    frame: pd.DataFrame, columns: Sequence[str], weights: npt.NDArray[np.int64], k: int
+) -> npt.NDArray[np.bool_]:
+    """Rows whose combination holds some weight, but less than ``k``."""
+    totals = _cell_weights(frame, columns, weights)
+    small: npt.NDArray[np.bool_] = (totals > 0) & (totals < k)
+    return small
+
+
+def _recode_rare(
+    vac: pd.DataFrame, weights: npt.NDArray[np.int64], k: int, replacement: Mapping[str, str]
+) -> list[Recoding]:
+    """Global recoding: a department, function family or extra attribute with fewer than
+    ``k`` applications in the whole bundle becomes ``other`` in every row."""
+    recodings: list[Recoding] = []
+    for column in vac.columns:
+        if replacement[column] != OTHER:
+            continue
+        totals = pd.Series(weights).groupby(vac[column].to_numpy()).sum()
+        rare = sorted(str(v) for v, w in totals.items() if 0 < w < k and v != OTHER)
+        if rare:
+            vac.loc[vac[column].isin(rare), column] = OTHER
+            shown = tuple("" if v == MISSING else str(v) for v in rare)
+            recodings.append(Recoding(column, shown, OTHER))
+    return recodings
+
+
+def _suppress_in_order(
+    frame: pd.DataFrame,
+    columns: Sequence[str],
+    order: Sequence[str],
+    replacement: Mapping[str, str],
     weights: npt.NDArray[np.int64],
     k: int,
-    protection: Protection,
-    booleans: frozenset[str],
-) -> tuple[pd.DataFrame, tuple[Band, ...]]:
-    """Recode vacancy attributes until every combination holding applications holds at
-    least ``k`` of them; the rarest value of a too-small combination goes first."""
-    vac = vac.copy()
-    bands = list(INITIAL_BANDS)
-    columns = list(vac.columns)
-
-    def other_of(column: str) -> str:
-        return MISSING if column in booleans else OTHER
-
-    while True:
-        codes = vac.groupby(columns, sort=False).ngroup().to_numpy()
-        cell_weight = np.bincount(codes, weights=weights)[codes]
-        small = (cell_weight > 0) & (cell_weight < k)
+) -> dict[str, int]:
+    """Local recoding or suppression: in the rows whose combination of ``columns`` holds
+    less than ``k``, replace the values of ``order`` one column after the other (the
+    replacements accumulate) until no such row is left. Returns the rows changed per
+    column."""
+    changed = dict.fromkeys(order, 0)
+    for column in order:
+        small = _small(frame, columns, weights, k)
         if not small.any():
-            return vac, tuple(bands)
-        # candidates: (weight of the value in the whole table, column order, value)
-        best: tuple[float, int, str, str] | None = None
-        for j, column in enumerate(columns):
-            values = vac[column]
-            totals = pd.Series(weights, index=vac.index).groupby(values.to_numpy()).sum()
-            if column == "salary_scale":
-                if len(bands) == 1:
-                    continue
-                candidates = set(values[small])
-            else:
-                candidates = {v for v in values[small] if v != other_of(column)}
-                if not candidates:
-                    # the small combination already holds the recoded value: recode the
-                    # whole column, at the cost of every value still published
-                    rest = totals.drop(other_of(column), errors="ignore")
-                    if len(rest):
-                        option = (float(rest.sum()), j, column, "")
-                        best = option if best is None or option < best else best
-                    continue
-            for v in sorted(candidates):
-                option = (float(totals[v]), j, column, v)
-                best = option if best is None or option < best else best
-        if best is None:  # cannot happen while the table holds k applications in all
-            raise AssertionError("global recoding found nothing to recode")
-        _, _, column, value = best
-        if column == "salary_scale":
-            bands, merged = _merge_band(bands, value, scales, weights)
-            labels = _band_labels(scales, bands)
-            changed = tuple(sorted(set(vac.loc[labels != vac[column], column])))
-            vac[column] = labels
-            protection.recodings.append(Recoding(column, changed, merged.label))
-            continue
-        target = other_of(column)
-        chosen = (
-            vac[column] != target if value == "" else vac[column] == value
-        )  # "" means the whole column
-        recoded = tuple(sorted(set(vac.loc[chosen, column])))
-        vac.loc[chosen, column] = target
-        protection.recodings.append(
-            Recoding(
-                column,
-                tuple("" if v == MISSING else v for v in recoded),
-                None if target == MISSING else target,
-            )
-        )
+            break
+        hit = small & (frame[column] != replacement[column]).to_numpy()
+        frame.loc[hit, column] = replacement[column]
+        changed[column] = int(hit.sum())
+    return changed
 
 
-def _merge_band(
-    bands: list[Band], label: str, scales: pd.Series, weights: npt.NDArray[np.int64]
-) -> tuple[list[Band], Band]:
-    """Merge the band ``label`` with its neighbour holding fewer applications (the lower
-    one on a tie); return the new bands and the merged band."""
-    i = next(i for i, b in enumerate(bands) if b.label == label)
-
-    def weight(b: Band) -> float:
-        return float(weights[((scales >= b.low) & (scales <= b.high)).to_numpy()].sum())
-
-    neighbours = [j for j in (i - 1, i + 1) if 0 <= j < len(bands)]
-    j = min(neighbours, key=lambda n: (weight(bands[n]), n))
-    lo, hi = sorted((i, j))
-    merged = Band(bands[lo].low, bands[hi].high)
-    return [*bands[:lo], merged, *bands[hi + 1 :]], merged
-
-
-def _suppress_locally(
-    joined: pd.DataFrame, qi: QuasiIdentifiers, k: int, protection: Protection
-) -> None:
-    """Leave applicant attributes empty, least important first, in classes below k."""
-    for column in qi.application:
-        small = _class_sizes(joined, qi.all) < k
-        if not small.any():
-            return
-        joined.loc[small, column] = MISSING
-
-
-def _suppress_complementary(joined: pd.DataFrame, qi: QuasiIdentifiers, k: int) -> int:
-    """Grow classes below k whose applicant attributes are all empty with the smallest
-    other classes of the same vacancy attributes; return the applications so suppressed."""
-    sizes = _class_sizes(joined, qi.all)
-    if not (sizes < k).any() or not qi.application:
+def _complete(
+    frame: pd.DataFrame,
+    columns: Sequence[str],
+    order: Sequence[str],
+    replacement: Mapping[str, str],
+    weights: npt.NDArray[np.int64],
+    k: int,
+    within: Sequence[str] = (),
+) -> int:
+    """Complementary suppression. Rows still below ``k`` after :func:`_suppress_in_order`
+    hold the replacement in every column of ``order``; their combination takes along the
+    lightest other combinations with the same ``within`` values until it holds ``k``.
+    Returns the rows so changed."""
+    small = _small(frame, columns, weights, k)
+    if not small.any():
         return 0
+    target = np.array([replacement[c] for c in order], dtype=object)
+    full = (frame[list(order)].to_numpy() == target).all(axis=1)
+    if within:
+        part = frame.groupby(list(within), sort=True).ngroup().to_numpy()
+    else:
+        part = np.zeros(len(frame), dtype=np.int64)
+    class_weight = _cell_weights(frame, columns, weights)
+    class_code = frame.groupby(list(columns), sort=True).ngroup().to_numpy()
     taken = 0
-    cells = joined.groupby(list(qi.vacancy), sort=True) if qi.vacancy else [((), joined)]
-    for _, cell in cells:
-        cell_sizes = _class_sizes(cell, qi.all)
-        if not (cell_sizes < k).any():
-            continue
-        empty = (cell[list(qi.application)] == MISSING).all(axis=1)
-        have = int(empty.sum())
-        keys = cell.loc[~empty, list(qi.application)].apply(tuple, axis=1)
-        order = keys.value_counts().sort_index(kind="stable").sort_values(kind="stable")
-        for key, size in order.items():
+    for p in np.unique(part[small]):
+        member = part == p
+        have = float(weights[member & full].sum())
+        others = pd.DataFrame(
+            {"w": class_weight[member & ~full], "code": class_code[member & ~full]}
+        ).drop_duplicates()
+        for w, code in others.sort_values(["w", "code"]).itertuples(index=False):
             if have >= k:
                 break
-            rows = keys.index[keys == key]
-            joined.loc[rows, list(qi.application)] = MISSING
-            have += int(size)
-            taken += int(size)
+            if w == 0:
+                continue
+            rows = member & (class_code == code)
+            frame.loc[rows, list(order)] = target
+            have += float(w)
+            taken += int(rows.sum())
     return taken
 
 
@@ -426,7 +435,7 @@ def risk(
     frame = pd.DataFrame({"c": codes, "y": outcome.to_numpy()})
     distinct = frame.groupby("c")["y"].nunique().to_numpy()
     within = joined[list(qi.application)].assign(_vacancy=vacancy.to_numpy())
-    within_sizes = _class_sizes(within, [*qi.application, "_vacancy"])
+    within_sizes = _cell_weights(within, [*qi.application, "_vacancy"])
     return {
         "quasi_identifiers": list(qi.all),
         "classes": len(sizes),
@@ -474,9 +483,8 @@ def _published_tables(
     for c in qi.vacancy:
         values = vac_text[c].where(vac_text[c] != MISSING, None)
         if c == "salary_scale":
-            lows = {b.label: b.low for b in protection.bands}
-            out_vac["salary_scale"] = values.map(lows).astype("Int64")
-            out_vac.insert(out_vac.columns.get_loc("salary_scale") + 1, "salary_band", values)
+            out_vac["salary_scale"] = values.map(lambda v: Band.parse(v).low).astype("Int64")
+            out_vac.insert(list(out_vac.columns).index("salary_scale") + 1, "salary_band", values)
         elif isinstance(vac[c].dtype, pd.BooleanDtype):
             out_vac[c] = values.map({"true": True, "false": False}).astype("boolean")
         else:
