@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from pilot_eval.bundle import load_bundle
+from pilot_eval.disclosure import protect_row
 from pilot_eval.opendata import OpenData, anonymise, compare_results
 from pilot_eval.outputs import (
     check_destination,
@@ -37,12 +38,11 @@ from pilot_eval.simulate import csv_text
 
 EXPORT_FORMAT = 1
 
-PROTECTED_COUNTS = frozenset(
-    {"suppressed", "missing_before", "applications_in_classes_with_one_outcome"}
+RISK_COUNTS = (
+    "applications_in_classes_with_one_outcome",
+    "applications_below_k_if_vacancy_known",
 )
-"""Counts of applications in disclosure.json that fall under the minimum cell rule."""
-
-TABLE_FILES = ("vacancies.csv", "applications.csv")
+"""Counts of applications among the risk figures that fall under the minimum cell rule."""
 
 
 def export_open_data(
@@ -138,15 +138,20 @@ def export_summary(
     }
 
 
-def _protect_counts(node: Any, min_cell: int) -> Any:
-    """Counts of applications from 1 to ``min_cell - 1`` become null."""
-    if isinstance(node, dict):
-        return {
-            k: None
-            if k in PROTECTED_COUNTS and isinstance(v, int) and 0 < v < min_cell
-            else _protect_counts(v, min_cell)
-            for k, v in node.items()
-        }
-    if isinstance(node, list):
-        return [_protect_counts(v, min_cell) for v in node]
-    return node
+def _protect_counts(protection: dict[str, Any], min_cell: int) -> dict[str, Any]:
+    """Counts of applications below ``min_cell`` become null. The empty cells of a column
+    in the published file are the sum of the values left empty and those not reported
+    before, so the two are protected as a row whose total is public (complementary
+    suppression)."""
+    out = dict(protection)
+    rows = []
+    for row in protection["local_suppression"]:
+        pair = {"suppressed": row["suppressed"], "missing_before": row["missing_before"]}
+        rows.append({**row, **protect_row(pair, min_cell).cells})
+    out["local_suppression"] = rows
+    single = {"complementary_suppression": protection["complementary_suppression"]}
+    out.update(protect_row(single, min_cell, partition=False).cells)
+    risk = dict(protection["risk"])
+    risk.update(protect_row({k: risk[k] for k in RISK_COUNTS}, min_cell, partition=False).cells)
+    out["risk"] = risk
+    return out

@@ -10,14 +10,16 @@ Disclosure Control*, sections 3.4 and 3.6; the approach of sdcMicro's ``globalRe
 ``localSuppression``):
 
 1. **Global recoding.** Salary scales are published in bands (those of the reweighting
-   profile). A department, function family or extra attribute with fewer than k
-   applications in the whole bundle becomes ``other`` in every row.
+   profile); a band with fewer than k applications is merged with a neighbour. A
+   department, function family or extra attribute with fewer than k applications in the
+   whole bundle becomes ``other`` in every row (with at least one other value, so that
+   ``other`` never names a single value).
 2. **Local recoding of vacancies.** Vacancies whose combination of attributes still holds
    fewer than k applications have their attributes recoded one after the other, least
    important first, until none is left: extra attributes and the managerial flag left
-   empty, the salary band widened to 1-18, the function family and then the department to
-   ``other``. Vacancies that still form too small a combination take along the smallest
-   other combinations (complementary recoding).
+   empty, the function family and then the department to ``other``. Vacancies that still
+   form too small a combination take along the smallest other combinations of their salary
+   band (complementary recoding).
 3. **Local suppression** of the applicant attributes. For applications whose combination
    still occurs fewer than k times, applicant attributes are left empty one after the
    other, least important first: attributes that no group of the plan uses, then the plan's
@@ -36,6 +38,7 @@ of them.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,6 +59,19 @@ APPLICATION_QUASI_IDENTIFIERS = ("age_band", "gender", "origin", "disability")
 NOT_PUBLISHED = ("opened_on",)
 """Contract columns left out of the open data: an exact opening date singles out a
 vacancy (its public advertisement)."""
+
+NOT_QUASI_IDENTIFIERS: Mapping[str, str] = {
+    "vacancy_id": "identifiers are replaced by new ones, not recoded",
+    "application_id": "identifiers are replaced by new ones, not recoded",
+    "block": "identifiers are replaced by new ones, not recoded",
+    "arm": "the arm is what the plan compares; it is published unchanged",
+    "stage_reached": "an outcome is not recoded or suppressed",
+    "withdrew": "an outcome is not recoded or suppressed",
+    "questionnaire_score": "an outcome is not recoded or suppressed",
+    "interview_score": "an outcome is not recoded or suppressed",
+    "opened_on": "the opening date is never published",
+}
+"""Columns that ``disclosure.quasi_identifiers`` may not name, and why."""
 
 OTHER = "other"
 """The published value of recoded departments, function families and extra attributes."""
@@ -94,9 +110,6 @@ class Band:
 INITIAL_BANDS = tuple(Band(low, high) for low, high, _ in SCALE_BANDS)
 """The bands every export starts from: those of the reweighting profile."""
 
-FULL_RANGE = Band(1, 18)
-"""The band of a vacancy whose salary band is recoded locally."""
-
 
 @dataclass(frozen=True)
 class Recoding:
@@ -104,11 +117,10 @@ class Recoding:
 
     column: str
     values: tuple[str, ...]
-    to: str | None
 
     def as_json(self) -> dict[str, Any]:
-        """The recoding in results form (``to`` null: left empty)."""
-        return {"column": self.column, "from": list(self.values), "to": self.to}
+        """The recoding in results form."""
+        return {"column": self.column, "from": list(self.values), "to": OTHER}
 
 
 @dataclass
@@ -187,25 +199,31 @@ def quasi_identifiers(plan: AnalysisPlan, bundle: Bundle) -> QuasiIdentifiers:
     """
     contract_vac = {c.name for c in VACANCY_COLUMNS}
     contract_app = {c.name for c in APPLICATION_COLUMNS}
+    scores = set(plan.score_columns())
     extra_vac = [c for c in plan.vacancy_columns() if c not in contract_vac]
-    extra_app = [c for c in plan.application_columns() if c not in contract_app]
+    extra_app = [c for c in plan.application_columns() if c not in contract_app | scores]
     problems: list[Problem] = []
+
+    def refuse(name: str, rule: str) -> None:
+        problems.append(
+            Problem(
+                "plan",
+                rule,
+                column="disclosure.quasi_identifiers",
+                value=name,
+                column_word="key",
+            )
+        )
+
     for name in plan.disclosure.quasi_identifiers:
-        if name in bundle.vacancies:
+        if name in NOT_QUASI_IDENTIFIERS or name in scores:
+            refuse(name, NOT_QUASI_IDENTIFIERS.get(name, "an outcome is not recoded or suppressed"))
+        elif name in bundle.vacancies:
             extra_vac.append(name)
         elif name in bundle.applications:
             extra_app.append(name)
         else:
-            problems.append(
-                Problem(
-                    "plan",
-                    "disclosure.quasi_identifiers names a column that is in neither "
-                    "vacancies nor applications",
-                    column="disclosure.quasi_identifiers",
-                    value=name,
-                    column_word="key",
-                )
-            )
+            refuse(name, "names a column that is in neither vacancies nor applications")
     if problems:
         raise DataValidationError(problems_message("the open-data export", problems), problems)
     vacancy = tuple(
@@ -251,21 +269,22 @@ def anonymise(bundle: Bundle, plan: AnalysisPlan) -> OpenData:
         vac_text["salary_scale"] = _band_labels(vac["salary_scale"], INITIAL_BANDS)
     counts = apps["vacancy_id"].value_counts().reindex(vac["vacancy_id"], fill_value=0)
     weights = np.asarray(counts, dtype=np.int64)
-    replacement = {
-        c: MISSING if c in booleans else FULL_RANGE.label if c == "salary_scale" else OTHER
-        for c in qi.vacancy
-    }
+    replacement = {c: MISSING if c in booleans else OTHER for c in qi.vacancy}
     protection.recodings = _recode_rare(vac_text, weights, k, replacement)
-    # least important first: extra attributes, managerial, band, family, department
-    order = tuple(reversed(qi.vacancy))
+    bands = list(INITIAL_BANDS)
+    if "salary_scale" in vac_text:
+        bands = _merge_rare_bands(vac["salary_scale"], weights, k)
+        vac_text["salary_scale"] = _band_labels(vac["salary_scale"], bands)
+    protection.bands = tuple(bands)
+    # least important first: extra attributes, managerial, function family, department; the
+    # salary band stays, so that every published band is one range of scales
+    order = tuple(c for c in reversed(qi.vacancy) if c != "salary_scale")
     protection.recoded_locally = _suppress_in_order(
         vac_text, qi.vacancy, order, replacement, weights, k
     )
-    protection.vacancies_completed = _complete(vac_text, qi.vacancy, order, replacement, weights, k)
-    protection.bands = tuple(
-        sorted(
-            {Band.parse(v) for v in vac_text.get("salary_scale", ())}, key=lambda b: (b.low, b.high)
-        )
+    within = ("salary_scale",) if "salary_scale" in vac_text else ()
+    protection.vacancies_completed = _complete(
+        vac_text, qi.vacancy, order, replacement, weights, k, within=within
     )
     position = pd.Index(vac["vacancy_id"]).get_indexer(apps["vacancy_id"])
     joined = pd.DataFrame(
@@ -284,9 +303,14 @@ def anonymise(bundle: Bundle, plan: AnalysisPlan) -> OpenData:
         protection.suppressed[c] = int((joined[c] == MISSING).sum()) - protection.missing_before[c]
     protection.risk = risk(joined, apps[OUTCOME].astype("str"), qi, k, apps["vacancy_id"])
     open_vac, open_apps = _published_tables(bundle, plan, qi, vac_text, joined, protection)
+    # a vacancy is described by its columns and by its number of applications in the file
     described = [c for c in open_vac.columns if c not in ("vacancy_id", "block")]
     text = open_vac[described].astype("string").fillna(MISSING)
-    protection.risk["vacancies_unique"] = int((_cell_weights(text, described) == 1).sum())
+    sizes = open_apps["vacancy_id"].value_counts().reindex(open_vac["vacancy_id"], fill_value=0)
+    text["applications"] = sizes.to_numpy().astype("str")
+    protection.risk["vacancies_unique"] = int(
+        (_cell_weights(text, [*described, "applications"]) == 1).sum()
+    )
     return OpenData(open_vac, open_apps, protection)
 
 
@@ -335,18 +359,45 @@ def _recode_rare(
     vac: pd.DataFrame, weights: npt.NDArray[np.int64], k: int, replacement: Mapping[str, str]
 ) -> list[Recoding]:
     """Global recoding: a department, function family or extra attribute with fewer than
-    ``k`` applications in the whole bundle becomes ``other`` in every row."""
+    ``k`` applications in the whole bundle becomes ``other`` in every row. When only one
+    value would be recoded, the next rarest goes with it: an ``other`` that stands for one
+    value would name it."""
     recodings: list[Recoding] = []
     for column in vac.columns:
         if replacement[column] != OTHER:
             continue
         totals = pd.Series(weights).groupby(vac[column].to_numpy()).sum()
-        rare = sorted(str(v) for v, w in totals.items() if 0 < w < k and v != OTHER)
+        totals = totals[(totals > 0) & (totals.index != OTHER)].sort_values(kind="stable")
+        rare = [str(v) for v, w in totals.items() if w < k]
+        if len(rare) == 1 and len(totals) > 1:
+            rare.append(str(totals.index[1]))
         if rare:
             vac.loc[vac[column].isin(rare), column] = OTHER
-            shown = tuple("" if v == MISSING else str(v) for v in rare)
-            recodings.append(Recoding(column, shown, OTHER))
+            shown = tuple(sorted("" if v == MISSING else v for v in rare))
+            recodings.append(Recoding(column, shown))
     return recodings
+
+
+def _merge_rare_bands(scales: pd.Series, weights: npt.NDArray[np.int64], k: int) -> list[Band]:
+    """Global recoding of salary bands: a band with fewer than ``k`` applications (and more
+    than none) is merged with its neighbour holding fewer (the lower on a tie), until none
+    is left or one band covers every scale."""
+    bands = list(INITIAL_BANDS)
+    values = scales.to_numpy(dtype=np.float64, na_value=np.nan)
+
+    def weight(b: Band) -> int:
+        return int(weights[(values >= b.low) & (values <= b.high)].sum())
+
+    while len(bands) > 1:
+        rare = [i for i, b in enumerate(bands) if 0 < weight(b) < k]
+        if not rare:
+            break
+        i = min(rare, key=lambda j: (weight(bands[j]), j))
+        neighbours = [j for j in (i - 1, i + 1) if 0 <= j < len(bands)]
+        j = min(neighbours, key=lambda n: (weight(bands[n]), n))
+        lo, hi = sorted((i, j))
+        bands[lo : hi + 1] = [Band(bands[lo].low, bands[hi].high)]
+    return bands
 
 
 def _suppress_in_order(
@@ -448,6 +499,17 @@ def risk(
     }
 
 
+def _secret_key(bundle: Bundle) -> int:
+    """The key of the random order of the new identifiers: a hash of the original tables'
+    bytes with a domain label. Deterministic for the same data, and unknown to anyone
+    without them (the published SHA-256 of a file is not this hash), so the order cannot be
+    undone to recover original identifiers or the original order of rows."""
+    digest = hashlib.sha256(b"pilot-eval open-data identifiers\n")
+    for name in sorted(bundle.files):
+        digest.update((bundle.folder / name).read_bytes())
+    return int.from_bytes(digest.digest(), "big")
+
+
 def _new_ids(values: pd.Series, column: str, rng: np.random.Generator) -> pd.Series:
     """Map each distinct value to a new identifier in a random order."""
     distinct = pd.unique(values.dropna())
@@ -466,13 +528,14 @@ def _published_tables(
     protection: Protection,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     vac, apps = bundle.vacancies, bundle.applications
-    rng = np.random.default_rng(np.random.SeedSequence(plan.disclosure.seed))
-    vac_keep = [
-        c.name for c in VACANCY_COLUMNS if c.name in vac and c.name not in NOT_PUBLISHED
-    ] + [c for c in qi.vacancy if c not in {s.name for s in VACANCY_COLUMNS}]
-    app_keep = [c.name for c in APPLICATION_COLUMNS if c.name in apps] + [
-        c for c in qi.application if c not in {s.name for s in APPLICATION_COLUMNS}
-    ]
+    rng = np.random.default_rng(np.random.SeedSequence(_secret_key(bundle)))
+    contract_vac = [c.name for c in VACANCY_COLUMNS]
+    contract_app = [c.name for c in APPLICATION_COLUMNS]
+    vac_keep = [c for c in contract_vac if c in vac and c not in NOT_PUBLISHED]
+    vac_keep += [c for c in qi.vacancy if c not in contract_vac]
+    # extra columns: quasi-identifiers (protected) and the plan's scores (outcomes)
+    app_keep = [c for c in contract_app if c in apps]
+    app_keep += [c for c in (*qi.application, *plan.score_columns()) if c not in contract_app]
     protection.left_out_columns = tuple(
         sorted(
             {*(c for c in vac.columns if c not in vac_keep)}

@@ -218,9 +218,6 @@ class Disclosure(_Frozen):
         "as quasi-identifiers besides department, function_family, salary_scale, managerial, "
         "age_band, gender, origin and disability.",
     )
-    seed: int = Field(
-        0, ge=0, description="Seed of the random order of the new identifiers in the open data."
-    )
 
 
 class RobustnessSpec(_Frozen):

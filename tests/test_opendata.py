@@ -23,6 +23,7 @@ QUASI_IDENTIFIERS = [
     "department",
     "function_family",
     "salary_scale",
+    "salary_band",
     "managerial",
     "age_band",
     "gender",
@@ -194,6 +195,8 @@ def test_dutch_report_and_counts_under_the_minimum(
     for row in summary["protection"]["local_suppression"]:
         for key in ("suppressed", "missing_before"):
             assert row[key] is None or row[key] == 0 or row[key] >= 10
+        # their sum can be counted in the file: one hidden means both hidden
+        assert (row["suppressed"] is None) == (row["missing_before"] is None)
 
 
 # --------------------------------------------------------------------------------------
@@ -250,12 +253,39 @@ def test_declared_quasi_identifier_is_protected_and_checked(tmp_path: Path) -> N
     opened.vacancies.to_csv(out / "vacancies.csv", index=False)
     opened.applications.to_csv(out / "applications.csv", index=False)
     assert _smallest_class(out, [*QUASI_IDENTIFIERS, "region"]) >= 10
-    wrong = Disclosure(quasi_identifiers=("postcode",))
     from pilot_eval.errors import DataValidationError
 
-    with pytest.raises(DataValidationError) as info:
-        anonymise(load_bundle(folder, plan), plan.model_copy(update={"disclosure": wrong}))
-    assert "key 'disclosure.quasi_identifiers': value 'postcode'" in info.value.report()
+    for name, rule in (
+        ("postcode", "in neither vacancies nor applications"),
+        ("block", "identifiers are replaced"),
+        ("stage_reached", "an outcome is not recoded"),
+        ("opened_on", "never published"),
+    ):
+        wrong = Disclosure(quasi_identifiers=(name,))
+        with pytest.raises(DataValidationError) as info:
+            anonymise(load_bundle(folder, plan), plan.model_copy(update={"disclosure": wrong}))
+        assert f"key 'disclosure.quasi_identifiers': value '{name}': " in info.value.report()
+        assert rule in info.value.report()
+
+
+def test_a_single_rare_department_does_not_stand_alone_as_other(tmp_path: Path) -> None:
+    # one department with 3 applications: recoding it alone would make "other" name it
+    synthetic = simulate_bundle(seed=11, n_vacancies=30)
+    vac = synthetic.vacancies.copy()
+    apps = synthetic.applications
+    first = vac["vacancy_id"].iloc[0]
+    vac.loc[0, "department"] = "KLEIN"
+    rank = apps.groupby("vacancy_id").cumcount()
+    apps = apps[(apps["vacancy_id"] != first) | (rank < 3)].reset_index(drop=True)
+    folder = tmp_path / "one"
+    folder.mkdir()
+    write_bundle(type(synthetic)(vac, apps, synthetic.truth), folder)
+    plan = load_plan(PLAN).plan
+    opened = anonymise(load_bundle(folder, plan), plan)
+    recoded = [r.values for r in opened.protection.recodings if r.column == "department"]
+    assert len(recoded) == 1
+    assert "KLEIN" in recoded[0]
+    assert len(recoded[0]) >= 2
 
 
 # --------------------------------------------------------------------------------------
@@ -304,3 +334,22 @@ def test_bad_data_exits_2_and_writes_nothing(
     assert "Traceback" not in err
     assert not (tmp_path / "x").exists()
     assert not list(tmp_path.glob(".x.partial-*"))
+
+
+def test_a_score_outside_the_contract_is_published_unchanged(tmp_path: Path) -> None:
+    plan = load_plan(PLAN).plan
+    h6 = next(h for h in plan.hypotheses if h.kind == "score_gap")
+    others = tuple(h for h in plan.hypotheses if h.id != h6.id)
+    plan = plan.model_copy(
+        update={"hypotheses": (*others, h6.model_copy(update={"score": "assessment"}))}
+    )
+    folder = _hard_bundle(tmp_path)
+    apps = pd.read_csv(folder / "applications.csv", dtype=str, keep_default_na=False)
+    apps["assessment"] = apps["questionnaire_score"]
+    apps.to_csv(folder / "applications.csv", index=False, lineterminator="\n")
+    bundle = load_bundle(folder, plan)
+    opened = anonymise(bundle, plan)
+    assert "assessment" not in opened.protection.risk["quasi_identifiers"]
+    assert opened.applications["assessment"].notna().sum() == (
+        bundle.applications["assessment"].notna().sum()
+    )
