@@ -49,6 +49,8 @@ class Formatter:
         """A decimal number with ``digits`` decimals; a dash when missing."""
         if value is None:
             return "–"
+        if round(value, digits) == 0:
+            value = 0.0  # "-0,0" would suggest a direction that the rounding hides
         pattern = "#,##0" + ("." + "0" * digits if digits else "")
         return format_decimal(value, format=pattern, locale=self.locale)
 
