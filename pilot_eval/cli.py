@@ -157,8 +157,8 @@ def run(plan: Path, data_dir: Path, out: Path, lang: str, exploratory: bool, for
         check_destination,
         manifest,
         relative,
-        sha256_bytes,
         staged_folder,
+        write_files,
         write_text,
     )
     from pilot_eval.report import Lang, figures_for, pdf_bytes, render
@@ -172,7 +172,6 @@ def run(plan: Path, data_dir: Path, out: Path, lang: str, exploratory: bool, for
     command += ["--out", relative(out), "--lang", lang]
     if exploratory:
         command.append("--exploratory")
-    written: dict[str, str] = {}
     language: Lang = "en" if lang == "en" else "nl"
     with staged_folder(out, force) as staging:
         figures = figures_for(results, language)
@@ -182,12 +181,8 @@ def run(plan: Path, data_dir: Path, out: Path, lang: str, exploratory: bool, for
                 results, language, fmt, " ".join(command), figures=figures
             )
         texts.update({f"figures/{f.name}.svg": f.svg for f in figures})
-        for name, text in texts.items():
-            write_text(staging, name, text)
-            written[name] = sha256_bytes(text.encode("utf-8"))
         pdf = pdf_bytes(texts[f"report.{lang}.html"])
-        (staging / f"report.{lang}.pdf").write_bytes(pdf)
-        written[f"report.{lang}.pdf"] = sha256_bytes(pdf)
+        written = write_files(staging, {**texts, f"report.{lang}.pdf": pdf})
         write_text(
             staging,
             "manifest.json",

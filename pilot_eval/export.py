@@ -27,8 +27,8 @@ from pilot_eval.outputs import (
     check_destination,
     manifest,
     relative,
-    sha256_bytes,
     staged_folder,
+    write_files,
     write_text,
 )
 from pilot_eval.report import Lang, render
@@ -69,14 +69,12 @@ def export_open_data(
     command += ["--out", relative(out), "--lang", lang]
     if exploratory:
         command.append("--exploratory")
-    written: dict[str, str] = {}
     with staged_folder(out, force) as staging:
         tables = {
             "vacancies.csv": csv_text(opened.vacancies, float_format="%.12g"),
             "applications.csv": csv_text(opened.applications, float_format="%.12g"),
         }
-        for name, text in tables.items():
-            write_text(staging, name, text)
+        written = write_files(staging, tables)
         published = evaluate(dataclasses.replace(inputs, bundle=load_bundle(staging, plan)))
         summary = export_summary(inputs, opened, original, published)
         texts = {"disclosure.json": dumps(summary)}
@@ -84,10 +82,7 @@ def export_open_data(
             texts[f"export-report.{lang}.{fmt}"] = render(
                 summary, lang, fmt, " ".join(command), template="export"
             )
-        for name, text in texts.items():
-            write_text(staging, name, text)
-        for name, text in {**tables, **texts}.items():
-            written[name] = sha256_bytes(text.encode("utf-8"))
+        written.update(write_files(staging, texts))
         write_text(
             staging,
             "manifest.json",

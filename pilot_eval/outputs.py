@@ -91,6 +91,22 @@ def write_text(folder: Path, name: str, text: str) -> Path:
     return path
 
 
+def write_files(folder: Path, files: Mapping[str, str | bytes]) -> dict[str, str]:
+    """Write each file into ``folder`` (text as UTF-8 with "\\n" line endings, bytes as they
+    are); return file name -> SHA-256 of what was written, as the manifest lists outputs."""
+    written: dict[str, str] = {}
+    for name, content in files.items():
+        if isinstance(content, str):
+            write_text(folder, name, content)
+            content = content.encode("utf-8")
+        else:
+            path = folder / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+        written[name] = sha256_bytes(content)
+    return written
+
+
 def sha256_bytes(data: bytes) -> str:
     """SHA-256 (hex) of bytes."""
     return hashlib.sha256(data).hexdigest()
