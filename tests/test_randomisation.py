@@ -124,3 +124,38 @@ def test_draws_keep_the_number_treated_in_every_block() -> None:
     assert np.all(np.abs(share - 0.4) < 0.05)
     assert a.count() == 3 * 10 * 2 * 20  # C(3,1) C(5,2) C(2,1) C(6,3)
     assert len(list(a.enumerate())) == a.count()
+
+
+def _draw_by_sorting(a: Assignment, rng: np.random.Generator, n: int) -> np.ndarray:
+    """The plain way: sort every key by block and key; the first k_b of a block are drawn."""
+    g = len(a.treated)
+    k = np.bincount(a.blocks, weights=a.treated, minlength=a.n_blocks)
+    start = np.concatenate([[0], np.cumsum(np.bincount(a.blocks, minlength=a.n_blocks))[:-1]])
+    order = np.argsort(a.blocks[None, :] + rng.random((n, g)), axis=1, kind="stable")
+    rank = np.empty_like(order)
+    rank[np.arange(n)[:, None], order] = np.arange(g)[None, :]
+    return (rank - start[a.blocks][None, :] < k[a.blocks][None, :]).astype(np.float64)
+
+
+@pytest.mark.parametrize(
+    "sizes",
+    [
+        [3] * 40,  # small blocks: ranked by pairwise comparison
+        [12] * 10,  # larger blocks: ranked by sorting the block matrix
+        [60, 2, 2, 2, 2],  # very unequal blocks: one sort of all keys
+        [50],  # complete randomisation
+    ],
+)
+def test_draws_equal_the_plain_sort(sizes: list[int]) -> None:
+    rng = np.random.default_rng(17)
+    blocks = rng.permutation(np.repeat(np.arange(len(sizes)), sizes)).astype(np.intp)
+    treated = np.zeros(len(blocks))
+    for b in range(len(sizes)):
+        members = np.flatnonzero(blocks == b)
+        treated[members[: max(1, len(members) // 3)]] = 1.0
+    a = Assignment(treated=treated, blocks=blocks)
+    drawn = a.draw(np.random.default_rng(5), 200)
+    assert np.array_equal(drawn, _draw_by_sorting(a, np.random.default_rng(5), 200))
+    # every draw keeps the number of treated vacancies of every block
+    for b in range(len(sizes)):
+        assert np.all(drawn[:, blocks == b].sum(axis=1) == treated[blocks == b].sum())

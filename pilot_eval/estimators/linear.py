@@ -258,8 +258,8 @@ def lpm_vacancy_fe(sample: ComparisonSample, ctx: Context) -> Estimate:
         )
     if h.kind == "gap_difference":
         treated_informative = np.bincount(clusters, weights=xt[:, 1] ** 2, minlength=n_vac)
-        arms_seen = set(frame.loc[within[clusters], "arm"])
-        if len(arms_seen) < 2 or not (treated_informative > _RANK_TOLERANCE).any():
+        arms_seen = frame.loc[within[clusters], "arm"].nunique()
+        if arms_seen < 2 or not (treated_informative > _RANK_TOLERANCE).any():
             return _refuse(
                 ctx,
                 "vacancies with applications of both groups exist in only one arm",

@@ -26,10 +26,12 @@ import itertools
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from scipy import sparse
 
 from pilot_eval.estimators import SCALES, Context, null_hypothesis, register
 from pilot_eval.estimators.linear import _independent_columns, demean
@@ -40,6 +42,8 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
 
 CHUNK = 1_000
+SMALL_BLOCK = 8
+"""Blocks up to this size are ranked by comparing keys pairwise, larger ones by sorting."""
 _TOLERANCE = 1e-12
 
 
@@ -87,20 +91,44 @@ class Assignment:
             yield t
 
     def draw(self, rng: np.random.Generator, n: int) -> FloatArray:
-        """``n`` re-drawn assignments, shape (n, G): complete randomisation within blocks."""
+        """``n`` re-drawn assignments, shape (n, G): complete randomisation within blocks.
+
+        Each vacancy gets a U(0, 1) key; in every block the vacancies with the k_b smallest
+        keys are in the arm. Ranks within blocks come from sorting a (blocks x largest
+        block) matrix of keys, O(G log b) per draw for blocks of size b; with very unequal
+        blocks, where that matrix would be large, from one sort of all keys by block and
+        key. Both give the same assignments from the same keys.
+        """
         g = len(self.treated)
+        sizes = np.bincount(self.blocks, minlength=self.n_blocks)
         k = np.bincount(self.blocks, weights=self.treated, minlength=self.n_blocks)
-        start = np.concatenate(
-            [[0], np.cumsum(np.bincount(self.blocks, minlength=self.n_blocks))[:-1]]
-        )
+        start = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        keys = rng.random((n, g))
+        width = int(sizes.max())
+        if self.n_blocks * width <= 4 * g:
+            by_block = np.argsort(self.blocks, kind="stable")
+            slot = self.blocks[by_block] * width + (np.arange(g) - start[self.blocks[by_block]])
+            padded = np.full((n, self.n_blocks * width), np.inf)
+            padded[:, slot] = keys[:, by_block]
+            cube = padded.reshape(n, self.n_blocks, width)
+            ranks: npt.NDArray[np.integer[Any]]
+            if width <= SMALL_BLOCK:  # a rank is the number of smaller keys in the block
+                ranks = np.zeros(cube.shape, dtype=np.int16)
+                for j in range(width):
+                    ranks += cube[:, :, j : j + 1] < cube
+            else:
+                ranks = np.argsort(np.argsort(cube, axis=2), axis=2)
+            flat = ranks.reshape(n, -1)
+            drawn: FloatArray = np.empty((n, g))
+            drawn[:, by_block] = flat[:, slot] < k[self.blocks[by_block]][None, :]
+            return drawn
         # sorting block + U(0,1) keys groups vacancies by block in random order within it
-        keys = self.blocks[None, :] + rng.random((n, g))
-        order = np.argsort(keys, axis=1, kind="stable")
+        order = np.argsort(self.blocks[None, :] + keys, axis=1, kind="stable")
         rank = np.empty_like(order)
         rows = np.arange(n)[:, None]
         rank[rows, order] = np.arange(g)[None, :]
         within = rank - start[self.blocks][None, :]
-        drawn: FloatArray = (within < k[self.blocks][None, :]).astype(np.float64)
+        drawn = (within < k[self.blocks][None, :]).astype(np.float64)
         return drawn
 
 
@@ -131,6 +159,11 @@ class _ShareStatistic:
     def __init__(self, y: FloatArray, w: FloatArray, z: FloatArray, blocks: IntArray) -> None:
         self.w, self.blocks = w, blocks
         self.n_blocks = int(blocks.max()) + 1
+        g = len(w)
+        self.indicator = sparse.csr_matrix(
+            (np.ones(g), (blocks, np.arange(g))), shape=(self.n_blocks, g)
+        )
+        self.total_w = np.bincount(blocks, weights=w, minlength=self.n_blocks)
         self.y = demean(y, blocks, self.n_blocks, w)
         zb = demean(z, blocks, self.n_blocks, w) if z.size else z
         self.z = zb[:, _independent_columns(zb, w)] if z.size else zb
@@ -138,11 +171,9 @@ class _ShareStatistic:
     def __call__(self, t: FloatArray) -> FloatArray:
         """Statistic for each row of ``t`` (shape (D, G))."""
         t2 = np.atleast_2d(t)
-        total_w = np.bincount(self.blocks, weights=self.w, minlength=self.n_blocks)
-        onehot = np.zeros((len(self.w), self.n_blocks))
-        onehot[np.arange(len(self.w)), self.blocks] = 1.0
-        means = (t2 * self.w) @ onehot / total_w
-        td = t2 - means[:, self.blocks]
+        # block means of the weighted assignment, O(D x G) through the sparse indicator
+        sums = np.asarray(self.indicator @ (t2 * self.w).T).T
+        td = t2 - (sums / self.total_w)[:, self.blocks]
         if self.z.size:
             zw = self.z * self.w[:, None]
             coef = np.linalg.solve(self.z.T @ zw, (td @ zw).T).T
