@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
@@ -49,9 +50,27 @@ def adjust_p_values(plan: AnalysisPlan, chosen: Mapping[str, Estimate]) -> dict[
         raw = np.array([chosen[i].p_value for i in ids], dtype=float)
         if family.correction == "none":
             adjusted = raw
+        elif family.correction == "holm":
+            adjusted = holm(raw)
         else:
             adjusted = multipletests(raw, alpha=plan.alpha, method=_METHOD[family.correction])[1]
         out.update({i: float(p) for i, p in zip(ids, adjusted, strict=True)})
+    return out
+
+
+def holm(p: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Holm's (1979) step-down adjusted p-values: the i-th smallest p times (m - i + 1),
+    made non-decreasing, at most 1.
+
+    The same as statsmodels' ``multipletests(method="holm")``, which collects garbage on
+    every call (a tenth of a second in a large process, once per family and run); tested
+    against it.
+    """
+    m = len(p)
+    order = np.argsort(p, kind="stable")
+    stepped = np.minimum(np.maximum.accumulate(p[order] * np.arange(m, 0, -1)), 1.0)
+    out = np.empty(m)
+    out[order] = stepped
     return out
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from pilot_eval.inference import adjust_p_values, verdict
@@ -88,3 +89,17 @@ def test_ratio_verdict_uses_the_null_value_one() -> None:
 def test_not_estimable_verdict() -> None:
     e = not_estimable("lpm_fe", "difference", "null", "no focal applicants")
     assert verdict(_h("greater"), e, None, 0.05) == "not_estimable"
+
+
+def test_holm_equals_statsmodels() -> None:
+    from statsmodels.stats.multitest import multipletests
+
+    from pilot_eval.inference import holm
+
+    rng = np.random.default_rng(4)
+    for m in (1, 2, 5, 13):
+        for _ in range(20):
+            p = rng.uniform(0, 1, m) ** 3
+            p[rng.random(m) < 0.2] = p[0]  # ties
+            expected = multipletests(p, method="holm")[1]
+            assert np.allclose(holm(p), expected, rtol=0, atol=1e-15)
