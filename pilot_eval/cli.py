@@ -229,6 +229,81 @@ def bundle_command(out: Path, to: Path, without_data: bool) -> None:
     click.echo(f"Wrote {to} with {len(names)} files.")
 
 
+@cli.command()
+@click.argument("plan", type=_existing_file)
+@click.option("--data", "data_dir", type=_path, default=None, help="Take the design from a bundle.")
+@click.option(
+    "--simulate",
+    "synthetic",
+    is_flag=True,
+    help="Take the design from the synthetic generator (with --vacancies).",
+)
+@click.option(
+    "--vacancies",
+    type=click.IntRange(min=6),
+    default=240,
+    show_default=True,
+    help="Vacancies of the synthetic design (--simulate).",
+)
+@click.option(
+    "--sims",
+    type=click.IntRange(min=1, max=100_000),
+    default=None,
+    help="Runs per scenario; default the plan's diagnosis.sims (500).",
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Local worker processes.",
+)
+@click.option("--scheduler", default=None, help="Address of a Dask distributed scheduler.")
+@click.option("--out", type=_path, required=True, help="Folder for diagnosis.json and its report.")
+@click.option("--lang", type=click.Choice(["nl", "en"]), default="nl", show_default=True)
+@click.option("--force", is_flag=True, help="Replace an existing output folder.")
+def diagnose(
+    plan: Path,
+    data_dir: Path | None,
+    synthetic: bool,
+    vacancies: int,
+    sims: int | None,
+    jobs: int,
+    scheduler: str | None,
+    out: Path,
+    lang: str,
+    force: bool,
+) -> None:
+    """Diagnose PLAN's design by simulation: power, bias, RMSE, coverage, type-I and type-S
+    error and exaggeration per hypothesis, under the plan's declared effects and under none."""
+    from pilot_eval.diagnose import run_diagnosis
+
+    if (data_dir is None) == (not synthetic):
+        raise click.UsageError("give either --data DIR or --simulate")
+    summary = run_diagnosis(
+        plan,
+        data_dir,
+        vacancies,
+        sims,
+        jobs,
+        scheduler,
+        out,
+        "en" if lang == "en" else "nl",
+        force,
+    )
+    if summary["warning"]:
+        click.echo(f"Warning: {summary['warning']}.", err=True)
+    click.echo(f"{summary['sims']} runs per scenario; per hypothesis power and type-I error:")
+    for h in summary["hypotheses"]:
+        power, size = h["declared"]["power"], h["null"]["type_i_error"]
+        click.echo(f"  {h['id']:<6} {h['kind']:<15} power {_fmt(power)}  type-I error {_fmt(size)}")
+    click.echo(f"Wrote diagnosis.json, diagnosis.{lang}.md, diagnosis.{lang}.html to {out}.")
+
+
+def _fmt(x: float | None) -> str:
+    return "  n/a" if x is None else f"{x:.3f}"
+
+
 @cli.command("export-open-data")
 @click.argument("plan", type=_existing_file)
 @click.option("--data", "data_dir", type=_path, required=True, help="Folder of the data bundle.")

@@ -255,6 +255,50 @@ class RobustnessSpec(_Frozen):
     )
 
 
+class DiagnosisGap(_Frozen):
+    """A true gap in one stage transition, by arm, for a design diagnosis."""
+
+    group: str = Field(description="Name of a group in `groups`.")
+    stage: StageTransition = Field(description="One transition between adjacent stages.")
+    by_arm: dict[str, float] = Field(
+        description="Arm -> focal minus reference transition probability in that arm "
+        "(arms left out: 0)."
+    )
+
+
+class DiagnosisScoreGap(_Frozen):
+    """A true standardised score difference, by arm, for a design diagnosis."""
+
+    group: str = Field(description="Name of a group in `groups`.")
+    score: str = Field(description="Score column of a score_gap hypothesis.")
+    by_arm: dict[str, float] = Field(
+        description="Arm -> focal minus reference mean, in standard deviations (arms left out: 0)."
+    )
+
+
+class Diagnosis(_Frozen):
+    """The true effects under which `pilot-eval diagnose` simulates the design."""
+
+    seed: int = Field(ge=0, description="Seed of numpy.random.SeedSequence; one child per run.")
+    sims: int = Field(500, ge=1, le=100_000, description="Simulations per scenario.")
+    vacancy_sd: float = Field(
+        0.4,
+        ge=0,
+        le=3,
+        description="Standard deviation of the vacancies' transition probabilities on the "
+        "logit scale (random intercepts).",
+    )
+    pool_share: dict[str, dict[str, float]] = Field(
+        {},
+        description="Group -> arm -> change of the focal share among applicants compared "
+        "with the reference arm.",
+    )
+    gaps: tuple[DiagnosisGap, ...] = Field((), description="True gaps in stage transitions.")
+    score_gaps: tuple[DiagnosisScoreGap, ...] = Field(
+        (), description="True standardised score differences."
+    )
+
+
 class Deviation(_Frozen):
     """An amendment of the plan after registration."""
 
@@ -289,6 +333,9 @@ class AnalysisPlan(_Frozen):
     )
     robustness: tuple[RobustnessSpec, ...] = Field(
         (), description="Robustness specifications, run as secondary results."
+    )
+    diagnosis: Diagnosis | None = Field(
+        None, description="True effects for a design diagnosis by simulation (optional)."
     )
     deviations: tuple[Deviation, ...] = ()
 
@@ -605,6 +652,35 @@ def _generic_parent(loc: tuple[int | str, ...]) -> str:
     return out
 
 
+def _check_diagnosis(plan: AnalysisPlan, d: Diagnosis, add: Any) -> None:
+    """References of the diagnosis section: groups, arms, adjacent stages, scores."""
+    arms = set(plan.design.arms)
+    for g, by_arm in d.pool_share.items():
+        if g not in plan.groups:
+            add(f"diagnosis.pool_share.{g}", "no such group", g)
+        for arm in by_arm:
+            if arm not in arms:
+                add(f"diagnosis.pool_share.{g}.{arm}", "no such arm", arm)
+    entries: list[tuple[str, DiagnosisGap | DiagnosisScoreGap]] = [
+        *((f"diagnosis.gaps[{i}]", e) for i, e in enumerate(d.gaps)),
+        *((f"diagnosis.score_gaps[{i}]", e) for i, e in enumerate(d.score_gaps)),
+    ]
+    for at, entry in entries:
+        if entry.group not in plan.groups:
+            add(f"{at}.group", "no such group", entry.group)
+        for arm in entry.by_arm:
+            if arm not in arms:
+                add(f"{at}.by_arm.{arm}", "no such arm", arm)
+        if isinstance(entry, DiagnosisGap):
+            if STAGES.index(entry.stage.to) != STAGES.index(entry.stage.from_) + 1:
+                add(f"{at}.stage", "a diagnosis gap is one transition between adjacent stages")
+            for arm, gap in entry.by_arm.items():
+                if not -0.9 <= gap <= 0.9:
+                    add(f"{at}.by_arm.{arm}", "a gap in probabilities lies in [-0.9, 0.9]")
+        elif entry.score not in plan.score_columns():
+            add(f"{at}.score", "no score_gap hypothesis compares this score", entry.score)
+
+
 def check_references(
     plan: AnalysisPlan, name: str = "plan", lines: Mapping[str, int] | None = None
 ) -> list[Problem]:
@@ -755,6 +831,8 @@ def check_references(
         )
         if not any(changes):
             add(at, "a robustness specification must change something")
+    if plan.diagnosis is not None:
+        _check_diagnosis(plan, plan.diagnosis, add)
     for i, d in enumerate(plan.deviations):
         if d.date < plan.registered_on:
             add(f"deviations[{i}].date", "a deviation cannot predate registration", str(d.date))

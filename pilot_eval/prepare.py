@@ -38,6 +38,13 @@ def group_values(frame: pd.DataFrame, group: Group) -> pd.Series:
     col = frame[group.column]
     if isinstance(col.dtype, pd.BooleanDtype):
         return col.map({True: "true", False: "false"}).astype("str")
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        # through the few categories, not a string per application
+        categories = np.asarray(col.cat.categories.astype("str"), dtype=object)
+        codes = col.cat.codes.to_numpy()
+        text = categories[np.maximum(codes, 0)]
+        text[codes < 0] = None
+        return pd.Series(text, index=col.index, dtype=object)
     return col.astype("str")
 
 

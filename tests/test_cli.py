@@ -228,6 +228,9 @@ def test_lock_and_amend_from_the_command_line(
 ) -> None:
     plan = plan_dir / PLAN_NAME
     (plan_dir / "breed-werven-2024.lock.json").unlink()
+    # the example as registered: before its diagnosis section and the deviation adding it
+    text = plan.read_text(encoding="utf-8").split("\n# Design diagnosis")[0]
+    plan.write_text(text + "\ndeviations: []\n", encoding="utf-8")
     code, out, _ = run_cli(["lock", str(plan), "--date", "2023-09-01"], capsys)
     assert code == 0
     assert "registered" in out

@@ -24,7 +24,10 @@ from pilot_eval.plan import LoadedPlan, deviations_sha256, load_plan
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "analysis_plans" / "breed-werven-2024.yaml"
 EXAMPLE_LOCK = ROOT / "analysis_plans" / "breed-werven-2024.lock.json"
-EXAMPLE_TEXT = EXAMPLE.read_text(encoding="utf-8")
+# the example plan without its amendment: a plan that can be registered afresh
+EXAMPLE_TEXT = (
+    EXAMPLE.read_text(encoding="utf-8").split("\ndeviations:\n")[0] + "\ndeviations: []\n"
+)
 
 REGISTERED = dt.date(2023, 9, 1)  # registered_on in the example plan
 LOCKED_ON = dt.date(2023, 9, 4)
@@ -161,9 +164,14 @@ def test_lock_file_is_sorted_indented_json_ending_in_a_newline(registered: Path)
 
 def test_registering_the_example_again_reproduces_its_committed_lock(plan_path: Path) -> None:
     committed = EXAMPLE_LOCK.read_bytes()
-    # Register on the date the committed lock records.
-    on = dt.date.fromisoformat(json.loads(committed)["entries"][0]["date"])
-    lock_plan(load_plan(plan_path), on)
+    entries = json.loads(committed)["entries"]
+    # Register the plan as it was, before its diagnosis section and the deviation that
+    # added it, on the date the committed lock records; then amend it to the example.
+    full = EXAMPLE.read_text(encoding="utf-8")
+    plan_path.write_text(full.split("\n# Design diagnosis")[0] + "\ndeviations: []\n")
+    lock_plan(load_plan(plan_path), dt.date.fromisoformat(entries[0]["date"]))
+    plan_path.write_text(full, encoding="utf-8")
+    lock_plan(load_plan(plan_path), dt.date.fromisoformat(entries[1]["date"]))
     assert lock_path(plan_path).read_bytes() == committed
 
 

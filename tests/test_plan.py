@@ -451,8 +451,8 @@ def test_deviation_cannot_predate_registration(tmp_path: Path) -> None:
     # The example is registered on 2023-09-01.
     text = edit(
         EXAMPLE_TEXT,
-        "deviations: []\n",
-        "deviations:\n  - {date: 2023-08-31, what: x, why: y, data_access: no_data}\n",
+        "  - date: 2026-12-03\n",
+        "  - date: 2023-08-31\n",
     )
     problem = only_problem(tmp_path, text, "problem in the plan")
     assert problem.column == "deviations[0].date"
@@ -617,7 +617,7 @@ def test_impossible_quoted_date_is_a_plan_error(tmp_path: Path) -> None:
 
 
 def test_recursive_yaml_alias_is_a_plan_error(tmp_path: Path) -> None:
-    text = edit(EXAMPLE_TEXT, "deviations: []\n", "deviations: &loop [*loop]\n")
+    text = edit(EXAMPLE_TEXT, "subgroups: [department]\n", "subgroups: &loop [*loop]\n")
     with pytest.raises(PlanError):
         load_text(tmp_path, text)
 
@@ -706,7 +706,6 @@ def test_hash_is_independent_of_writing_defaults_explicitly(
     text = edit(text, "    kind: stage_gap\n", "    kind: stage_gap\n    criterion: {}\n")
     text = edit(text, "{draws: 10000, seed: 20240901}", "{seed: 20240901}")
     text = edit(text, "disclosure: {min_cell: 10, k_anonymity: 5}\n", "")
-    text = edit(text, "deviations: []\n", "")
     assert load_text(tmp_path, text).sha256 == example.sha256
 
 
@@ -750,7 +749,7 @@ def test_canonical_form_leaves_out_defaults_and_sorts_keys(example: LoadedPlan) 
     assert "alpha" not in data
     assert "unit" not in data["design"]
     assert "disclosure" not in data
-    assert "deviations" not in data
+    assert "sims" not in data["diagnosis"]  # written at its default, 500
     assert data["randomisation_inference"] == {"seed": 20240901}
     assert data["hypotheses"][1]["stage"] == {"from": "applied", "to": "invited"}
     assert example.canonical == json.dumps(

@@ -1,0 +1,129 @@
+"""Orchestration of ``pilot-eval diagnose``: plan and design in, diagnosis.json and its
+report section out (formatting in ``templates/diagnosis.*.j2``)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from pilot_eval.bundle import Bundle, load_bundle
+from pilot_eval.diagnosis import DesignModel, design_from_bundle, diagnose
+from pilot_eval.lock import check_locked
+from pilot_eval.outputs import check_destination, manifest, relative, staged_folder, write_files
+from pilot_eval.plan import load_plan
+from pilot_eval.report import Lang, render
+from pilot_eval.results import dumps
+from pilot_eval.runner import software_versions
+from pilot_eval.simulate import simulate_bundle
+
+DIAGNOSIS_FORMAT = 1
+
+
+def run_diagnosis(
+    plan_path: Path,
+    data_dir: Path | None,
+    vacancies: int,
+    sims: int | None,
+    jobs: int,
+    scheduler: str | None,
+    out: Path,
+    lang: Lang,
+    force: bool,
+) -> dict[str, Any]:
+    """Diagnose the plan's design and write ``out``; return diagnosis.json's content.
+
+    Raises
+    ------
+    PilotEvalError
+        On a bad plan or bundle, or an output folder that exists without ``force``.
+    """
+    check_destination(out, force)
+    loaded = load_plan(plan_path)
+    plan = loaded.plan
+    lock = check_locked(loaded, exploratory=True)
+    model = _design(plan_path, data_dir, vacancies)
+    n = sims or (plan.diagnosis.sims if plan.diagnosis else 500)
+    with _progress(2 * n) as advance:
+        summary = diagnose(plan, model, n, jobs, scheduler, advance)
+    command = ["pilot-eval", "diagnose", relative(plan_path)]
+    command += ["--data", relative(data_dir)] if data_dir else ["--simulate"]
+    if data_dir is None:
+        command += ["--vacancies", str(vacancies)]
+    command += ["--sims", str(n), "--out", relative(out), "--lang", lang]
+    result = {
+        "diagnosis_format": DIAGNOSIS_FORMAT,
+        "plan": {
+            "id": plan.id,
+            "title": plan.title,
+            "version": plan.version,
+            "file": loaded.path.name,
+            "sha256": loaded.sha256,
+            "locked": lock.locked,
+            "disclosure": plan.disclosure.model_dump(mode="json"),
+            "design": plan.design.model_dump(mode="json"),
+        },
+        **summary,
+        "software": software_versions(),
+    }
+    texts = {"diagnosis.json": dumps(result)}
+    for fmt in ("md", "html"):
+        texts[f"diagnosis.{lang}.{fmt}"] = render(
+            result, lang, fmt, " ".join(command), template="diagnosis"
+        )
+    with staged_folder(out, force) as staging:
+        written = write_files(staging, texts)
+        inputs = {"plan": {relative(plan_path): loaded.sha256}}
+        write_files(
+            staging,
+            {
+                "manifest.json": manifest(
+                    command=command,
+                    inputs=inputs,
+                    software=result["software"],
+                    outputs=written,
+                    exploratory=not lock.locked,
+                )
+            },
+        )
+    return result
+
+
+def _design(plan_path: Path, data_dir: Path | None, vacancies: int) -> DesignModel:
+    plan = load_plan(plan_path).plan
+    if data_dir is not None:
+        return design_from_bundle(load_bundle(data_dir, plan), plan, "data")
+    seed = plan.diagnosis.seed if plan.diagnosis else 0
+    synthetic = simulate_bundle(seed=seed, n_vacancies=vacancies)
+    bundle = Bundle(Path("."), {}, synthetic.vacancies, synthetic.applications)
+    return design_from_bundle(bundle, plan, "simulate")
+
+
+class _progress:
+    """A rich progress bar with an ETA on a terminal; silent otherwise."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.bar: Any = None
+
+    def __enter__(self) -> Any:
+        if not sys.stderr.isatty():
+            return None
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.bar = Progress(
+            TextColumn("diagnosis"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} runs"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        )
+        self.bar.start()
+        task = self.bar.add_task("runs", total=self.total)
+        return lambda n: self.bar.advance(task, n)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
