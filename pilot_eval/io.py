@@ -136,18 +136,24 @@ def _read_csv(path: Path) -> pd.DataFrame:
         ) from None
     if not text.strip():
         raise _fail(path, "the file is empty: it needs a header line and data rows")
-    reader = csv.reader(io.StringIO(text))
-    header = next(reader)
-    _check_header(path, header)
-    ragged = [
-        Problem(
-            path.name,
-            f"the row has {len(row)} fields but the header has {len(header)} columns",
-            row=reader.line_num,
-        )
-        for row in reader
-        if row and len(row) != len(header)
-    ]
+    # newline="" lets the csv module see a stray carriage return inside a field
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+        _check_header(path, header)
+        ragged = [
+            Problem(
+                path.name,
+                f"the row has {len(row)} fields but the header has {len(header)} columns",
+                row=reader.line_num,
+            )
+            for row in reader
+            if row and len(row) != len(header)
+        ]
+    except csv.Error as exc:
+        raise _fail(
+            path, f"the file is not a well-formed csv table ({exc})", row=reader.line_num
+        ) from None
     if ragged:
         raise DataValidationError(f"{path.name} is not a well-formed csv table:", ragged)
     try:

@@ -200,3 +200,15 @@ def test_cli_never_leaves_a_partial_output(
     else:
         assert info.value.code == 0
         shutil.rmtree(out)
+
+
+def test_a_lone_carriage_return_in_a_cell_is_a_clear_error(
+    tmp_path: Path, plan: AnalysisPlan
+) -> None:
+    # found by test_one_cell_replaced: a "\r" inside a field raised csv.Error
+    folder = _fresh_bundle(tmp_path)
+    path = folder / "vacancies.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[1] = lines[1].replace("BZK", "B\rZK", 1)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    _bundle_outcome(folder, plan)
