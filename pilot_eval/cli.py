@@ -151,7 +151,12 @@ def simulate(out: Path, seed: int, vacancies: int, force: bool) -> None:
     "--exploratory", is_flag=True, help="Run a plan that is not locked; outputs are marked."
 )
 @click.option("--force", is_flag=True, help="Replace an existing output folder.")
-def run(plan: Path, data_dir: Path, out: Path, lang: str, exploratory: bool, force: bool) -> None:
+@click.option(
+    "--no-pdf", is_flag=True, help="Write the report as HTML and Markdown only, without the PDF."
+)
+def run(
+    plan: Path, data_dir: Path, out: Path, lang: str, exploratory: bool, force: bool, no_pdf: bool
+) -> None:
     """Run the locked PLAN on the data bundle; write results, report and manifest."""
     from pilot_eval.outputs import (
         check_destination,
@@ -172,17 +177,20 @@ def run(plan: Path, data_dir: Path, out: Path, lang: str, exploratory: bool, for
     command += ["--out", relative(out), "--lang", lang]
     if exploratory:
         command.append("--exploratory")
+    if no_pdf:
+        command.append("--no-pdf")
     language: Lang = "en" if lang == "en" else "nl"
     with staged_folder(out, force) as staging:
         figures = figures_for(results, language)
-        texts = {"results.json": dumps(results)}
+        texts: dict[str, str | bytes] = {"results.json": dumps(results)}
         for fmt in ("html", "md"):
             texts[f"report.{lang}.{fmt}"] = render(
                 results, language, fmt, " ".join(command), figures=figures
             )
         texts.update({f"figures/{f.name}.svg": f.svg for f in figures})
-        pdf = pdf_bytes(texts[f"report.{lang}.html"])
-        written = write_files(staging, {**texts, f"report.{lang}.pdf": pdf})
+        if not no_pdf:
+            texts[f"report.{lang}.pdf"] = pdf_bytes(str(texts[f"report.{lang}.html"]))
+        written = write_files(staging, texts)
         write_text(
             staging,
             "manifest.json",

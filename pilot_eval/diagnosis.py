@@ -314,6 +314,12 @@ def run_once(bundle: Bundle, plan: AnalysisPlan) -> list[tuple[Any, ...]]:
     from pilot_eval.runner import Analysis, verdicts
 
     frame = analysis_frame(bundle, plan)
+    # only what the chosen estimators read: every selection then copies a few columns
+    needed = ["vacancy_id", "arm", *plan.application_columns()]
+    needed += [c for h in plan.hypotheses for c in h.adjust_for]
+    needed += [plan.design.block] if plan.design.block else []
+    needed += [c for c in frame.columns if c.startswith("reached_")]
+    frame = frame[list(dict.fromkeys(needed))]
     analyses = []
     for h in plan.hypotheses:
         sample = comparison_sample(frame, plan, h)

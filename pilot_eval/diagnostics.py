@@ -43,8 +43,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy import stats
+from statsmodels.regression.linear_model import OLS
 
 from pilot_eval.descriptives import DEMOGRAPHICS
 from pilot_eval.plan import RANDOMISED, AnalysisPlan
@@ -530,7 +530,7 @@ def _clustered_lpm(
         return out
     y = missing.astype(np.float64)
     x = np.column_stack([np.ones(n), treated.astype(np.float64)])
-    fit = sm.OLS(y, x).fit(cov_type="cluster", cov_kwds={"groups": codes})
+    fit = OLS(y, x).fit(cov_type="cluster", cov_kwds={"groups": codes})
     estimate = float(fit.params[1])
     se = float(np.sqrt(fit.cov_params()[1, 1]))
     df = len(uniques) - 1

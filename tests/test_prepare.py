@@ -31,14 +31,18 @@ def test_every_application_is_used_or_counted(
 
 
 def test_small_bundle_ledger_by_hand(bundle_dir: Path, plan: AnalysisPlan) -> None:
-    frame = analysis_frame(load_bundle(bundle_dir, plan), plan)
+    bundle = load_bundle(bundle_dir, plan)
+    frame = analysis_frame(bundle, plan)
+    assert "application_id" not in frame
     h2 = next(h for h in plan.hypotheses if h.id == "H2")  # origin, applied -> invited
     sample = comparison_sample(frame, plan, h2)
     ledger = {e.reason: e.rows for e in sample.exclusions}
     # A6 has no origin, A5 is 'europe' (neither focal nor reference)
     assert ledger == {"origin not reported": 1, "origin neither focal nor reference": 1}
-    assert sorted(sample.frame["application_id"]) == ["A1", "A2", "A3", "A4"]
-    assert sample.frame.set_index("application_id")["success"].to_dict() == {
+    # the frame's index is the row of the application in the applications table
+    used = sample.frame.assign(application_id=bundle.applications["application_id"])
+    assert sorted(used["application_id"]) == ["A1", "A2", "A3", "A4"]
+    assert used.set_index("application_id")["success"].to_dict() == {
         "A1": False,
         "A2": True,
         "A3": True,
@@ -49,11 +53,12 @@ def test_small_bundle_ledger_by_hand(bundle_dir: Path, plan: AnalysisPlan) -> No
 def test_pool_share_keeps_known_values_outside_focal_and_reference(
     bundle_dir: Path, plan: AnalysisPlan
 ) -> None:
-    frame = analysis_frame(load_bundle(bundle_dir, plan), plan)
+    bundle = load_bundle(bundle_dir, plan)
+    frame = analysis_frame(bundle, plan)
     h1 = next(h for h in plan.hypotheses if h.id == "H1")
     sample = comparison_sample(frame, plan, h1)
     # 'europe' is a known origin: in the denominator of the share, not focal
-    assert "A5" in set(sample.frame["application_id"])
+    assert "A5" in set(bundle.applications["application_id"].loc[sample.frame.index])
     assert {e.reason: e.rows for e in sample.exclusions} == {"origin not reported": 1}
 
 

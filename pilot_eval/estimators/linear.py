@@ -230,49 +230,54 @@ def _refuse(ctx: Context, reason: str, n_vac: int, n_app: int) -> Estimate:
 
 @register("lpm_fe", "stage_gap", "gap_difference")
 def lpm_vacancy_fe(sample: ComparisonSample, ctx: Context) -> Estimate:
-    """Within-vacancy gap (stage_gap) or difference of gaps between arms (gap_difference)."""
-    frame = sample.frame
-    n_app = len(frame)
-    clusters, n_vac = _codes(frame["vacancy_id"])
+    """Within-vacancy gap (stage_gap) or difference of gaps between arms (gap_difference).
+
+    Every regressor and the outcome are constant within a cell vacancy x focal x success,
+    so the fit runs on the sample's cells (``ComparisonSample.cells``) with their weight
+    sums as frequency weights and N the number of applications: the fit on the
+    applications, at the cost of at most four rows per vacancy.
+    """
+    frame, cells = sample.frame, sample.cells
+    n_app, n_vac = len(frame), cells.n_vacancies
     if n_vac < 2:
         return _refuse(
             ctx, "fewer than two vacancies: clustered standard errors need two", n_vac, n_app
         )
-    focal = frame["focal"].to_numpy(dtype=np.float64)
-    y = frame["success"].to_numpy(dtype=np.float64)
+    clusters, focal, y, count, w = cells.rows()
     h = ctx.hypothesis
     columns = [focal]
+    arms = cells.vacancy_column(frame, "arm")
     if h.kind == "gap_difference":
-        treated = (frame["arm"] == ctx.plan.arm_of(h)).to_numpy(dtype=np.float64)
-        columns.append(focal * treated)
+        treated = np.asarray(arms == ctx.plan.arm_of(h), dtype=np.float64)
+        columns.append(focal * treated[clusters])
     x = np.column_stack(columns)
-    w = _weights(frame)
     xt = demean(x, clusters, n_vac, w)
     yt = demean(y, clusters, n_vac, w)
     # vacancies where every application is in one group say nothing about the gap
-    within = np.bincount(clusters, weights=xt[:, 0] ** 2, minlength=n_vac) > _RANK_TOLERANCE
-    informative = int(within.sum())
-    if informative == 0:
+    within = np.bincount(clusters, weights=count * xt[:, 0] ** 2, minlength=n_vac)
+    informative = within > _RANK_TOLERANCE
+    if not informative.any():
         return _refuse(
             ctx, "no vacancy has applications of both groups at this stage", n_vac, n_app
         )
     if h.kind == "gap_difference":
-        treated_informative = np.bincount(clusters, weights=xt[:, 1] ** 2, minlength=n_vac)
-        arms_seen = frame.loc[within[clusters], "arm"].nunique()
-        if arms_seen < 2 or not (treated_informative > _RANK_TOLERANCE).any():
+        treated_within = np.bincount(clusters, weights=count * xt[:, 1] ** 2, minlength=n_vac)
+        if arms[informative].nunique() < 2 or not (treated_within > _RANK_TOLERANCE).any():
             return _refuse(
                 ctx,
                 "vacancies with applications of both groups exist in only one arm",
                 n_vac,
                 n_app,
             )
-    if float(np.sum(yt**2)) <= _RANK_TOLERANCE:
+    if float(np.sum(count * yt**2)) <= _RANK_TOLERANCE:
         return _refuse(ctx, "no variation: every application has the same outcome", n_vac, n_app)
     try:
         fit = cluster_ols(yt, xt, clusters, n_vac, extra_k=0, weights=w, n_obs=n_app)
     except EstimationError as exc:
         return _refuse(ctx, exc.message, n_vac, n_app)
-    return _result(ctx, fit, x.shape[1] - 1, n_vac, n_app, {"informative_vacancies": informative})
+    return _result(
+        ctx, fit, x.shape[1] - 1, n_vac, n_app, {"informative_vacancies": int(informative.sum())}
+    )
 
 
 @register("lpm_fe", "pool_share")
@@ -280,24 +285,19 @@ def lpm_pool_share(sample: ComparisonSample, ctx: Context) -> Estimate:
     """Difference in the focal share between arms with block fixed effects and covariates.
 
     Every regressor is constant within a vacancy, so the fit runs on vacancy aggregates
-    (share and count), with the count as frequency weight: identical to the fit on the
-    applications, at the cost of the number of vacancies.
+    (share and count, from ``ComparisonSample.cells``), with the weight sum as frequency
+    weight: identical to the fit on the applications, at the cost of the number of
+    vacancies.
     """
-    frame = sample.frame
-    n_app = len(frame)
+    frame, cells = sample.frame, sample.cells
+    n_app, n_vac = len(frame), cells.n_vacancies
     plan, h = ctx.plan, ctx.hypothesis
-    per_vac = (
-        frame.assign(_w=_weights(frame))
-        .groupby("vacancy_id", sort=True, observed=True)
-        .agg(n=("focal", "size"), share=("focal", "mean"), arm=("arm", "first"), a=("_w", "mean"))
-    )
-    n_vac = len(per_vac)
     if n_vac < 2:
         return _refuse(
             ctx, "fewer than two vacancies: clustered standard errors need two", n_vac, n_app
         )
-    first = frame.drop_duplicates("vacancy_id").set_index("vacancy_id").loc[per_vac.index]
-    treated = np.asarray(per_vac["arm"] == plan.arm_of(h), dtype=np.float64)
+    first = frame.iloc[cells.first].reset_index(drop=True)
+    treated = np.asarray(first["arm"] == plan.arm_of(h), dtype=np.float64)
     covariates: list[FloatArray] = [treated]
     names = ["arm"]
     for col in h.adjust_for:
@@ -310,9 +310,10 @@ def lpm_pool_share(sample: ComparisonSample, ctx: Context) -> Estimate:
             covariates.extend(dummies[c].to_numpy(dtype=np.float64) for c in dummies.columns)
             names.extend(dummies.columns)
     x: FloatArray = np.column_stack(covariates).astype(np.float64)
-    # a vacancy's share stands for its n applications, each with the vacancy's weight a
-    w = per_vac["n"].to_numpy(dtype=np.float64) * per_vac["a"].to_numpy(dtype=np.float64)
-    y = per_vac["share"].to_numpy(dtype=np.float64)
+    # a vacancy's share stands for its applications, each with its analysis weight
+    n = cells.count.sum(axis=(1, 2)).astype(np.float64)
+    y = cells.count[:, 1, :].sum(axis=1) / n
+    w = cells.weight.sum(axis=(1, 2))
     if plan.design.block:
         # with block fixed effects the blocks, not the vacancies, are the independent units:
         # cluster by block, whose effects are then nested in the clusters and not in K
@@ -358,17 +359,8 @@ def lpm_pool_share(sample: ComparisonSample, ctx: Context) -> Estimate:
     )
 
 
-WEIGHT = "weight"
-"""Optional column of a sample: analysis weight of each application (reweighting)."""
-
 WEIGHTED = ("lpm_fe",)
 """Estimators that use the analysis weights of a sample."""
-
-
-def _weights(frame: pd.DataFrame) -> FloatArray:
-    if WEIGHT in frame:
-        return np.asarray(frame[WEIGHT], dtype=np.float64)
-    return np.ones(len(frame))
 
 
 def _independent_columns(x: FloatArray, w: FloatArray) -> list[int]:

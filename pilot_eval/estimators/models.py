@@ -21,7 +21,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
+from statsmodels.discrete.discrete_model import Logit
 from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
 
 from pilot_eval.estimators import SCALES, Context, null_hypothesis, register
@@ -82,7 +82,7 @@ def logit(sample: ComparisonSample, ctx: Context) -> Estimate:
         warnings.simplefilter("error", PerfectSeparationWarning)
         warnings.simplefilter("error", ConvergenceWarning)
         try:
-            fit = sm.Logit(y, x).fit(
+            fit = Logit(y, x).fit(
                 disp=0,
                 method="newton",
                 maxiter=100,

@@ -21,7 +21,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pandas as pd
 from scipy import stats
 from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
 
@@ -46,23 +45,31 @@ def p_value_z(z: float, alternative: str) -> float:
     return float(2 * stats.norm.sf(abs(z)))
 
 
-def _cells(sample: ComparisonSample, ctx: Context) -> tuple[pd.Series, pd.Series, str, str]:
+def _arm_totals(sample: ComparisonSample) -> dict[str, np.ndarray]:
+    """Applications by [focal, success] in each arm of the sample, from its cell counts."""
+    cells = sample.cells
+    arms = np.asarray(cells.vacancy_column(sample.frame, "arm").astype("str"), dtype=object)
+    return {str(a): cells.count[arms == a].sum(axis=0) for a in dict.fromkeys(arms)}
+
+
+def _cells(
+    sample: ComparisonSample, ctx: Context
+) -> tuple[dict[str, int], dict[str, int], str, str]:
     """Success counts and totals by cell, and the names of the two compared cells."""
     h = ctx.hypothesis
-    frame = sample.frame
     if h.kind == "pool_share":
-        key = frame["arm"]
-        success = frame["focal"]
+        # the "success" of a pool share is being in the focal group
+        by_arm = _arm_totals(sample)
         return (
-            success.groupby(key).sum(),
-            success.groupby(key).size(),
+            {a: int(t[1].sum()) for a, t in by_arm.items()},
+            {a: int(t.sum()) for a, t in by_arm.items()},
             ctx.plan.arm_of(h),
             ctx.plan.reference_arm,
         )
-    key = frame["focal"].map({True: "focal", False: "reference"})
+    total = sample.cells.count.sum(axis=0)  # [focal, success]
     return (
-        frame["success"].groupby(key).sum(),
-        frame["success"].groupby(key).size(),
+        {"focal": int(total[1, 1]), "reference": int(total[0, 1])},
+        {"focal": int(total[1].sum()), "reference": int(total[0].sum())},
         "focal",
         "reference",
     )
@@ -73,7 +80,7 @@ def difference_pooled(sample: ComparisonSample, ctx: Context) -> Estimate:
     """Difference of two proportions (first cell minus second) with z-test and Newcombe CI."""
     name = "difference_pooled"
     null = null_hypothesis(ctx)
-    n_vac = int(sample.frame["vacancy_id"].nunique())
+    n_vac = sample.cells.n_vacancies
     n_app = len(sample.frame)
     counts, totals, first, second = _cells(sample, ctx)
     n1, n0 = int(totals.get(first, 0)), int(totals.get(second, 0))
@@ -117,19 +124,15 @@ def difference_in_gaps_pooled(sample: ComparisonSample, ctx: Context) -> Estimat
     """(focal - reference rate in the arm) - (focal - reference rate in the reference arm)."""
     name = "difference_pooled"
     null = null_hypothesis(ctx)
-    frame = sample.frame
-    n_vac = int(frame["vacancy_id"].nunique())
+    n_vac = sample.cells.n_vacancies
     arm, ref = ctx.plan.arm_of(ctx.hypothesis), ctx.plan.reference_arm
-    grouped = frame.groupby(["arm", "focal"], observed=True)["success"]
-    counts, totals = grouped.sum(), grouped.size()
+    by_arm = _arm_totals(sample)
     cells: dict[str, dict[str, int]] = {}
     for a in (arm, ref):
-        for focal in (True, False):
+        for focal in (1, 0):
             label = f"{a}/{'focal' if focal else 'reference'}"
-            cells[label] = {
-                "n": int(totals.get((a, focal), 0)),
-                "count": int(counts.get((a, focal), 0)),
-            }
+            t = by_arm.get(a, np.zeros((2, 2), dtype=np.int64))[focal]
+            cells[label] = {"n": int(t.sum()), "count": int(t[1])}
     empty = [label for label, c in cells.items() if c["n"] == 0]
     if empty:
         return refuse(name, sample, ctx, f"no applications in cell(s) {', '.join(empty)}")
@@ -155,6 +158,6 @@ def difference_in_gaps_pooled(sample: ComparisonSample, ctx: Context) -> Estimat
         statistic_name="z",
         p_value=p_value_z(z, ctx.hypothesis.alternative),
         n_vacancies=n_vac,
-        n_applications=len(frame),
+        n_applications=len(sample.frame),
         details={"cells": cells},
     )

@@ -23,7 +23,6 @@ import math
 import warnings
 
 import numpy as np
-import pandas as pd
 from scipy import stats
 from statsmodels.stats.contingency_tables import StratifiedTable
 from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
@@ -41,20 +40,13 @@ from pilot_eval.prepare import ComparisonSample
 from pilot_eval.results import Estimate, not_estimable
 
 
-def vacancy_tables(frame: pd.DataFrame) -> np.ndarray:
+def vacancy_tables(sample: ComparisonSample) -> np.ndarray:
     """One 2x2 table per vacancy: rows focal/reference, columns success/failure.
 
     Vacancies with applications of only one group carry no information on the odds ratio
-    and are left out; returns shape (2, 2, K).
+    and are left out; returns shape (2, 2, K). Read from the sample's cell counts.
     """
-    counts = (
-        frame.groupby(["vacancy_id", "focal", "success"], observed=True)
-        .size()
-        .unstack(["focal", "success"], fill_value=0)
-    )
-    cols = pd.MultiIndex.from_product([[True, False], [True, False]])
-    counts = counts.reindex(columns=cols, fill_value=0)
-    arr = counts.to_numpy().reshape(-1, 2, 2)
+    arr = sample.cells.count[:, ::-1, ::-1]  # [vacancy, focal first, success first]
     both = (arr[:, 0, :].sum(axis=1) > 0) & (arr[:, 1, :].sum(axis=1) > 0)
     return np.transpose(arr[both], (1, 2, 0)).astype(np.float64)
 
@@ -64,9 +56,8 @@ def mantel_haenszel(sample: ComparisonSample, ctx: Context) -> Estimate:
     """Common odds ratio focal vs reference across vacancies (see module docstring)."""
     name = "mantel_haenszel"
     null = null_hypothesis(ctx)
-    frame = sample.frame
-    n_vac, n_app = int(frame["vacancy_id"].nunique()), len(frame)
-    tables = vacancy_tables(frame)
+    n_vac, n_app = sample.cells.n_vacancies, len(sample.frame)
+    tables = vacancy_tables(sample)
     k = tables.shape[2]
 
     def refuse(reason: str) -> Estimate:
@@ -127,15 +118,8 @@ def mantel_haenszel(sample: ComparisonSample, ctx: Context) -> Estimate:
 
 def _two_by_two(sample: ComparisonSample) -> tuple[int, int, int, int]:
     """Focal successes and total, reference successes and total."""
-    f = sample.frame
-    focal = f["focal"].to_numpy(dtype=bool)
-    success = f["success"].to_numpy(dtype=bool)
-    return (
-        int((focal & success).sum()),
-        int(focal.sum()),
-        int((~focal & success).sum()),
-        int((~focal).sum()),
-    )
+    total = sample.cells.count.sum(axis=0)  # [focal, success]
+    return int(total[1, 1]), int(total[1].sum()), int(total[0, 1]), int(total[0].sum())
 
 
 def _ratio_or_refuse(
@@ -181,7 +165,7 @@ def _ratio_estimate(
         statistic=statistic,
         statistic_name=None if statistic is None else "z",
         p_value=p_value,
-        n_vacancies=int(sample.frame["vacancy_id"].nunique()),
+        n_vacancies=sample.cells.n_vacancies,
         n_applications=len(sample.frame),
         details=details,
     )
