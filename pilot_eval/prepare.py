@@ -29,7 +29,8 @@ def analysis_frame(bundle: Bundle, plan: AnalysisPlan) -> pd.DataFrame:
 
     The index is the application's row in ``bundle.applications``; the application ids are
     left out (no analysis needs them, and every selection would copy them). Text columns
-    become categories. Adds ``stage`` (0 = applied ... 4 = hired) and, per stage, a boolean ``reached_<stage>``.
+    become categories. Adds ``stage`` (0 = applied ... 4 = hired) and, per stage, a
+    boolean ``reached_<stage>``.
     """
     apps = bundle.applications.drop(columns="application_id", errors="ignore")
     vac_cols = ["vacancy_id", *dict.fromkeys((*VACANCY_KEYS, *plan.vacancy_columns()))]
