@@ -157,3 +157,29 @@ def test_weighted_pool_share_matches_r(small: pd.DataFrame, plan: AnalysisPlan) 
     # R: tests/reference/lpm_small.R, "weighted_pool_share_block"
     assert e.estimate == pytest.approx(0.00723093166413711, rel=1e-8)
     assert e.std_error == pytest.approx(0.0334512537282961, rel=1e-10)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_cell_path_equals_application_regression(seed: int, plan: AnalysisPlan) -> None:
+    """lpm_fe on per-vacancy cell counts equals OLS with vacancy dummies on the applications."""
+    rng = np.random.default_rng(100 + seed)
+    n, g = 600, 30
+    d = pd.DataFrame({"vac": rng.integers(0, g, n), "focal": rng.random(n) < 0.4})
+    d["vacancy_id"] = "V" + d["vac"].astype(str).str.zfill(2)
+    d["arm"] = np.where(d["vac"] % 2 == 1, "pilot", "control")
+    d["success"] = rng.random(n) < 0.3 + 0.1 * d["focal"]
+    h = _h(kind="gap_difference", arm="pilot", stage=STAGE)
+    e = estimate("lpm_fe", _sample(d[["vacancy_id", "arm", "focal", "success"]]), Context(plan, h))
+    x = d.assign(
+        y=d["success"].astype(float),
+        f=d["focal"].astype(float),
+        ft=d["focal"] * (d["arm"] == "pilot"),
+    )
+    ref = smf.ols("y ~ f + ft + C(vac)", data=x.assign(ft=x["ft"].astype(float))).fit(
+        cov_type="cluster", cov_kwds={"groups": d["vac"].to_numpy()}
+    )
+    rescale = (n - (ref.df_model + 1)) / (n - 2)  # vacancy effects are nested: K = 2
+    assert e.estimate == pytest.approx(ref.params["ft"], rel=1e-10)
+    assert e.std_error == pytest.approx(
+        np.sqrt(ref.cov_params().loc["ft", "ft"] * rescale), rel=1e-10
+    )
