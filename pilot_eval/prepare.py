@@ -132,6 +132,27 @@ class VacancyCells:
         """G, the number of vacancies."""
         return len(self.vacancy_ids)
 
+    def sizes(self) -> npt.NDArray[np.float64]:
+        """Applications per vacancy."""
+        sizes: npt.NDArray[np.float64] = self.count.sum(axis=(1, 2)).astype(np.float64)
+        return sizes
+
+    def focal_shares(self) -> npt.NDArray[np.float64]:
+        """Share of the focal group among each vacancy's applications."""
+        shares: npt.NDArray[np.float64] = self.count[:, 1, :].sum(axis=1) / self.sizes()
+        return shares
+
+    def two_by_two(self) -> tuple[int, int, int, int]:
+        """Over all vacancies: focal successes and total, reference successes and total."""
+        total = self.count.sum(axis=0)  # [focal, success]
+        return int(total[1, 1]), int(total[1].sum()), int(total[0, 1]), int(total[0].sum())
+
+    def totals_by(self, frame: pd.DataFrame, column: str) -> dict[str, npt.NDArray[np.int64]]:
+        """Applications by [focal, success] for each value of a vacancy column of the
+        sample's ``frame`` (e.g. the arm), in order of first appearance."""
+        values = np.asarray(self.vacancy_column(frame, column).astype("str"), dtype=object)
+        return {str(v): self.count[values == v].sum(axis=0) for v in dict.fromkeys(values)}
+
     def vacancy_column(self, frame: pd.DataFrame, column: str) -> pd.Series:
         """A vacancy-level column of the sample's ``frame``, one value per vacancy."""
         return frame[column].iloc[self.first].reset_index(drop=True)

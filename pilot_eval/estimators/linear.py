@@ -311,8 +311,7 @@ def lpm_pool_share(sample: ComparisonSample, ctx: Context) -> Estimate:
             names.extend(dummies.columns)
     x: FloatArray = np.column_stack(covariates).astype(np.float64)
     # a vacancy's share stands for its applications, each with its analysis weight
-    n = cells.count.sum(axis=(1, 2)).astype(np.float64)
-    y = cells.count[:, 1, :].sum(axis=1) / n
+    y = cells.focal_shares()
     w = cells.weight.sum(axis=(1, 2))
     if plan.design.block:
         # with block fixed effects the blocks, not the vacancies, are the independent units:

@@ -45,13 +45,6 @@ def p_value_z(z: float, alternative: str) -> float:
     return float(2 * stats.norm.sf(abs(z)))
 
 
-def _arm_totals(sample: ComparisonSample) -> dict[str, np.ndarray]:
-    """Applications by [focal, success] in each arm of the sample, from its cell counts."""
-    cells = sample.cells
-    arms = np.asarray(cells.vacancy_column(sample.frame, "arm").astype("str"), dtype=object)
-    return {str(a): cells.count[arms == a].sum(axis=0) for a in dict.fromkeys(arms)}
-
-
 def _cells(
     sample: ComparisonSample, ctx: Context
 ) -> tuple[dict[str, int], dict[str, int], str, str]:
@@ -59,17 +52,17 @@ def _cells(
     h = ctx.hypothesis
     if h.kind == "pool_share":
         # the "success" of a pool share is being in the focal group
-        by_arm = _arm_totals(sample)
+        by_arm = sample.cells.totals_by(sample.frame, "arm")
         return (
             {a: int(t[1].sum()) for a, t in by_arm.items()},
             {a: int(t.sum()) for a, t in by_arm.items()},
             ctx.plan.arm_of(h),
             ctx.plan.reference_arm,
         )
-    total = sample.cells.count.sum(axis=0)  # [focal, success]
+    a, n1, c, n0 = sample.cells.two_by_two()
     return (
-        {"focal": int(total[1, 1]), "reference": int(total[0, 1])},
-        {"focal": int(total[1].sum()), "reference": int(total[0].sum())},
+        {"focal": a, "reference": c},
+        {"focal": n1, "reference": n0},
         "focal",
         "reference",
     )
@@ -126,7 +119,7 @@ def difference_in_gaps_pooled(sample: ComparisonSample, ctx: Context) -> Estimat
     null = null_hypothesis(ctx)
     n_vac = sample.cells.n_vacancies
     arm, ref = ctx.plan.arm_of(ctx.hypothesis), ctx.plan.reference_arm
-    by_arm = _arm_totals(sample)
+    by_arm = sample.cells.totals_by(sample.frame, "arm")
     cells: dict[str, dict[str, int]] = {}
     for a in (arm, ref):
         for focal in (1, 0):

@@ -35,7 +35,7 @@ from scipy import sparse
 
 from pilot_eval.estimators import SCALES, Context, null_hypothesis, register
 from pilot_eval.estimators.linear import _independent_columns, demean
-from pilot_eval.prepare import ComparisonSample
+from pilot_eval.prepare import ComparisonSample, VacancyCells
 from pilot_eval.results import Estimate, not_estimable
 
 FloatArray = npt.NDArray[np.float64]
@@ -135,14 +135,13 @@ class Assignment:
 class _GapStatistic:
     """lpm_fe's interaction estimate as a function of the assignment (gap_difference)."""
 
-    def __init__(self, frame: pd.DataFrame, vacancies: pd.Index) -> None:
-        codes = vacancies.get_indexer(pd.Index(frame["vacancy_id"]))
-        g = len(vacancies)
-        ones = np.ones(len(frame))
-        x = demean(frame["focal"].to_numpy(dtype=np.float64), codes, g, ones)
-        y = demean(frame["success"].to_numpy(dtype=np.float64), codes, g, ones)
-        self.s11 = np.bincount(codes, weights=x * x, minlength=g)
-        self.s1y = np.bincount(codes, weights=x * y, minlength=g)
+    def __init__(self, cells: VacancyCells) -> None:
+        v, focal, success, count, _ = cells.rows()
+        g = cells.n_vacancies
+        x = demean(focal, v, g, count)
+        y = demean(success, v, g, count)
+        self.s11 = np.bincount(v, weights=count * x * x, minlength=g)
+        self.s1y = np.bincount(v, weights=count * x * y, minlength=g)
 
     def __call__(self, t: FloatArray) -> FloatArray:
         """Statistic for each row of ``t`` (shape (D, G) or (G,))."""
@@ -194,8 +193,8 @@ def randomisation(sample: ComparisonSample, ctx: Context) -> Estimate:
         + null_hypothesis(ctx)
         + ")"
     )
-    vacancies = pd.Index(sorted(frame["vacancy_id"].unique()))
-    n_vac, n_app = len(vacancies), len(frame)
+    cells = sample.cells
+    n_vac, n_app = cells.n_vacancies, len(frame)
 
     def refuse(reason: str) -> Estimate:
         return not_estimable(name, SCALES[name], null, reason, n_vac, n_app)
@@ -203,7 +202,7 @@ def randomisation(sample: ComparisonSample, ctx: Context) -> Estimate:
     settings = plan.randomisation_inference
     if settings is None:  # the plan's checks require it for randomised designs
         return refuse("the plan has no randomisation_inference settings")
-    first = frame.drop_duplicates("vacancy_id").set_index("vacancy_id").loc[vacancies]
+    first = frame.iloc[cells.first].reset_index(drop=True)
     treated = np.asarray(first["arm"] == plan.arm_of(h), dtype=np.float64)
     if plan.design.assignment == "block_randomised" and plan.design.block:
         blocks, _ = pd.factorize(first[plan.design.block].astype("str"), sort=True)
@@ -212,18 +211,10 @@ def randomisation(sample: ComparisonSample, ctx: Context) -> Estimate:
     assignment = Assignment(treated=treated, blocks=blocks.astype(np.intp))
     statistic: Callable[[FloatArray], FloatArray]
     if h.kind == "gap_difference":
-        statistic = _GapStatistic(frame, vacancies)
+        statistic = _GapStatistic(cells)
     else:
-        per_vac = frame.groupby("vacancy_id", sort=True, observed=True)["focal"].agg(
-            ["mean", "size"]
-        )
         z = _covariates(first, h.adjust_for)
-        statistic = _ShareStatistic(
-            per_vac["mean"].to_numpy(dtype=np.float64),
-            per_vac["size"].to_numpy(dtype=np.float64),
-            z,
-            assignment.blocks,
-        )
+        statistic = _ShareStatistic(cells.focal_shares(), cells.sizes(), z, assignment.blocks)
     observed = float(statistic(treated[None, :])[0])
     if not math.isfinite(observed):
         return refuse("the lpm_fe statistic is not defined for the observed assignment")

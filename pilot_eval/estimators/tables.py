@@ -116,16 +116,10 @@ def mantel_haenszel(sample: ComparisonSample, ctx: Context) -> Estimate:
     )
 
 
-def _two_by_two(sample: ComparisonSample) -> tuple[int, int, int, int]:
-    """Focal successes and total, reference successes and total."""
-    total = sample.cells.count.sum(axis=0)  # [focal, success]
-    return int(total[1, 1]), int(total[1].sum()), int(total[0, 1]), int(total[0].sum())
-
-
 def _ratio_or_refuse(
     name: str, sample: ComparisonSample, ctx: Context
 ) -> tuple[tuple[int, int, int, int], float, dict[str, object]] | Estimate:
-    a, n1, c, n0 = _two_by_two(sample)
+    a, n1, c, n0 = sample.cells.two_by_two()
     if n1 == 0 or n0 == 0:
         which = "focal" if n1 == 0 else "reference"
         return refuse(name, sample, ctx, f"no {which} applications at this stage")
