@@ -3,7 +3,6 @@ report section out (formatting in ``templates/diagnosis.*.j2``)."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ from pilot_eval.diagnosis import DesignModel, design_from_bundle, diagnose
 from pilot_eval.lock import check_locked
 from pilot_eval.outputs import check_destination, manifest, relative, staged_folder, write_files
 from pilot_eval.plan import load_plan
+from pilot_eval.progress import progress
 from pilot_eval.report import Lang, render
 from pilot_eval.results import dumps
 from pilot_eval.runner import software_versions
@@ -44,7 +44,7 @@ def run_diagnosis(
     lock = check_locked(loaded, exploratory=True)
     model = _design(plan_path, data_dir, vacancies)
     n = sims or (plan.diagnosis.sims if plan.diagnosis else 500)
-    with _progress(2 * n) as advance:
+    with progress("diagnosis", 2 * n, "runs") as advance:
         summary = diagnose(plan, model, n, jobs, scheduler, advance)
     command = ["pilot-eval", "diagnose", relative(plan_path)]
     command += ["--data", relative(data_dir)] if data_dir else ["--simulate"]
@@ -97,33 +97,3 @@ def _design(plan_path: Path, data_dir: Path | None, vacancies: int) -> DesignMod
     synthetic = simulate_bundle(seed=seed, n_vacancies=vacancies)
     bundle = Bundle(Path("."), {}, synthetic.vacancies, synthetic.applications)
     return design_from_bundle(bundle, plan, "simulate")
-
-
-class _progress:
-    """A rich progress bar with an ETA on a terminal; silent otherwise."""
-
-    def __init__(self, total: int) -> None:
-        self.total = total
-        self.bar: Any = None
-
-    def __enter__(self) -> Any:
-        if not sys.stderr.isatty():
-            return None
-        from rich.console import Console
-        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-        self.bar = Progress(
-            TextColumn("diagnosis"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.total} runs"),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-            transient=True,
-        )
-        self.bar.start()
-        task = self.bar.add_task("runs", total=self.total)
-        return lambda n: self.bar.advance(task, n)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.stop()

@@ -69,6 +69,7 @@ from pilot_eval.plan import (
     Hypothesis,
 )
 from pilot_eval.prepare import analysis_frame, comparison_sample
+from pilot_eval.progress import silenced
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -232,9 +233,11 @@ def simulate_design(
             for a, delta in d.pool_share.get(gname, {}).items():
                 values = _shift_share(values, arm == a, group.focal, group.reference, delta, rng)
         values[missing] = None
-        data[column] = values
-    for gname, group in plan.groups.items():
-        focal[gname] = np.isin(data[group.column], list(group.focal))
+        for gname, group in plan.groups.items():
+            if group.column == column:
+                focal[gname] = np.isin(values, list(group.focal))
+        template = model.templates.get(column)
+        data[column] = values if template is None else _typed(values, template)
     transitions = _transitions()
     intercept = rng.normal(0.0, d.vacancy_sd, size=(len(vac), len(transitions)))
     base = 1 / (1 + np.exp(-(_logit(np.array(model.base_rates)) + intercept)))
@@ -260,9 +263,6 @@ def simulate_design(
         seen = rng.random(n) < np.vectorize(observed.get)(arm).astype(np.float64)
         data[score] = np.where(seen, values, np.nan)
     apps = pd.DataFrame(data)
-    for column, template in model.templates.items():
-        if column in model.columns:
-            apps[column] = _typed(apps[column], template)
     return Bundle(folder=Path("."), files={}, vacancies=vac, applications=apps)
 
 
@@ -291,12 +291,13 @@ def _shift_share(
     return values
 
 
-def _typed(values: pd.Series, template: pd.Series) -> pd.Series:
+def _typed(values: npt.NDArray[Any], template: pd.Series) -> Any:
+    """Drawn text values (None where missing) as the bundle's column holds them."""
     if isinstance(template.dtype, pd.BooleanDtype):
-        return values.map({"true": True, "false": False}).astype("boolean")
+        return pd.arrays.BooleanArray(values == "true", pd.isna(values))
     if isinstance(template.dtype, pd.CategoricalDtype):
-        return pd.Series(pd.Categorical(values, dtype=template.dtype), index=values.index)
-    return values.astype(template.dtype)
+        return pd.Categorical(values, dtype=template.dtype)
+    return pd.array(values, dtype=template.dtype)
 
 
 def _logit(p: FloatArray) -> FloatArray:
@@ -311,6 +312,11 @@ def _logit(p: FloatArray) -> FloatArray:
 def run_once(bundle: Bundle, plan: AnalysisPlan) -> list[tuple[Any, ...]]:
     """Each hypothesis with its chosen estimator, adjusted and judged as ``run`` does:
     (estimate, ci_low, ci_high, p_value, p_adjusted, verdict) per hypothesis."""
+    with silenced():
+        return _run_once(bundle, plan)
+
+
+def _run_once(bundle: Bundle, plan: AnalysisPlan) -> list[tuple[Any, ...]]:
     from pilot_eval.runner import Analysis, verdicts
 
     frame = analysis_frame(bundle, plan)

@@ -51,7 +51,10 @@ def analysis_frame(bundle: Bundle, plan: AnalysisPlan) -> pd.DataFrame:
 
 def group_values(frame: pd.DataFrame, group: Group) -> pd.Series:
     """The group column as text (booleans as ``true``/``false``), missing where unknown."""
-    col = frame[group.column]
+    return _text(frame[group.column])
+
+
+def _text(col: pd.Series) -> pd.Series:
     if isinstance(col.dtype, pd.BooleanDtype):
         return col.map({True: "true", False: "false"}).astype("str")
     if isinstance(col.dtype, pd.CategoricalDtype):
@@ -62,6 +65,39 @@ def group_values(frame: pd.DataFrame, group: Group) -> pd.Series:
         text[codes < 0] = None
         return pd.Series(text, index=col.index, dtype=object)
     return col.astype("str")
+
+
+def _in(col: pd.Series, values: tuple[str, ...] | list[str]) -> npt.NDArray[np.bool_]:
+    """Whether each value of ``col``, as text, is one of ``values`` (False where missing).
+
+    A categorical column is compared through its few categories, not per application.
+    """
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        hit = np.asarray(col.cat.categories.astype("str").isin(values), dtype=bool)
+        codes = col.cat.codes.to_numpy()
+        return np.where(codes >= 0, hit[np.maximum(codes, 0)], False)
+    if isinstance(col.dtype, pd.BooleanDtype):
+        known = ~col.isna().to_numpy()
+        true = col.to_numpy(dtype=bool, na_value=False)
+        hit = np.zeros(len(col), dtype=bool)
+        if "true" in values:
+            hit |= known & true
+        if "false" in values:
+            hit |= known & ~true
+        return hit
+    return np.asarray(_text(col).isin(values), dtype=bool)
+
+
+def group_masks(
+    frame: pd.DataFrame, group: Group
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """(unknown, focal, reference) per application: the masks of :func:`group_values`."""
+    col = frame[group.column]
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        unknown = col.cat.codes.to_numpy() < 0
+    else:
+        unknown = col.isna().to_numpy()
+    return unknown, _in(col, group.focal), _in(col, group.reference)
 
 
 @dataclass(frozen=True)
@@ -214,25 +250,20 @@ def comparison_sample(frame: pd.DataFrame, plan: AnalysisPlan, h: Hypothesis) ->
         keep = keep & ~mask
 
     arms = analysed_arms(plan, h)
-    drop(
-        ~frame["arm"].isin(arms).to_numpy(),
-        f"vacancy in another arm than {' or '.join(arms)}",
-    )
+    drop(~_in(frame["arm"], arms), f"vacancy in another arm than {' or '.join(arms)}")
     if h.stage is not None:
         drop(
             ~frame[f"reached_{h.stage.from_}"].to_numpy(),
             f"did not reach stage '{h.stage.from_}'",
         )
-    values = group_values(frame, group)
-    drop(values.isna().to_numpy(), f"{group.column} not reported")
-    focal = values.isin(group.focal).to_numpy()
-    reference = values.isin(group.reference).to_numpy()
+    unknown, focal, reference = group_masks(frame, group)
+    drop(unknown, f"{group.column} not reported")
     if h.kind != "pool_share":
         # a pool share is the focal share among all applicants whose value is known
         drop(~(focal | reference), f"{group.column} neither focal nor reference")
     if h.score is not None:
         drop(frame[h.score].isna().to_numpy(), f"{h.score} missing")
-    used = frame.loc[keep].copy()
+    used = frame.loc[keep]
     used["focal"] = focal[keep]
     if h.stage is not None:
         used["success"] = used[f"reached_{h.stage.to}"].to_numpy()

@@ -22,10 +22,10 @@ COUNT_KEYS = frozenset(
         "n_applications",
         "n_total_applications",
         "n_not_reported",
-        "as_extreme",
     }
 )
-"""Keys whose integer values count persons (applications)."""
+"""Keys whose integer values count persons (applications). Not ``as_extreme``: it counts
+re-drawn assignments, and the published p-value determines it."""
 
 SHARE_KEYS = {"rate": ("passed", "n"), "share_not_reported": ("n_not_reported", "n_applications")}
 """Shares and the counts they rest on: hidden when one of those is hidden or too small."""

@@ -159,3 +159,80 @@ def test_draws_equal_the_plain_sort(sizes: list[int]) -> None:
     # every draw keeps the number of treated vacancies of every block
     for b in range(len(sizes)):
         assert np.all(drawn[:, blocks == b].sum(axis=1) == treated[blocks == b].sum())
+
+
+def _statistic(kind: str, frame: pd.DataFrame, plan: AnalysisPlan, **kw: object) -> tuple:
+    """The fast statistic of a hypothesis and the assignment it is a function of."""
+    from pilot_eval.estimators.randomisation import _covariates, _GapStatistic, _ShareStatistic
+
+    sample = _sample(frame)
+    cells = sample.cells
+    first = frame.iloc[cells.first].reset_index(drop=True)
+    blocks, _ = pd.factorize(first["block"], sort=True)
+    a = Assignment(treated=np.asarray(first["arm"] == "pilot", float), blocks=blocks)
+    if kind == "gap_difference":
+        return _GapStatistic(cells, a.blocks), a
+    z = _covariates(first, tuple(kw.get("adjust_for", ())))  # type: ignore[arg-type]
+    return _ShareStatistic(cells.focal_shares(), cells.sizes(), z, a.blocks), a
+
+
+@pytest.mark.parametrize(
+    ("kind", "kw"),
+    [("gap_difference", {}), ("pool_share", {}), ("pool_share", {"adjust_for": ["scale"]})],
+)
+def test_choice_sums_equal_the_statistic_of_the_assignment(
+    plan: AnalysisPlan, kind: str, kw: dict
+) -> None:
+    from pilot_eval.estimators.randomisation import _Choices
+
+    frame = _bundle(seed=4, n_blocks=30, per_block=3)
+    statistic, a = _statistic(kind, frame, plan, **kw)
+    choices = _Choices(a)
+    drawn = choices.draw(np.random.default_rng(8), 300)
+    t = (drawn @ choices.chosen).toarray()  # the same draws as 0/1 per vacancy
+    for b in range(a.n_blocks):
+        assert np.all(t[:, a.blocks == b].sum(axis=1) == a.treated[a.blocks == b].sum())
+    np.testing.assert_allclose(choices.evaluate(statistic)(drawn), statistic(t), rtol=1e-10)
+    # and the fast statistic of the observed assignment is lpm_fe refitted (1e-10)
+    ctx = _ctx(_plan(plan, draws=200), kind, **kw)
+    lpm = estimate("lpm_fe", _sample(frame), ctx).estimate
+    assert statistic(a.treated)[0] == pytest.approx(lpm, rel=1e-10)
+
+
+def test_choices_are_uniform_within_blocks() -> None:
+    from pilot_eval.estimators.randomisation import _Choices
+
+    blocks = np.repeat(np.arange(3), [3, 5, 4]).astype(np.intp)
+    treated = np.zeros(12)
+    treated[[0, 3, 4, 8]] = 1.0
+    a = Assignment(treated=treated, blocks=blocks)
+    choices = _Choices(a)
+    assert choices.chosen.shape[0] == 3 + 10 + 4  # C(3,1) + C(5,2) + C(4,1)
+    t = (choices.draw(np.random.default_rng(2), 20_000) @ choices.chosen).toarray()
+    # P(treated) = k_b / n_b for every vacancy: 1/3, 2/5, 1/4; binomial SE below 0.0035
+    expected = np.array([1 / 3] * 3 + [2 / 5] * 5 + [1 / 4] * 4)
+    assert np.all(np.abs(t.mean(axis=0) - expected) < 0.015)
+    # every one of the C(5,2) = 10 pairs of block 1 comes up about equally often
+    pairs = t[:, 3:8] @ (2 ** np.arange(5))
+    _, freq = np.unique(pairs, return_counts=True)
+    assert len(freq) == 10
+    assert np.all(np.abs(freq / 20_000 - 0.1) < 0.01)
+
+
+def test_both_ways_of_redrawing_give_the_exact_p_value(
+    plan: AnalysisPlan, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pilot_eval.estimators.randomisation import _Choices
+
+    frame = _bundle(seed=3, n_blocks=5, per_block=4)  # 4^5 = 1024 assignments
+    exact = estimate("randomisation", _sample(frame), _ctx(_plan(plan, 2000), "gap_difference"))
+    ctx = _ctx(_plan(plan, 800), "gap_difference")  # fewer than 1024: drawn
+    by_choices = estimate("randomisation", _sample(frame), ctx)
+    monkeypatch.setattr(_Choices, "MAX_CHOICES", 0)  # every block too large: rank keys
+    by_keys = estimate("randomisation", _sample(frame), ctx)
+    assert exact.p_value is not None
+    for drawn in (by_choices, by_keys):
+        assert drawn.details["exact"] is False
+        assert drawn.p_value is not None
+        assert abs(drawn.p_value - exact.p_value) < 4 * 0.5 / np.sqrt(800)
+    assert by_choices.p_value != by_keys.p_value  # they did take different routes

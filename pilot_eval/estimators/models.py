@@ -21,8 +21,13 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from statsmodels.discrete.discrete_model import Logit
-from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
+from statsmodels.genmod.families import Binomial
+from statsmodels.genmod.generalized_linear_model import GLM
+from statsmodels.tools.sm_exceptions import (
+    ConvergenceWarning,
+    PerfectSeparationError,
+    PerfectSeparationWarning,
+)
 
 from pilot_eval.estimators import SCALES, Context, null_hypothesis, register
 from pilot_eval.estimators.linear import t_inference
@@ -30,31 +35,44 @@ from pilot_eval.prepare import ComparisonSample
 from pilot_eval.results import Estimate, not_estimable
 
 
-def _design(sample: ComparisonSample, ctx: Context) -> tuple[np.ndarray, np.ndarray, str]:
-    """Outcome, regressors (with intercept) and the name of the coefficient of interest."""
+def _design(
+    sample: ComparisonSample, ctx: Context
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str]:
+    """The model on binomial cells: successes, trials, regressors (with intercept), the
+    vacancy of each cell and the name of the coefficient of interest.
+
+    Every regressor is constant within a vacancy's focal (or, for pool_share, whole)
+    applications, so the likelihood, its score per vacancy and its Hessian on these cells
+    equal those on the applications.
+    """
     frame = sample.frame
     h, plan = ctx.hypothesis, ctx.plan
-    columns: dict[str, np.ndarray] = {"const": np.ones(len(frame))}
-    focal = frame["focal"].to_numpy(dtype=np.float64)
+    cells = sample.cells
+    treated = np.asarray(cells.vacancy_column(frame, "arm") == plan.arm_of(h), dtype=np.float64)
+    g = cells.n_vacancies
     if h.kind == "pool_share":
-        y = focal
-        columns["arm"] = np.asarray(frame["arm"] == plan.arm_of(h), dtype=np.float64)
+        trials = cells.sizes()
+        successes = cells.count[:, 1, :].sum(axis=1).astype(np.float64)
+        columns: dict[str, np.ndarray] = {"const": np.ones(g), "arm": treated}
         for col in h.adjust_for:
-            values = frame[col]
+            values = cells.vacancy_column(frame, col)
             if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
                 columns[col] = np.asarray(values, dtype=np.float64)
             else:
                 dummies = pd.get_dummies(values.astype("str"), prefix=col, drop_first=True)
                 columns.update({str(c): dummies[c].to_numpy(dtype=np.float64) for c in dummies})
-        return y, np.column_stack(list(columns.values())), "arm"
-    y = frame["success"].to_numpy(dtype=np.float64)
-    columns["focal"] = focal
+        return successes, trials, np.column_stack(list(columns.values())), np.arange(g), "arm"
+    by_focal = cells.count.sum(axis=2)  # [vacancy, focal]
+    v, f = np.nonzero(by_focal)
+    trials = by_focal[v, f].astype(np.float64)
+    successes = cells.count[v, f, 1].astype(np.float64)
+    focal = f.astype(np.float64)
+    columns = {"const": np.ones(len(v)), "focal": focal}
     if h.kind == "gap_difference":
-        treated = np.asarray(frame["arm"] == plan.arm_of(h), dtype=np.float64)
-        columns["arm"] = treated
-        columns["focal:arm"] = focal * treated
-        return y, np.column_stack(list(columns.values())), "focal:arm"
-    return y, np.column_stack(list(columns.values())), "focal"
+        columns["arm"] = treated[v]
+        columns["focal:arm"] = focal * treated[v]
+        return successes, trials, np.column_stack(list(columns.values())), v, "focal:arm"
+    return successes, trials, np.column_stack(list(columns.values())), v, "focal"
 
 
 @register("logit", "pool_share", "stage_gap", "gap_difference")
@@ -64,16 +82,15 @@ def logit(sample: ComparisonSample, ctx: Context) -> Estimate:
     null = null_hypothesis(ctx)
     frame = sample.frame
     n_app = len(frame)
-    groups, uniques = pd.factorize(frame["vacancy_id"], sort=True)
-    n_vac = len(uniques)
+    n_vac = sample.cells.n_vacancies
 
     def refuse(reason: str) -> Estimate:
         return not_estimable(name, SCALES[name], null, reason, n_vac, n_app)
 
     if n_vac < 2:
         return refuse("fewer than two vacancies: clustered standard errors need two")
-    y, x, target = _design(sample, ctx)
-    if y.min() == y.max():
+    successes, trials, x, groups, target = _design(sample, ctx)
+    if successes.sum() in (0, trials.sum()):
         return refuse("no variation: every application has the same outcome")
     if np.linalg.matrix_rank(x) < x.shape[1]:
         return refuse("the regressors are collinear (a group or arm is empty)")
@@ -82,18 +99,25 @@ def logit(sample: ComparisonSample, ctx: Context) -> Estimate:
         warnings.simplefilter("error", PerfectSeparationWarning)
         warnings.simplefilter("error", ConvergenceWarning)
         try:
-            fit = Logit(y, x).fit(
-                disp=0,
-                method="newton",
+            model = GLM(np.column_stack([successes, trials - successes]), x, family=Binomial())
+            fit = model.fit(
                 maxiter=100,
+                tol=1e-12,
                 cov_type="cluster",
-                cov_kwds={"groups": groups},
+                cov_kwds={"groups": groups, "use_correction": False},
             )
-        except (PerfectSeparationWarning, ConvergenceWarning, np.linalg.LinAlgError):
+        except (PerfectSeparationWarning, PerfectSeparationError, ConvergenceWarning):
             return refuse("the logistic model does not converge (perfect separation)")
+        except np.linalg.LinAlgError:
+            return refuse("the logistic model does not converge (perfect separation)")
+    if not fit.converged or np.any(~np.isfinite(fit.params)) or _separated(fit.fittedvalues):
+        return refuse("the logistic model does not converge (perfect separation)")
+    # CR1 as on the applications: G/(G-1) * (N-1)/(N-K) with N applications, K regressors
+    k = x.shape[1]
+    factor = n_vac / (n_vac - 1) * (n_app - 1) / (n_app - k)
     j = names.index(target)
     b = float(fit.params[j])
-    se = float(fit.bse[j])
+    se = math.sqrt(factor * float(fit.cov_params()[j, j]))
     if not math.isfinite(se) or se <= 0:
         return refuse("the standard error is not finite")
     t, p, low, high = t_inference(b, se, n_vac - 1, ctx.hypothesis.alternative, ctx.alpha)
@@ -113,6 +137,11 @@ def logit(sample: ComparisonSample, ctx: Context) -> Estimate:
         n_applications=n_app,
         details={"log_odds_ratio": b, "std_error_scale": "log odds ratio", "N": n_app, "G": n_vac},
     )
+
+
+def _separated(fitted: np.ndarray) -> bool:
+    """Fitted probabilities at 0 or 1: the maximum is at infinity (separation)."""
+    return bool(np.any(fitted < 1e-10) or np.any(fitted > 1 - 1e-10))
 
 
 def _names(ctx: Context) -> list[str]:

@@ -18,6 +18,10 @@ not depend on how the work is spread. Treatment is never drawn with replacement.
 The statistic is computed from per-vacancy sufficient statistics, so one re-draw costs
 O(vacancies): for gap_difference the within-vacancy cross-products of focal and outcome;
 for pool_share the vacancy shares and sizes. Tests check it against refitting ``lpm_fe``.
+When every block has at most ``_Choices.MAX_CHOICES`` possible choices of its treated
+vacancies (pairs, triplets, small strata), a re-draw picks one choice per block and adds
+precomputed sums, O(blocks) per draw; otherwise U(0, 1) keys are ranked within blocks.
+Both draw from the same distribution; a test compares each with the exact p-value.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from scipy import sparse
 from pilot_eval.estimators import SCALES, Context, null_hypothesis, register
 from pilot_eval.estimators.linear import _independent_columns, demean
 from pilot_eval.prepare import ComparisonSample, VacancyCells
+from pilot_eval.progress import progress
 from pilot_eval.results import Estimate, not_estimable
 
 FloatArray = npt.NDArray[np.float64]
@@ -67,13 +72,19 @@ class Assignment:
         """Number of blocks."""
         return int(self.blocks.max()) + 1
 
+    def sizes(self) -> tuple[IntArray, IntArray]:
+        """Vacancies and treated vacancies per block."""
+        sizes = np.bincount(self.blocks, minlength=self.n_blocks)
+        k = np.bincount(self.blocks, weights=self.treated, minlength=self.n_blocks)
+        return sizes, np.rint(k).astype(np.intp)
+
+    def choices_per_block(self) -> list[int]:
+        """C(n_b, k_b) for every block."""
+        return [math.comb(int(n), int(k)) for n, k in zip(*self.sizes(), strict=True)]
+
     def count(self) -> int:
         """Number of possible assignments: the product over blocks of C(n_b, k_b)."""
-        total = 1
-        for b in range(self.n_blocks):
-            members = self.blocks == b
-            total *= math.comb(int(members.sum()), int(self.treated[members].sum()))
-        return total
+        return math.prod(self.choices_per_block())
 
     def enumerate(self) -> Iterator[FloatArray]:
         """Every possible assignment (use only when ``count()`` is small)."""
@@ -132,54 +143,174 @@ class Assignment:
         return drawn
 
 
-class _GapStatistic:
-    """lpm_fe's interaction estimate as a function of the assignment (gap_difference)."""
+class _Statistic:
+    """The lpm_fe estimate as a function of the assignment ``t`` (0/1 per vacancy).
 
-    def __init__(self, cells: VacancyCells) -> None:
+    Every statistic here is ``finish(t @ features, square(t))``: linear sums over the
+    treated vacancies of per-vacancy features, and, where the block means of ``t`` enter,
+    ``square(t)``, the sum over blocks of (treated weight in the block)^2 / (block weight).
+    Both are sums over blocks, so they can also be built from one precomputed value per
+    possible choice of treated vacancies within each block (:class:`_Choices`).
+    """
+
+    features: FloatArray
+    """Per-vacancy features, shape (G, m)."""
+    square_weights: FloatArray | None = None
+    """Weights of the block-square term; None when the statistic does not use it."""
+    blocks: IntArray
+
+    def finish(self, linear: FloatArray, square: FloatArray) -> FloatArray:
+        """The statistic from the linear sums (D, m) and the block-square terms (D,)."""
+        raise NotImplementedError
+
+    def square(self, t: FloatArray) -> FloatArray:
+        """Sum over blocks of (sum of w over the treated)^2 / (sum of w), for each row."""
+        if self.square_weights is None:
+            return np.zeros(len(t))
+        w = self.square_weights
+        n_blocks = int(self.blocks.max()) + 1
+        indicator = sparse.csr_matrix(
+            (w, (self.blocks, np.arange(len(w)))), shape=(n_blocks, len(w))
+        )
+        treated_w = np.asarray(indicator @ t.T)  # (blocks, D)
+        total_w = np.bincount(self.blocks, weights=w, minlength=n_blocks)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = np.where(total_w[:, None] > 0, treated_w**2 / total_w[:, None], 0.0)
+        result: FloatArray = ratio.sum(axis=0)
+        return result
+
+    def __call__(self, t: FloatArray) -> FloatArray:
+        """Statistic for each row of ``t`` (shape (D, G) or (G,))."""
+        t2 = np.atleast_2d(t)
+        return self.finish(t2 @ self.features, self.square(t2))
+
+
+class _GapStatistic(_Statistic):
+    """lpm_fe's interaction estimate (gap_difference).
+
+    With focal x and outcome y demeaned within vacancies, the estimate is
+    b/B - (a - b)/(A - B), where B and b sum the within-vacancy cross-products x'x and x'y
+    over the treated vacancies and A and a over all of them.
+    """
+
+    def __init__(self, cells: VacancyCells, blocks: IntArray) -> None:
         v, focal, success, count, _ = cells.rows()
         g = cells.n_vacancies
         x = demean(focal, v, g, count)
         y = demean(success, v, g, count)
-        self.s11 = np.bincount(v, weights=count * x * x, minlength=g)
-        self.s1y = np.bincount(v, weights=count * x * y, minlength=g)
+        s11 = np.bincount(v, weights=count * x * x, minlength=g)
+        s1y = np.bincount(v, weights=count * x * y, minlength=g)
+        self.features = np.column_stack([s11, s1y])
+        self.total = self.features.sum(axis=0)
+        self.blocks = blocks
 
-    def __call__(self, t: FloatArray) -> FloatArray:
-        """Statistic for each row of ``t`` (shape (D, G) or (G,))."""
-        big_a, small_a = self.s11.sum(), self.s1y.sum()
-        big_b, small_b = t @ self.s11, t @ self.s1y
+    def finish(self, linear: FloatArray, square: FloatArray) -> FloatArray:
+        (big_a, small_a), big_b, small_b = self.total, linear[:, 0], linear[:, 1]
         with np.errstate(invalid="ignore", divide="ignore"):
             result: FloatArray = small_b / big_b - (small_a - small_b) / (big_a - big_b)
         return result
 
 
-class _ShareStatistic:
-    """lpm_fe's pool-share estimate as a function of the assignment (pool_share)."""
+class _ShareStatistic(_Statistic):
+    """lpm_fe's pool-share estimate (pool_share): the weighted regression of the vacancy's
+    focal share y on the assignment t, block effects and covariates z, weights w (size).
+
+    By Frisch-Waugh-Lovell, with M the weighted residual maker of [blocks, z] and
+    z~ the block-demeaned covariates: estimate = t'W(My) / t'WMt, where
+    t'WMt = t'Wt - square(t) - u'(z~'Wz~)^-1 u with u = z~'Wt; t'Wt = sum of w over the
+    treated because t is 0/1. Every piece is a sum over the treated vacancies or a block
+    square.
+    """
 
     def __init__(self, y: FloatArray, w: FloatArray, z: FloatArray, blocks: IntArray) -> None:
-        self.w, self.blocks = w, blocks
-        self.n_blocks = int(blocks.max()) + 1
-        g = len(w)
-        self.indicator = sparse.csr_matrix(
-            (np.ones(g), (blocks, np.arange(g))), shape=(self.n_blocks, g)
-        )
-        self.total_w = np.bincount(blocks, weights=w, minlength=self.n_blocks)
-        self.y = demean(y, blocks, self.n_blocks, w)
-        zb = demean(z, blocks, self.n_blocks, w) if z.size else z
-        self.z = zb[:, _independent_columns(zb, w)] if z.size else zb
+        self.blocks, self.square_weights = blocks, w
+        n_blocks = int(blocks.max()) + 1
+        yb = demean(y, blocks, n_blocks, w)
+        zb = demean(z, blocks, n_blocks, w) if z.size else np.empty((len(w), 0))
+        zb = zb[:, _independent_columns(zb, w)] if zb.size else zb
+        self.cross = zb.T @ (zb * w[:, None])
+        residual = yb - zb @ np.linalg.solve(self.cross, zb.T @ (w * yb)) if zb.size else yb
+        self.features = np.column_stack([w * residual, w, zb * w[:, None]])
 
-    def __call__(self, t: FloatArray) -> FloatArray:
-        """Statistic for each row of ``t`` (shape (D, G))."""
-        t2 = np.atleast_2d(t)
-        # block means of the weighted assignment, O(D x G) through the sparse indicator
-        sums = np.asarray(self.indicator @ (t2 * self.w).T).T
-        td = t2 - (sums / self.total_w)[:, self.blocks]
-        if self.z.size:
-            zw = self.z * self.w[:, None]
-            coef = np.linalg.solve(self.z.T @ zw, (td @ zw).T).T
-            td = td - coef @ self.z.T
+    def finish(self, linear: FloatArray, square: FloatArray) -> FloatArray:
+        u = linear[:, 2:]
+        explained = (u * np.linalg.solve(self.cross, u.T).T).sum(axis=1) if u.size else 0.0
         with np.errstate(invalid="ignore", divide="ignore"):
-            result: FloatArray = (td * self.w) @ self.y / ((td * self.w) * td).sum(axis=1)
+            result: FloatArray = linear[:, 0] / (linear[:, 1] - square - explained)
         return result
+
+
+class _Choices:
+    """Every possible choice of the treated vacancies within each block, for designs with
+    many small blocks: a re-draw is then one uniform choice per block, and the statistic's
+    sums add one precomputed row per block, O(blocks) per draw instead of O(vacancies).
+
+    Used when no block has more than ``MAX_CHOICES`` possible choices; gives the same
+    distribution of assignments as :meth:`Assignment.draw` (complete randomisation within
+    blocks), from different random numbers.
+    """
+
+    MAX_CHOICES = 256
+
+    def __init__(self, assignment: Assignment) -> None:
+        order = np.argsort(assignment.blocks, kind="stable")
+        sizes, k = assignment.sizes()
+        rows: list[tuple[int, ...]] = []
+        owner: list[int] = []
+        for b, members in enumerate(np.split(order, np.cumsum(sizes)[:-1])):
+            combos = list(itertools.combinations(members.tolist(), int(k[b])))
+            rows.extend(combos)
+            owner.extend([b] * len(combos))
+        self.counts = np.array(assignment.choices_per_block(), dtype=np.int64)
+        self.offsets = np.concatenate([[0], np.cumsum(self.counts)[:-1]])
+        self.block_of = np.asarray(owner, dtype=np.intp)
+        lengths = np.array([len(r) for r in rows], dtype=np.intp)
+        self.chosen = sparse.csr_matrix(
+            (
+                np.ones(int(lengths.sum())),
+                np.fromiter(itertools.chain.from_iterable(rows), dtype=np.intp),
+                np.concatenate([[0], np.cumsum(lengths)]),
+            ),
+            shape=(len(rows), len(assignment.treated)),
+        )
+        """One row per choice, 1.0 at its treated vacancies."""
+        # blocks with the same number of choices draw together (one call per number)
+        self.by_count = [(int(c), np.flatnonzero(self.counts == c)) for c in np.unique(self.counts)]
+
+    @classmethod
+    def fits(cls, assignment: Assignment) -> bool:
+        """Whether every block has few enough possible choices."""
+        return max(assignment.choices_per_block()) <= cls.MAX_CHOICES
+
+    def draw(self, rng: np.random.Generator, n: int) -> sparse.csr_matrix:
+        """``n`` re-draws as a (n, choices) 0/1 matrix with one choice per block per row."""
+        nb = len(self.counts)
+        picked = np.empty((n, nb), dtype=np.int64)
+        for count, blocks in self.by_count:
+            picked[:, blocks] = rng.integers(0, count, size=(n, len(blocks)))
+        picked += self.offsets
+        return sparse.csr_matrix(
+            (np.ones(n * nb), picked.ravel(), np.arange(0, n * nb + 1, nb)),
+            shape=(n, self.chosen.shape[0]),
+        )
+
+    def evaluate(self, statistic: _Statistic) -> Callable[[sparse.csr_matrix], FloatArray]:
+        """The statistic of drawn choices: one row of sums per choice, added per draw."""
+        linear = np.asarray(self.chosen @ statistic.features)
+        if statistic.square_weights is None:
+            square = np.zeros(len(linear))
+        else:
+            w = statistic.square_weights
+            total_w = np.bincount(statistic.blocks, weights=w)[self.block_of]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                square = np.where(total_w > 0, (self.chosen @ w) ** 2 / total_w, 0.0)
+        per_choice = np.column_stack([linear, square])
+
+        def value(drawn: sparse.csr_matrix) -> FloatArray:
+            sums = np.asarray(drawn @ per_choice)
+            return statistic.finish(sums[:, :-1], sums[:, -1])
+
+        return value
 
 
 @register("randomisation", "pool_share", "gap_difference")
@@ -209,9 +340,9 @@ def randomisation(sample: ComparisonSample, ctx: Context) -> Estimate:
     else:
         blocks = np.zeros(n_vac, dtype=np.intp)
     assignment = Assignment(treated=treated, blocks=blocks.astype(np.intp))
-    statistic: Callable[[FloatArray], FloatArray]
+    statistic: _Statistic
     if h.kind == "gap_difference":
-        statistic = _GapStatistic(cells)
+        statistic = _GapStatistic(cells, assignment.blocks)
     else:
         z = _covariates(first, h.adjust_for)
         statistic = _ShareStatistic(cells.focal_shares(), cells.sizes(), z, assignment.blocks)
@@ -228,10 +359,13 @@ def randomisation(sample: ComparisonSample, ctx: Context) -> Estimate:
     else:
         extreme = 0
         children = np.random.SeedSequence(settings.seed).spawn(math.ceil(settings.draws / CHUNK))
-        for i, child in enumerate(children):
-            n = min(CHUNK, settings.draws - i * CHUNK)
-            values = statistic(assignment.draw(np.random.default_rng(child), n))
-            extreme += _extreme(values, observed, h.alternative)
+        redraw = _redraws(assignment, statistic)
+        with progress(f"randomisation {h.id}", settings.draws, "draws") as advance:
+            for i, child in enumerate(children):
+                n = min(CHUNK, settings.draws - i * CHUNK)
+                values = redraw(np.random.default_rng(child), n)
+                extreme += _extreme(values, observed, h.alternative)
+                advance(n)
         p = (1 + extreme) / (1 + settings.draws)
         used = settings.draws
     return Estimate(
@@ -255,6 +389,18 @@ def randomisation(sample: ComparisonSample, ctx: Context) -> Estimate:
             else "complete randomisation",
         },
     )
+
+
+def _redraws(
+    assignment: Assignment, statistic: _Statistic
+) -> Callable[[np.random.Generator, int], FloatArray]:
+    """The statistic under ``n`` re-drawn assignments, by choices per block where all blocks
+    are small and by ranking U(0, 1) keys otherwise."""
+    if _Choices.fits(assignment):
+        choices = _Choices(assignment)
+        value = choices.evaluate(statistic)
+        return lambda rng, n: value(choices.draw(rng, n))
+    return lambda rng, n: statistic(assignment.draw(rng, n))
 
 
 def _covariates(first: pd.DataFrame, columns: tuple[str, ...]) -> FloatArray:
