@@ -297,7 +297,7 @@ def _typed(values: npt.NDArray[Any], template: pd.Series) -> Any:
         return pd.arrays.BooleanArray(values == "true", pd.isna(values))
     if isinstance(template.dtype, pd.CategoricalDtype):
         return pd.Categorical(values, dtype=template.dtype)
-    return pd.array(values, dtype=template.dtype)
+    return pd.Series(values, dtype=object).astype(template.dtype).array
 
 
 def _logit(p: FloatArray) -> FloatArray:
