@@ -9,11 +9,12 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from pilot_eval.disclosure import protect_row
 from pilot_eval.plan import STAGES, AnalysisPlan
-from pilot_eval.prepare import group_values
+from pilot_eval.prepare import group_masks
 
 DEMOGRAPHICS = ("origin", "gender", "age_band", "disability")
 NOT_REPORTED = "not_reported"
@@ -88,20 +89,24 @@ def describe_funnel(frame: pd.DataFrame, plan: AnalysisPlan) -> tuple[dict[str, 
     min_cell = plan.disclosure.min_cell
     suppressed = 0
     out: dict[str, Any] = {}
+    arms = list(plan.design.arms)
+    arm_code = pd.Categorical(frame["arm"].astype("str"), categories=arms).codes
+    stage = frame["stage"].to_numpy(dtype=np.int64)
     for name, group in plan.groups.items():
-        values = group_values(frame, group)
-        side = pd.Series("other", index=frame.index)
-        side[values.isin(group.focal).to_numpy()] = "focal"
-        side[values.isin(group.reference).to_numpy()] = "reference"
+        _, focal, reference = group_masks(frame, group)
+        side = np.where(reference, 1, np.where(focal, 0, 2))  # the order of SIDES
+        # applications by [arm, side, last stage reached]; reached s = last stage >= s
+        known = arm_code >= 0
+        last = np.bincount(
+            (arm_code[known] * len(SIDES) + side[known]) * len(STAGES) + stage[known],
+            minlength=len(arms) * len(SIDES) * len(STAGES),
+        ).reshape(len(arms), len(SIDES), len(STAGES))
+        reached = last[:, :, ::-1].cumsum(axis=2)[:, :, ::-1]
         per_arm: dict[str, Any] = {}
-        for arm in plan.design.arms:
-            in_arm = (frame["arm"] == arm).to_numpy()
+        for a, arm in enumerate(arms):
             raw = {
-                k: {
-                    s: int((in_arm & (side == k).to_numpy() & frame[f"reached_{s}"]).sum())
-                    for s in STAGES
-                }
-                for k in SIDES
+                k: {st: int(reached[a, j, i]) for i, st in enumerate(STAGES)}
+                for j, k in enumerate(SIDES)
             }
             shown: dict[str, dict[str, int | None]] = {k: {} for k in SIDES}
             for s in STAGES:

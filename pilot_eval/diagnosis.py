@@ -216,28 +216,41 @@ def simulate_design(
     vac = model.vacancies.assign(arm=arms.astype(model.vacancies["arm"].dtype))
     v = np.repeat(np.arange(len(vac)), model.sizes)
     n = v.size
-    arm = arms.to_numpy()[v]
-    data: dict[str, Any] = {
-        "application_id": np.char.add("S", np.arange(n).astype(str)),
-        "vacancy_id": vac["vacancy_id"].to_numpy()[v],
-    }
+    # no application ids: nothing in a plan reads them (the analysis frame leaves them out)
+    data: dict[str, Any] = {"vacancy_id": vac["vacancy_id"].to_numpy()[v]}
+    arm_names, vac_arm = np.unique(arms.to_numpy().astype(str), return_inverse=True)
+    arm_code = vac_arm[v]
+
+    def in_arm(name: str) -> npt.NDArray[np.bool_]:
+        hit = np.flatnonzero(arm_names == name)
+        return arm_code == hit[0] if hit.size else np.zeros(n, dtype=bool)
+
+    def by_arm(value: Mapping[str, float]) -> FloatArray:
+        """A per-arm probability for every application."""
+        per_arm: FloatArray = np.array([value.get(str(a), 0.0) for a in arm_names], dtype=float)
+        return per_arm[arm_code]
+
     focal: dict[str, npt.NDArray[np.bool_]] = {}
     for column, cm in model.columns.items():
-        values = np.array(cm.values, dtype=object)[
-            np.searchsorted(np.cumsum(cm.shares), rng.random(n) * (1 - 1e-12), side="right")
-        ]
-        missing = rng.random(n) < np.vectorize(cm.missing.get)(arm).astype(np.float64)
+        # values as codes into ``names`` (-1 missing); groups' first values may be unseen
+        groups = [g for g in plan.groups.values() if g.column == column]
+        names = list(dict.fromkeys([*cm.values, *(x for g in groups for x in g.focal[:1])]))
+        names = list(dict.fromkeys([*names, *(x for g in groups for x in g.reference[:1])]))
+        code = {name: i for i, name in enumerate(names)}
+        values = np.searchsorted(np.cumsum(cm.shares), rng.random(n) * (1 - 1e-12), side="right")
+        missing = rng.random(n) < by_arm(cm.missing)
         for gname, group in plan.groups.items():
             if group.column != column or null:
                 continue
+            focal_codes = [code[x] for x in group.focal if x in code]
+            reference_codes = [code[x] for x in group.reference if x in code]
             for a, delta in d.pool_share.get(gname, {}).items():
-                values = _shift_share(values, arm == a, group.focal, group.reference, delta, rng)
-        values[missing] = None
+                values = _shift_share(values, in_arm(a), focal_codes, reference_codes, delta, rng)
+        values[missing] = -1
         for gname, group in plan.groups.items():
             if group.column == column:
-                focal[gname] = np.isin(values, list(group.focal))
-        template = model.templates.get(column)
-        data[column] = values if template is None else _typed(values, template)
+                focal[gname] = np.isin(values, [code[x] for x in group.focal if x in code])
+        data[column] = _typed(values, names, model.templates.get(column))
     transitions = _transitions()
     intercept = rng.normal(0.0, d.vacancy_sd, size=(len(vac), len(transitions)))
     base = 1 / (1 + np.exp(-(_logit(np.array(model.base_rates)) + intercept)))
@@ -246,7 +259,7 @@ def simulate_design(
         for gap in d.gaps:
             t = transitions.index((gap.stage.from_, gap.stage.to))
             for a, value in gap.by_arm.items():
-                p[:, t] += value * (focal[gap.group] & (arm == a))
+                p[:, t] += value * (focal[gap.group] & in_arm(a))
     p = np.clip(p, *CLIP)
     passed = rng.random(p.shape) < p
     stage = np.cumprod(passed, axis=1).sum(axis=1)
@@ -254,30 +267,30 @@ def simulate_design(
         np.asarray(stage, dtype=np.int64), dtype=pd.CategoricalDtype(list(STAGES), ordered=True)
     )
     for score, observed in model.scores.items():
-        values = rng.standard_normal(n)
+        drawn = rng.standard_normal(n)
         if not null:
             for sg in d.score_gaps:
                 if sg.score == score:
                     for a, smd in sg.by_arm.items():
-                        values += smd * (focal[sg.group] & (arm == a))
-        seen = rng.random(n) < np.vectorize(observed.get)(arm).astype(np.float64)
-        data[score] = np.where(seen, values, np.nan)
+                        drawn += smd * (focal[sg.group] & in_arm(a))
+        seen = rng.random(n) < by_arm(observed)
+        data[score] = np.where(seen, drawn, np.nan)
     apps = pd.DataFrame(data)
     return Bundle(folder=Path("."), files={}, vacancies=vac, applications=apps)
 
 
 def _shift_share(
-    values: npt.NDArray[Any],
+    values: IntArray,
     in_arm: npt.NDArray[np.bool_],
-    focal: Sequence[str],
-    reference: Sequence[str],
+    focal: Sequence[int],
+    reference: Sequence[int],
     delta: float,
     rng: np.random.Generator,
-) -> npt.NDArray[Any]:
-    """Move applicants of the arm between reference and focal group so that the focal share
-    among known values changes by ``delta`` in expectation."""
-    is_focal = np.isin(values, list(focal))
-    is_ref = np.isin(values, list(reference))
+) -> IntArray:
+    """Move applicants of the arm between reference and focal group (value codes) so that
+    the focal share among known values changes by ``delta`` in expectation."""
+    is_focal = np.isin(values, focal)
+    is_ref = np.isin(values, reference)
     if delta > 0:
         share = is_ref[in_arm].mean() if in_arm.any() else 0.0
         move = in_arm & is_ref & (rng.random(values.size) < min(1.0, delta / max(share, 1e-12)))
@@ -291,13 +304,19 @@ def _shift_share(
     return values
 
 
-def _typed(values: npt.NDArray[Any], template: pd.Series) -> Any:
-    """Drawn text values (None where missing) as the bundle's column holds them."""
-    if isinstance(template.dtype, pd.BooleanDtype):
-        return pd.arrays.BooleanArray(values == "true", pd.isna(values))
-    if isinstance(template.dtype, pd.CategoricalDtype):
-        return pd.Categorical(values, dtype=template.dtype)
-    return pd.Series(values, dtype=object).astype(template.dtype).array
+def _typed(codes: IntArray, names: list[str], template: pd.Series | None) -> Any:
+    """Value codes into ``names`` (-1 missing) as the bundle's column holds them."""
+    missing = codes < 0
+    safe = np.where(missing, 0, codes)
+    if template is not None and isinstance(template.dtype, pd.BooleanDtype):
+        truth = np.array([name == "true" for name in names], dtype=bool)
+        return pd.arrays.BooleanArray(truth[safe], missing)
+    if template is not None and isinstance(template.dtype, pd.CategoricalDtype):
+        lookup = template.dtype.categories.astype("str").get_indexer(pd.Index(names))
+        return pd.Categorical.from_codes(np.where(missing, -1, lookup[safe]), dtype=template.dtype)
+    text = np.array(names, dtype=object)[safe]
+    text[missing] = None
+    return text if template is None else pd.Series(text, dtype=object).astype(template.dtype).array
 
 
 def _logit(p: FloatArray) -> FloatArray:

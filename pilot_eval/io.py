@@ -141,15 +141,19 @@ def _read_csv(path: Path) -> pd.DataFrame:
     try:
         header = next(reader)
         _check_header(path, header)
-        ragged = [
-            Problem(
-                path.name,
-                f"the row has {len(row)} fields but the header has {len(header)} columns",
-                row=reader.line_num,
-            )
-            for row in reader
-            if row and len(row) != len(header)
-        ]
+        ragged: list[Problem] = []
+        if set(map(len, reader)) - {0, len(header)}:  # rare: read again to name the rows
+            reader = csv.reader(io.StringIO(text, newline=""))
+            next(reader)
+            ragged = [
+                Problem(
+                    path.name,
+                    f"the row has {len(row)} fields but the header has {len(header)} columns",
+                    row=reader.line_num,
+                )
+                for row in reader
+                if row and len(row) != len(header)
+            ]
     except csv.Error as exc:
         raise _fail(
             path, f"the file is not a well-formed csv table ({exc})", row=reader.line_num
@@ -158,7 +162,8 @@ def _read_csv(path: Path) -> pd.DataFrame:
         raise DataValidationError(f"{path.name} is not a well-formed csv table:", ragged)
     try:
         frame = pd.read_csv(
-            io.StringIO(text),
+            io.BytesIO(raw),  # already checked to be UTF-8; bytes parse faster than text
+            encoding="utf-8-sig",
             dtype=str,
             keep_default_na=False,
             na_values=[""],

@@ -33,9 +33,29 @@ def analysis_frame(bundle: Bundle, plan: AnalysisPlan) -> pd.DataFrame:
     boolean ``reached_<stage>``.
     """
     apps = bundle.applications.drop(columns="application_id", errors="ignore")
-    vac_cols = ["vacancy_id", *dict.fromkeys((*VACANCY_KEYS, *plan.vacancy_columns()))]
-    vac_cols = [c for c in vac_cols if c in bundle.vacancies]
-    frame = apps.merge(bundle.vacancies[vac_cols], on="vacancy_id", how="left", validate="m:1")
+    apps = apps.reset_index(drop=True)
+    vac = bundle.vacancies
+    vac_cols = [c for c in dict.fromkeys((*VACANCY_KEYS, *plan.vacancy_columns())) if c in vac]
+    # each application's vacancy row (-1 where unknown): a left join on vacancy_id, done
+    # once as positions; vacancy ids are unique (validated)
+    ids = pd.Index(vac["vacancy_id"].astype("str"))
+    if not ids.is_unique:
+        raise ValueError("vacancy_id is not unique in the vacancies table")
+    row = ids.get_indexer(pd.Index(apps["vacancy_id"].astype("str")))
+    joined = {}
+    for col in vac_cols:
+        values = vac[col]
+        if pd.api.types.is_string_dtype(values) and not isinstance(
+            values.dtype, pd.CategoricalDtype
+        ):
+            values = values.astype("category")
+        taken = pd.Series(
+            pd.api.extensions.take(values.array, row, allow_fill=True), index=apps.index
+        )
+        if isinstance(taken.dtype, pd.CategoricalDtype):
+            taken = taken.cat.remove_unused_categories()
+        joined[col] = taken
+    frame = pd.concat([apps, pd.DataFrame(joined, index=apps.index)], axis=1)
     # text columns repeat a few values per vacancy: as categories (sorted, so that every
     # grouping and ordering is the one of the text) each selection copies codes, not text
     for col in frame.columns:
@@ -73,7 +93,8 @@ def _in(col: pd.Series, values: tuple[str, ...] | list[str]) -> npt.NDArray[np.b
     A categorical column is compared through its few categories, not per application.
     """
     if isinstance(col.dtype, pd.CategoricalDtype):
-        hit = np.asarray(col.cat.categories.astype("str").isin(values), dtype=bool)
+        wanted = set(values)
+        hit = np.array([str(c) in wanted for c in col.cat.categories], dtype=bool)
         codes = col.cat.codes.to_numpy()
         return np.where(codes >= 0, hit[np.maximum(codes, 0)], False)
     if isinstance(col.dtype, pd.BooleanDtype):

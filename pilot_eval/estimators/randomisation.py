@@ -285,12 +285,16 @@ class _Choices:
     def draw(self, rng: np.random.Generator, n: int) -> sparse.csr_matrix:
         """``n`` re-draws as a (n, choices) 0/1 matrix with one choice per block per row."""
         nb = len(self.counts)
-        picked = np.empty((n, nb), dtype=np.int64)
-        for count, blocks in self.by_count:
-            picked[:, blocks] = rng.integers(0, count, size=(n, len(blocks)))
-        picked += self.offsets
+        index = np.int32 if self.chosen.shape[0] < 2**31 else np.int64  # scipy's own width
+        if len(self.by_count) == 1:
+            picked = rng.integers(0, self.by_count[0][0], size=(n, nb), dtype=index)
+        else:
+            picked = np.empty((n, nb), dtype=index)
+            for count, blocks in self.by_count:
+                picked[:, blocks] = rng.integers(0, count, size=(n, len(blocks)), dtype=index)
+        picked += self.offsets.astype(index)
         return sparse.csr_matrix(
-            (np.ones(n * nb), picked.ravel(), np.arange(0, n * nb + 1, nb)),
+            (np.ones(n * nb), picked.ravel(), np.arange(0, n * nb + 1, nb, dtype=index)),
             shape=(n, self.chosen.shape[0]),
         )
 
