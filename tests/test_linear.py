@@ -183,3 +183,58 @@ def test_cell_path_equals_application_regression(seed: int, plan: AnalysisPlan) 
     assert e.std_error == pytest.approx(
         np.sqrt(ref.cov_params().loc["ft", "ft"] * rescale), rel=1e-10
     )
+
+
+def _random_applications(seed: int, n: int = 800, g: int = 40) -> pd.DataFrame:
+    rng = np.random.default_rng(200 + seed)
+    d = pd.DataFrame({"vac": rng.integers(0, g, n), "focal": rng.random(n) < 0.4})
+    d["vacancy_id"] = "V" + d["vac"].astype(str).str.zfill(2)
+    d["arm"] = np.where(d["vac"] % 2 == 1, "pilot", "control")
+    d["success"] = rng.random(n) < 0.25 + 0.1 * d["focal"] + 0.2 * (d["vac"] % 3 == 0)
+    return d
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_mantel_haenszel_cells_equal_tables_of_the_applications(
+    seed: int, plan: AnalysisPlan
+) -> None:
+    """mantel_haenszel on the cell counts equals statsmodels' StratifiedTable on 2x2 tables
+    counted from the applications with pandas (1e-10)."""
+    from statsmodels.stats.contingency_tables import StratifiedTable
+
+    d = _random_applications(seed)
+    d = d[d["arm"] == "control"]
+    h = _h(kind="stage_gap", arm="control", stage=STAGE, alternative="two-sided")
+    e = estimate("mantel_haenszel", _sample(d), Context(plan, h))
+    tables = []
+    for _, rows in d.groupby("vac"):
+        t = pd.crosstab(rows["focal"], rows["success"]).reindex(
+            index=[True, False], columns=[True, False], fill_value=0
+        )
+        if (t.sum(axis=1) > 0).all():
+            tables.append(t.to_numpy(dtype=float))
+    st = StratifiedTable(tables)
+    low, high = st.oddsratio_pooled_confint(alpha=0.05)
+    null = st.test_null_odds(correction=False)
+    assert e.estimate == pytest.approx(st.oddsratio_pooled, rel=1e-10)
+    assert (e.ci_low, e.ci_high) == pytest.approx((low, high), rel=1e-10)
+    assert e.statistic == pytest.approx(null.statistic, rel=1e-10)
+    assert e.p_value == pytest.approx(null.pvalue, rel=1e-10)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_difference_pooled_cells_equal_saturated_regression(seed: int, plan: AnalysisPlan) -> None:
+    """difference_pooled on the cell counts equals the interaction of a saturated OLS on the
+    applications, with HC0 errors (each cell's p(1-p)/n) (1e-10)."""
+    d = _random_applications(seed)
+    h = _h(kind="gap_difference", arm="pilot", stage=STAGE, alternative="two-sided")
+    e = estimate("difference_pooled", _sample(d), Context(plan, h))
+    x = d.assign(
+        y=d["success"].astype(float),
+        f=d["focal"].astype(float),
+        t=(d["arm"] == "pilot").astype(float),
+    )
+    ref = smf.ols("y ~ f * t", data=x).fit(cov_type="HC0")
+    assert e.estimate == pytest.approx(ref.params["f:t"], rel=1e-10)
+    assert e.std_error == pytest.approx(ref.bse["f:t"], rel=1e-10)
+    assert e.p_value == pytest.approx(ref.pvalues["f:t"], rel=1e-10)

@@ -98,6 +98,10 @@ def logit(sample: ComparisonSample, ctx: Context) -> Estimate:
     with warnings.catch_warnings():
         warnings.simplefilter("error", PerfectSeparationWarning)
         warnings.simplefilter("error", ConvergenceWarning)
+        # IRLS's weighted least squares also estimates a scale, dividing by the residual
+        # df, which is zero when there are as many cells as parameters; a binomial model
+        # does not use that scale (it is 1)
+        warnings.filterwarnings("ignore", "divide by zero encountered in scalar divide")
         try:
             model = GLM(np.column_stack([successes, trials - successes]), x, family=Binomial())
             fit = model.fit(
