@@ -96,6 +96,8 @@ def _in(col: pd.Series, values: tuple[str, ...] | list[str]) -> npt.NDArray[np.b
         wanted = set(values)
         hit = np.array([str(c) in wanted for c in col.cat.categories], dtype=bool)
         codes = col.cat.codes.to_numpy()
+        if not hit.any():  # also a column without categories (every value missing)
+            return np.zeros(len(col), dtype=bool)
         return np.where(codes >= 0, hit[np.maximum(codes, 0)], False)
     if isinstance(col.dtype, pd.BooleanDtype):
         known = ~col.isna().to_numpy()

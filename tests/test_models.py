@@ -120,6 +120,35 @@ def test_logit_on_cells_equals_logit_on_applications(
     assert e.std_error == pytest.approx(fit.bse[target], rel=1e-8)
 
 
+def test_logit_with_tiny_fitted_probabilities_is_estimated(plan: AnalysisPlan) -> None:
+    """A covariate with a wide range gives fitted probabilities near 1e-12 without any
+    separation; Logit on the applications converges, and so must the cells."""
+    from statsmodels.discrete.discrete_model import Logit
+
+    rng = np.random.default_rng(3)
+    rows = []
+    for g in range(60):
+        arm = "pilot" if g % 2 else "control"
+        p = 1 / (1 + math.exp(-(3 - 0.5 * g + 0.3 * (arm == "pilot"))))
+        for _ in range(30):
+            rows.append(
+                {"vacancy_id": f"V{g:02d}", "arm": arm, "x": float(g), "focal": rng.random() < p}
+            )
+    frame = pd.DataFrame(rows)
+    ctx = _ctx(plan, kind="pool_share", arm="pilot", adjust_for=["x"])
+    e = estimate("logit", _sample(frame), ctx)
+    x = pd.DataFrame(
+        {"const": 1.0, "arm": (frame["arm"] == "pilot").astype(float), "x": frame["x"]}
+    )
+    groups = pd.factorize(frame["vacancy_id"])[0]
+    fit = Logit(frame["focal"].astype(float), x).fit(
+        disp=0, cov_type="cluster", cov_kwds={"groups": groups}
+    )
+    assert fit.predict().min() < 1e-10
+    assert e.details["log_odds_ratio"] == pytest.approx(fit.params["arm"], rel=1e-8)
+    assert e.std_error == pytest.approx(fit.bse["arm"], rel=1e-8)
+
+
 def test_logit_perfect_separation_is_not_estimable(plan: AnalysisPlan) -> None:
     frame = pd.DataFrame(
         {

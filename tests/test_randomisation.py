@@ -236,3 +236,20 @@ def test_both_ways_of_redrawing_give_the_exact_p_value(
         assert drawn.p_value is not None
         assert abs(drawn.p_value - exact.p_value) < 4 * 0.5 / np.sqrt(800)
     assert by_choices.p_value != by_keys.p_value  # they did take different routes
+
+
+@pytest.mark.parametrize("seed", [1, 4, 8, 10])
+def test_pool_share_covariate_constant_within_blocks_is_absorbed(
+    plan: AnalysisPlan, seed: int
+) -> None:
+    """A covariate constant within every block (levels like 0.1 and 0.7, which leave
+    rounding noise when demeaned) is absorbed by the block effects, as in lpm_fe."""
+    frame = _bundle(seed=seed, n_blocks=4, per_block=5)  # seeds where the noise bit
+    level = frame["block"].map({"B0": 0.1, "B1": 0.7, "B2": 0.3, "B3": 1.3})
+    frame = frame.assign(level=level)
+    ctx = _ctx(_plan(plan, draws=200), "pool_share", adjust_for=["level"])
+    e = estimate("randomisation", _sample(frame), ctx)
+    lpm = estimate("lpm_fe", _sample(frame), ctx)
+    assert e.estimate == pytest.approx(lpm.estimate, rel=1e-10)
+    without = estimate("lpm_fe", _sample(frame), _ctx(_plan(plan, draws=200), "pool_share"))
+    assert e.estimate == pytest.approx(without.estimate, rel=1e-10)

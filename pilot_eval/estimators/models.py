@@ -110,11 +110,18 @@ def logit(sample: ComparisonSample, ctx: Context) -> Estimate:
                 cov_type="cluster",
                 cov_kwds={"groups": groups, "use_correction": False},
             )
-        except (PerfectSeparationWarning, PerfectSeparationError, ConvergenceWarning):
+        except (PerfectSeparationWarning, PerfectSeparationError):
+            if len(successes) == x.shape[1] and np.all((successes > 0) & (successes < trials)):
+                # the fitted cells equal the observed ones because there are only as many
+                # cells as parameters, not because of separation
+                return refuse(
+                    "the model is saturated (as many cells as parameters): its clustered "
+                    "standard error is not defined"
+                )
             return refuse("the logistic model does not converge (perfect separation)")
-        except np.linalg.LinAlgError:
+        except (ConvergenceWarning, np.linalg.LinAlgError):
             return refuse("the logistic model does not converge (perfect separation)")
-    if not fit.converged or np.any(~np.isfinite(fit.params)) or _separated(fit.fittedvalues):
+    if not fit.converged or np.any(~np.isfinite(fit.params)):
         return refuse("the logistic model does not converge (perfect separation)")
     # CR1 as on the applications: G/(G-1) * (N-1)/(N-K) with N applications, K regressors
     k = x.shape[1]
@@ -141,11 +148,6 @@ def logit(sample: ComparisonSample, ctx: Context) -> Estimate:
         n_applications=n_app,
         details={"log_odds_ratio": b, "std_error_scale": "log odds ratio", "N": n_app, "G": n_vac},
     )
-
-
-def _separated(fitted: np.ndarray) -> bool:
-    """Fitted probabilities at 0 or 1: the maximum is at infinity (separation)."""
-    return bool(np.any(fitted < 1e-10) or np.any(fitted > 1 - 1e-10))
 
 
 def _names(ctx: Context) -> list[str]:

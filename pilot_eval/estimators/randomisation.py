@@ -50,6 +50,8 @@ CHUNK = 1_000
 SMALL_BLOCK = 8
 """Blocks up to this size are ranked by comparing keys pairwise, larger ones by sorting."""
 _TOLERANCE = 1e-12
+_ABSORBED = 1e-9
+"""Relative size below which a demeaned column or residual variation counts as zero."""
 
 
 @dataclass(frozen=True)
@@ -227,7 +229,13 @@ class _ShareStatistic(_Statistic):
         n_blocks = int(blocks.max()) + 1
         yb = demean(y, blocks, n_blocks, w)
         zb = demean(z, blocks, n_blocks, w) if z.size else np.empty((len(w), 0))
-        zb = zb[:, _independent_columns(zb, w)] if zb.size else zb
+        if zb.size:
+            # a covariate constant within every block is absorbed by the block effects;
+            # demeaned, only rounding noise is left, which must not enter as a regressor
+            before = np.sqrt((w[:, None] * z**2).sum(axis=0))
+            after = np.sqrt((w[:, None] * zb**2).sum(axis=0))
+            zb = zb[:, after > _ABSORBED * before]
+            zb = zb[:, _independent_columns(zb, w)] if zb.size else zb
         self.cross = zb.T @ (zb * w[:, None])
         residual = yb - zb @ np.linalg.solve(self.cross, zb.T @ (w * yb)) if zb.size else yb
         self.features = np.column_stack([w * residual, w, zb * w[:, None]])
@@ -235,8 +243,11 @@ class _ShareStatistic(_Statistic):
     def finish(self, linear: FloatArray, square: FloatArray) -> FloatArray:
         u = linear[:, 2:]
         explained = (u * np.linalg.solve(self.cross, u.T).T).sum(axis=1) if u.size else 0.0
+        residual = linear[:, 1] - square - explained  # t'WMt
+        # no variation of the assignment left beyond blocks and covariates: not identified
+        identified = residual > _ABSORBED * linear[:, 1]
         with np.errstate(invalid="ignore", divide="ignore"):
-            result: FloatArray = linear[:, 0] / (linear[:, 1] - square - explained)
+            result: FloatArray = np.where(identified, linear[:, 0] / residual, np.nan)
         return result
 
 
