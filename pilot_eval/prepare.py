@@ -45,14 +45,15 @@ def analysis_frame(bundle: Bundle, plan: AnalysisPlan) -> pd.DataFrame:
     joined = {}
     for col in vac_cols:
         values = vac[col]
-        if pd.api.types.is_string_dtype(values) and not isinstance(
+        text = pd.api.types.is_string_dtype(values) and not isinstance(
             values.dtype, pd.CategoricalDtype
-        ):
+        )
+        if text:  # categories of the values the applications have, as astype would give
             values = values.astype("category")
         taken = pd.Series(
             pd.api.extensions.take(values.array, row, allow_fill=True), index=apps.index
         )
-        if isinstance(taken.dtype, pd.CategoricalDtype):
+        if text:
             taken = taken.cat.remove_unused_categories()
         joined[col] = taken
     frame = pd.concat([apps, pd.DataFrame(joined, index=apps.index)], axis=1)

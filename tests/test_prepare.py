@@ -71,3 +71,24 @@ def test_stage_gap_uses_one_arm_and_the_from_stage(bundle_dir: Path, plan: Analy
     ledger = {e.reason: e.rows for e in comparison_sample(frame, plan, h3).exclusions}
     # A1, A2 and A6 stopped before the interview
     assert ledger["did not reach stage 'interviewed'"] == 3
+
+
+def test_vacancy_columns_join_as_a_left_merge(plan: AnalysisPlan) -> None:
+    """Each application gets its vacancy's columns, as a left merge on vacancy_id would
+    give them: text as categories of the values present, a column already categorical in
+    the bundle with all its categories."""
+    from pilot_eval.bundle import Bundle
+
+    bundle = load_bundle(SYNTHETIC, plan)
+    vac = bundle.vacancies.copy()
+    vac["department"] = vac["department"].astype(
+        pd.CategoricalDtype([*sorted(vac["department"].unique()), "UNUSED"])
+    )
+    vac = vac.sample(frac=1.0, random_state=3)  # order of vacancies does not matter
+    frame = analysis_frame(Bundle(SYNTHETIC, {}, vac, bundle.applications), plan)
+    merged = bundle.applications.merge(vac, on="vacancy_id", how="left", suffixes=("", "_v"))
+    assert list(frame["department"].cat.categories)[-1] == "UNUSED"
+    assert (frame["department"].astype("str") == merged["department"].astype("str")).all()
+    for col in ("function_family", "salary_scale", "arm"):
+        assert (frame[col].astype("str") == merged[col].astype("str")).all(), col
+    assert list(frame["arm"].cat.categories) == sorted(merged["arm"].dropna().unique())
