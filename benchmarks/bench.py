@@ -48,7 +48,6 @@ class Figure:
     target: float | None = None
     memory_gb: float | None = None
     memory_target_gb: float | None = None
-    note: str = ""
 
     @property
     def met(self) -> bool:

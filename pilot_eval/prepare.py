@@ -70,12 +70,8 @@ def analysis_frame(bundle: Bundle, plan: AnalysisPlan) -> pd.DataFrame:
     return frame
 
 
-def group_values(frame: pd.DataFrame, group: Group) -> pd.Series:
-    """The group column as text (booleans as ``true``/``false``), missing where unknown."""
-    return _text(frame[group.column])
-
-
 def _text(col: pd.Series) -> pd.Series:
+    """A group column as text (booleans as ``true``/``false``), missing where unknown."""
     if isinstance(col.dtype, pd.BooleanDtype):
         return col.map({True: "true", False: "false"}).astype("str")
     if isinstance(col.dtype, pd.CategoricalDtype):
@@ -115,7 +111,7 @@ def _in(col: pd.Series, values: tuple[str, ...] | list[str]) -> npt.NDArray[np.b
 def group_masks(
     frame: pd.DataFrame, group: Group
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
-    """(unknown, focal, reference) per application: the masks of :func:`group_values`."""
+    """(unknown, focal, reference) per application for the group's column."""
     col = frame[group.column]
     if isinstance(col.dtype, pd.CategoricalDtype):
         unknown = col.cat.codes.to_numpy() < 0
@@ -196,6 +192,26 @@ class VacancyCells:
         """Applications per vacancy."""
         sizes: npt.NDArray[np.float64] = self.count.sum(axis=(1, 2)).astype(np.float64)
         return sizes
+
+    def covariates(
+        self, frame: pd.DataFrame, columns: tuple[str, ...]
+    ) -> tuple[npt.NDArray[np.float64], list[str]]:
+        """Vacancy-level covariates of the sample's ``frame`` as regressors, one row per
+        vacancy: numbers as they are, anything else as dummies without its first value.
+        Returns the matrix (G, k) and the column names."""
+        parts: list[npt.NDArray[np.float64]] = []
+        names: list[str] = []
+        for col in columns:
+            values = self.vacancy_column(frame, col)
+            if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+                parts.append(np.asarray(values, dtype=np.float64)[:, None])
+                names.append(col)
+            else:
+                dummies = pd.get_dummies(values.astype("str"), prefix=col, drop_first=True)
+                parts.append(dummies.to_numpy(dtype=np.float64))
+                names.extend(str(c) for c in dummies.columns)
+        matrix = np.hstack(parts) if parts else np.empty((self.n_vacancies, 0))
+        return matrix, names
 
     def focal_shares(self) -> npt.NDArray[np.float64]:
         """Share of the focal group among each vacancy's applications."""

@@ -163,7 +163,7 @@ def test_draws_equal_the_plain_sort(sizes: list[int]) -> None:
 
 def _statistic(kind: str, frame: pd.DataFrame, plan: AnalysisPlan, **kw: object) -> tuple:
     """The fast statistic of a hypothesis and the assignment it is a function of."""
-    from pilot_eval.estimators.randomisation import _covariates, _GapStatistic, _ShareStatistic
+    from pilot_eval.estimators.randomisation import _GapStatistic, _ShareStatistic
 
     sample = _sample(frame)
     cells = sample.cells
@@ -172,7 +172,7 @@ def _statistic(kind: str, frame: pd.DataFrame, plan: AnalysisPlan, **kw: object)
     a = Assignment(treated=np.asarray(first["arm"] == "pilot", float), blocks=blocks)
     if kind == "gap_difference":
         return _GapStatistic(cells, a.blocks), a
-    z = _covariates(first, tuple(kw.get("adjust_for", ())))  # type: ignore[arg-type]
+    z, _ = cells.covariates(frame, tuple(kw.get("adjust_for", ())))  # type: ignore[arg-type]
     return _ShareStatistic(cells.focal_shares(), cells.sizes(), z, a.blocks), a
 
 

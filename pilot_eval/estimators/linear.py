@@ -298,18 +298,9 @@ def lpm_pool_share(sample: ComparisonSample, ctx: Context) -> Estimate:
         )
     first = frame.iloc[cells.first].reset_index(drop=True)
     treated = np.asarray(first["arm"] == plan.arm_of(h), dtype=np.float64)
-    covariates: list[FloatArray] = [treated]
-    names = ["arm"]
-    for col in h.adjust_for:
-        values = first[col]
-        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-            covariates.append(np.asarray(values, dtype=np.float64))
-            names.append(col)
-        else:
-            dummies = pd.get_dummies(values.astype("str"), prefix=col, drop_first=True, dtype=float)
-            covariates.extend(dummies[c].to_numpy(dtype=np.float64) for c in dummies.columns)
-            names.extend(dummies.columns)
-    x: FloatArray = np.column_stack(covariates).astype(np.float64)
+    z, z_names = cells.covariates(frame, h.adjust_for)
+    x: FloatArray = np.column_stack([treated, z])
+    names = ["arm", *z_names]
     # a vacancy's share stands for its applications, each with its analysis weight
     y = cells.focal_shares()
     w = cells.weight.sum(axis=(1, 2))

@@ -20,7 +20,6 @@ import math
 import warnings
 
 import numpy as np
-import pandas as pd
 from statsmodels.genmod.families import Binomial
 from statsmodels.genmod.generalized_linear_model import GLM
 from statsmodels.tools.sm_exceptions import (
@@ -53,21 +52,15 @@ def _design(
     if h.kind == "pool_share":
         trials = cells.sizes()
         successes = cells.count[:, 1, :].sum(axis=1).astype(np.float64)
-        columns: dict[str, np.ndarray] = {"const": np.ones(g), "arm": treated}
-        for col in h.adjust_for:
-            values = cells.vacancy_column(frame, col)
-            if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-                columns[col] = np.asarray(values, dtype=np.float64)
-            else:
-                dummies = pd.get_dummies(values.astype("str"), prefix=col, drop_first=True)
-                columns.update({str(c): dummies[c].to_numpy(dtype=np.float64) for c in dummies})
-        return successes, trials, np.column_stack(list(columns.values())), np.arange(g), "arm"
+        z, _ = cells.covariates(frame, h.adjust_for)
+        x = np.column_stack([np.ones(g), treated, z])
+        return successes, trials, x, np.arange(g), "arm"
     by_focal = cells.count.sum(axis=2)  # [vacancy, focal]
     v, f = np.nonzero(by_focal)
     trials = by_focal[v, f].astype(np.float64)
     successes = cells.count[v, f, 1].astype(np.float64)
     focal = f.astype(np.float64)
-    columns = {"const": np.ones(len(v)), "focal": focal}
+    columns: dict[str, np.ndarray] = {"const": np.ones(len(v)), "focal": focal}
     if h.kind == "gap_difference":
         columns["arm"] = treated[v]
         columns["focal:arm"] = focal * treated[v]

@@ -176,15 +176,20 @@ class _Statistic:
         )
         treated_w = np.asarray(indicator @ t.T)  # (blocks, D)
         total_w = np.bincount(self.blocks, weights=w, minlength=n_blocks)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ratio = np.where(total_w[:, None] > 0, treated_w**2 / total_w[:, None], 0.0)
-        result: FloatArray = ratio.sum(axis=0)
+        result: FloatArray = _block_square(treated_w, total_w[:, None]).sum(axis=0)
         return result
 
     def __call__(self, t: FloatArray) -> FloatArray:
         """Statistic for each row of ``t`` (shape (D, G) or (G,))."""
         t2 = np.atleast_2d(t)
         return self.finish(t2 @ self.features, self.square(t2))
+
+
+def _block_square(treated_w: npt.NDArray[Any], total_w: npt.NDArray[Any]) -> FloatArray:
+    """(treated weight)^2 / (block weight), 0 for a block without weight."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        result: FloatArray = np.where(total_w > 0, treated_w**2 / total_w, 0.0)
+    return result
 
 
 class _GapStatistic(_Statistic):
@@ -317,8 +322,7 @@ class _Choices:
         else:
             w = statistic.square_weights
             total_w = np.bincount(statistic.blocks, weights=w)[self.block_of]
-            with np.errstate(invalid="ignore", divide="ignore"):
-                square = np.where(total_w > 0, (self.chosen @ w) ** 2 / total_w, 0.0)
+            square = _block_square(self.chosen @ w, total_w)
         per_choice = np.column_stack([linear, square])
 
         def value(drawn: sparse.csr_matrix) -> FloatArray:
@@ -359,7 +363,7 @@ def randomisation(sample: ComparisonSample, ctx: Context) -> Estimate:
     if h.kind == "gap_difference":
         statistic = _GapStatistic(cells, assignment.blocks)
     else:
-        z = _covariates(first, h.adjust_for)
+        z, _ = cells.covariates(frame, h.adjust_for)
         statistic = _ShareStatistic(cells.focal_shares(), cells.sizes(), z, assignment.blocks)
     observed = float(statistic(treated[None, :])[0])
     if not math.isfinite(observed):
@@ -416,20 +420,6 @@ def _redraws(
         value = choices.evaluate(statistic)
         return lambda rng, n: value(choices.draw(rng, n))
     return lambda rng, n: statistic(assignment.draw(rng, n))
-
-
-def _covariates(first: pd.DataFrame, columns: tuple[str, ...]) -> FloatArray:
-    parts: list[FloatArray] = []
-    for col in columns:
-        values = first[col]
-        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-            parts.append(np.asarray(values, dtype=np.float64)[:, None])
-        else:
-            dummies = pd.get_dummies(values.astype("str"), drop_first=True)
-            parts.append(dummies.to_numpy(dtype=np.float64))
-    if not parts:
-        return np.empty((len(first), 0))
-    return np.hstack(parts)
 
 
 def _extreme(values: FloatArray, observed: float, alternative: str) -> int:
