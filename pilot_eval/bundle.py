@@ -6,7 +6,7 @@ All problems of all tables are collected and raised together as one
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -14,7 +14,7 @@ import pandas as pd
 from pilot_eval.errors import DataValidationError, PilotEvalError, Problem, problems_message
 from pilot_eval.io import FORMATS, RawTable, find_table, read_table, sha256_file
 from pilot_eval.plan import AnalysisPlan
-from pilot_eval.schemas import TABLES, convert, validate_table
+from pilot_eval.schemas import REQUIRED_TABLES, TABLES, convert, validate_table
 
 
 @dataclass(frozen=True)
@@ -29,12 +29,20 @@ class Bundle:
         File name -> SHA-256 of every table read, sorted by name.
     vacancies, applications:
         Typed tables (``pilot_eval.schemas.convert``), in file order.
+    optional:
+        The optional tables present (interview_ratings, survey, committee_training,
+        population), typed, by table name.
     """
 
     folder: Path
     files: dict[str, str]
     vacancies: pd.DataFrame
     applications: pd.DataFrame
+    optional: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    def table(self, name: str) -> pd.DataFrame | None:
+        """An optional table, or None when the bundle does not have it."""
+        return self.optional.get(name)
 
 
 def load_bundle(folder: Path, plan: AnalysisPlan) -> Bundle:
@@ -52,6 +60,8 @@ def load_bundle(folder: Path, plan: AnalysisPlan) -> Bundle:
     for name in TABLES:
         try:
             path = find_table(folder, name)
+            if path is None and name not in REQUIRED_TABLES:
+                continue
             if path is None:
                 formats = "/".join(ext.lstrip(".") for ext in FORMATS)
                 problems.append(
@@ -67,6 +77,7 @@ def load_bundle(folder: Path, plan: AnalysisPlan) -> Bundle:
         problems.extend(validate_table(raw, plan))
     if not problems:
         problems.extend(_links(raws["vacancies"], raws["applications"], plan))
+        problems.extend(optional_links(raws, plan))
     if problems:
         raise DataValidationError(problems_message(f"the data bundle {folder}", problems), problems)
     files = {raw.file: sha256_file(raw.path) for raw in sorted(raws.values(), key=lambda r: r.file)}
@@ -75,7 +86,85 @@ def load_bundle(folder: Path, plan: AnalysisPlan) -> Bundle:
         files=files,
         vacancies=convert(raws["vacancies"]),
         applications=convert(raws["applications"]),
+        optional={
+            name: convert(raw, plan) for name, raw in raws.items() if name not in REQUIRED_TABLES
+        },
     )
+
+
+def _row_problems(
+    raw: RawTable, bad: pd.Series, column: str, rule: str, values: pd.Series | None = None
+) -> list[Problem]:
+    shown = raw.frame[column] if values is None else values
+    return [
+        Problem(
+            raw.file,
+            rule,
+            row=raw.row_of(int(pos)),
+            column=column,
+            value=None if pd.isna(shown.iloc[pos]) else str(shown.iloc[pos]),
+        )
+        for pos in bad.to_numpy().nonzero()[0]
+    ]
+
+
+def optional_links(raws: dict[str, RawTable], plan: AnalysisPlan) -> list[Problem]:
+    """Rules of the optional tables between rows and with the applications."""
+    problems: list[Problem] = []
+    known = pd.Index(raws["applications"].frame["application_id"])
+    applications = raws["applications"].file
+    for name in ("interview_ratings", "survey"):
+        raw = raws.get(name)
+        if raw is not None:
+            dangling = ~raw.frame["application_id"].isin(known)
+            problems += _row_problems(
+                raw, dangling, "application_id", f"no application with this id in {applications}"
+            )
+    ratings = raws.get("interview_ratings")
+    if ratings is not None:
+        keys = ("application_id", "rater_id", "criterion", "instrument")
+        present = [c for c in keys if c in ratings.frame]
+        twice = ratings.frame.duplicated(present, keep="first")
+        problems += _row_problems(
+            ratings,
+            twice,
+            "rater_id",
+            "this rater already rated this criterion of this application",
+        )
+    training = raws.get("committee_training")
+    if training is not None:
+        f = training.frame
+        twice = f.duplicated(["department", "year"], keep="first")
+        problems += _row_problems(
+            training, twice, "year", "this department already has a row for this year"
+        )
+        trained = pd.to_numeric(f["members_trained"], errors="coerce")
+        required = pd.to_numeric(f["members_required"], errors="coerce")
+        problems += _row_problems(
+            training,
+            trained > required,
+            "members_trained",
+            "more members trained than required",
+        )
+    survey = raws.get("survey")
+    if survey is not None and plan.survey is not None and plan.survey.open_answers:
+        o = plan.survey.open_answers
+        allowed = {t.code for t in o.codebook}
+        for coder in o.coders:
+            if coder not in survey.frame:
+                continue
+            codes = survey.frame[coder].fillna("")
+            unknown = codes.map(
+                lambda text: any(c.strip() not in allowed for c in text.split(";") if c.strip())
+            ).astype(bool)
+            problems += _row_problems(
+                survey,
+                unknown,
+                coder,
+                f"a theme code not in the plan's codebook ({', '.join(sorted(allowed))})",
+            )
+    problems.sort(key=lambda p: (p.file, p.row or 0, p.column or ""))
+    return problems
 
 
 def _links(vacancies: RawTable, applications: RawTable, plan: AnalysisPlan) -> list[Problem]:

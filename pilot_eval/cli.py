@@ -138,7 +138,7 @@ def simulate(out: Path, seed: int, vacancies: int, force: bool) -> None:
         write_bundle(bundle, staging)
     click.echo(
         f"Wrote {len(bundle.vacancies)} vacancies and {len(bundle.applications)} applications "
-        f"to {out} (seed {seed})."
+        f"with the optional tables {', '.join(bundle.optional)} to {out} (seed {seed})."
     )
 
 

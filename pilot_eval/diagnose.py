@@ -94,6 +94,6 @@ def _design(plan_path: Path, data_dir: Path | None, vacancies: int) -> DesignMod
     if data_dir is not None:
         return design_from_bundle(load_bundle(data_dir, plan), plan, "data")
     seed = plan.diagnosis.seed if plan.diagnosis else 0
-    synthetic = simulate_bundle(seed=seed, n_vacancies=vacancies)
+    synthetic = simulate_bundle(seed=seed, n_vacancies=vacancies, optional=False)
     bundle = Bundle(Path("."), {}, synthetic.vacancies, synthetic.applications)
     return design_from_bundle(bundle, plan, "simulate")

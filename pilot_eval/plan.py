@@ -253,6 +253,11 @@ class RobustnessSpec(_Frozen):
         description="Vacancy columns of the profile to which reference-arm vacancies are "
         "reweighted (salary_scale in bands); for self-selected or matched designs.",
     )
+    population_weights: bool = Field(
+        False,
+        description="Weight each arm's vacancies to the population of all vacancies "
+        "(table `population`): raked to the margins of `representativeness`.",
+    )
 
 
 class DiagnosisGap(_Frozen):
@@ -299,6 +304,128 @@ class Diagnosis(_Frozen):
     )
 
 
+IccForm = Literal["ICC1", "ICC2", "ICC3", "ICC1k", "ICC2k", "ICC3k"]
+"""Intraclass correlation forms in Shrout & Fleiss (1979) notation; 'k' is the reliability
+of the mean of k raters, ICC2 is McGraw & Wong's absolute agreement ICC(A,.), ICC3 their
+consistency ICC(C,.)."""
+
+Resolution = Literal["all", "majority", "any"]
+SALARY_BAND = "salary_band"
+"""The name of the salary-scale band as a representativeness margin."""
+RakeVariable = str
+
+
+class InterviewQuality(_Frozen):
+    """Reliability and gaps of the interview ratings (optional table `interview_ratings`)."""
+
+    icc: IccForm = Field(
+        "ICC1k",
+        description="ICC form of the inter-rater reliability per arm. Raters who differ from "
+        "vacancy to vacancy call for the one-way forms (ICC1, ICC1k); the two-way forms "
+        "treat a rater's seat in the panel (first, second, ... by rater_id) as the rater.",
+    )
+    groups: tuple[str, ...] = Field(
+        (), description="Groups whose gap in the mean interview rating (Hedges' g) is shown per arm."
+    )
+
+
+class Likert(_Frozen):
+    """The range of the survey's Likert items."""
+
+    min: int = Field(1, description="Lowest answer.")
+    max: int = Field(5, description="Highest answer.")
+
+
+class Trim(_Frozen):
+    """Trimming of non-response weights."""
+
+    max_ratio: float = Field(
+        gt=1,
+        description="Weights above max_ratio times the mean weight are set to that bound and "
+        "the excess is spread over the other respondents in proportion to their weight, "
+        "repeated until no weight exceeds it (survey::trimWeights, strict = TRUE).",
+    )
+
+
+class Theme(_Frozen):
+    """One theme of the codebook of open answers."""
+
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="Code the coders write.")
+    label: str = Field(min_length=1, description="Short name of the theme.")
+    definition: str = Field(min_length=1, description="What the theme covers, as coders apply it.")
+
+
+class OpenAnswers(_Frozen):
+    """Codes given to the open answers by independent coders (never the answers' text)."""
+
+    coders: tuple[str, ...] = Field(
+        min_length=2,
+        description="Columns of `survey`, one per coder, each holding the theme codes that "
+        "coder gave an answer, separated by ';' (empty: no theme; the column 'answered' "
+        "tells whether there was an answer).",
+    )
+    codebook: tuple[Theme, ...] = Field(min_length=1, description="The themes with definitions.")
+    resolution: Resolution = Field(
+        "majority",
+        description="When a theme counts for an answer: all coders gave it, a majority did "
+        "(more than half), or any coder did.",
+    )
+    procedure: str | None = Field(
+        None, description="How coders were trained and worked, in words, for the report."
+    )
+    groups: tuple[str, ...] = Field((), description="Groups whose theme frequencies are shown.")
+
+
+class SurveyPlan(_Frozen):
+    """The applicant survey (optional table `survey`)."""
+
+    scales: dict[str, tuple[str, ...]] = Field(
+        min_length=1,
+        description="Scale name -> Likert item columns of `survey`; a scale is the mean of "
+        "its items (all items answered).",
+    )
+    likert: Likert = Likert()
+    compare: tuple[str, ...] = Field(
+        (), description="Scales compared between arms, weighted, by group (default all)."
+    )
+    groups: tuple[str, ...] = Field(
+        (), description="Groups within which the arms are compared (and response rates shown)."
+    )
+    rake_to: tuple[tuple[RakeVariable, ...], ...] = Field(
+        (("arm", "stage_reached"),),
+        description="Margins of all applications to which respondents are raked, each a "
+        "list of variables crossed: 'arm', 'stage_reached' or a group name (its column's "
+        "values, missing as its own category).",
+    )
+    trim: Trim | None = Field(None, description="Trimming of the raked weights.")
+    open_answers: OpenAnswers | None = Field(None, description="Coded open answers.")
+
+    def compared(self) -> tuple[str, ...]:
+        """The scales compared between arms."""
+        return self.compare or tuple(self.scales)
+
+
+class CommitteeTraining(_Frozen):
+    """Monitoring of the mandatory bias workshop (optional table `committee_training`)."""
+
+    years: int = Field(5, ge=1, le=30, description="How many of the latest years are shown.")
+
+
+class Representativeness(_Frozen):
+    """Pilot and control vacancies compared with all vacancies (optional table `population`)."""
+
+    margins: tuple[Literal["department", "function_family", "salary_band"], ...] = Field(
+        ("department", "function_family", "salary_band"),
+        min_length=1,
+        description="Margins compared; salary_band groups salary scales in bands "
+        "(1-8, 9-10, 11-12, 13-18).",
+    )
+    draws: int = Field(
+        10_000, ge=100, le=1_000_000, description="Monte Carlo draws of each test's p-value."
+    )
+    seed: int = Field(20240901, ge=0, description="Seed of the Monte Carlo draws.")
+
+
 class Deviation(_Frozen):
     """An amendment of the plan after registration."""
 
@@ -336,6 +463,16 @@ class AnalysisPlan(_Frozen):
     )
     diagnosis: Diagnosis | None = Field(
         None, description="True effects for a design diagnosis by simulation (optional)."
+    )
+    interview_quality: InterviewQuality | None = Field(
+        None, description="Reliability and gaps of interview ratings (table interview_ratings)."
+    )
+    survey: SurveyPlan | None = Field(None, description="The applicant survey (table survey).")
+    committee_training: CommitteeTraining | None = Field(
+        None, description="Monitoring of the bias workshop (table committee_training)."
+    )
+    representativeness: Representativeness | None = Field(
+        None, description="Comparison with all vacancies of the period (table population)."
     )
     deviations: tuple[Deviation, ...] = ()
 
@@ -386,6 +523,15 @@ class AnalysisPlan(_Frozen):
         """Application columns the plan names (group columns and scores), sorted."""
         names = {g.column for g in self.groups.values()}
         names.update(h.score for h in self.hypotheses if h.score)
+        return tuple(sorted(names))
+
+    def survey_columns(self) -> tuple[str, ...]:
+        """Item and coder columns of `survey` the plan names, sorted."""
+        if self.survey is None:
+            return ()
+        names = {item for items in self.survey.scales.values() for item in items}
+        if self.survey.open_answers is not None:
+            names.update(self.survey.open_answers.coders)
         return tuple(sorted(names))
 
 
@@ -681,6 +827,54 @@ def _check_diagnosis(plan: AnalysisPlan, d: Diagnosis, add: Any) -> None:
             add(f"{at}.score", "no score_gap hypothesis compares this score", entry.score)
 
 
+def _check_evidence(plan: AnalysisPlan, add: Any) -> None:
+    """References of the sections on the evaluation's other evidence."""
+
+    def groups(at: str, names: tuple[str, ...]) -> None:
+        for i, g in enumerate(names):
+            if g not in plan.groups:
+                add(f"{at}[{i}]", f"no such group (declared: {', '.join(plan.groups)})", g)
+
+    if plan.interview_quality is not None:
+        groups("interview_quality.groups", plan.interview_quality.groups)
+    s = plan.survey
+    if s is None:
+        return
+    if s.likert.min >= s.likert.max:
+        add("survey.likert", "min must be below max", f"{s.likert.min}..{s.likert.max}")
+    seen: dict[str, str] = {}
+    for scale, items in s.scales.items():
+        if not items:
+            add(f"survey.scales.{scale}", "a scale needs at least one item")
+        for item in items:
+            if item in seen:
+                add(f"survey.scales.{scale}", f"item also in scale '{seen[item]}'", item)
+            seen[item] = scale
+    for i, name in enumerate(s.compare):
+        if name not in s.scales:
+            add(f"survey.compare[{i}]", f"no such scale (declared: {', '.join(s.scales)})", name)
+    groups("survey.groups", s.groups)
+    allowed = ("arm", "stage_reached", *plan.groups)
+    for i, margin in enumerate(s.rake_to):
+        if not margin or len(set(margin)) != len(margin):
+            add(f"survey.rake_to[{i}]", "a margin names one or more different variables")
+        for j, v in enumerate(margin):
+            if v not in allowed:
+                add(f"survey.rake_to[{i}][{j}]", f"not one of {', '.join(allowed)}", v)
+    o = s.open_answers
+    if o is not None:
+        if len(set(o.coders)) != len(o.coders):
+            add("survey.open_answers.coders", "coders must be different columns")
+        for i, c in enumerate(o.coders):
+            if c in seen or c in ("application_id", "responded", "answered"):
+                add(f"survey.open_answers.coders[{i}]", "column already used otherwise", c)
+        codes = [t.code for t in o.codebook]
+        for i, c in enumerate(codes):
+            if codes.index(c) != i:
+                add(f"survey.open_answers.codebook[{i}].code", "code used twice", c)
+        groups("survey.open_answers.groups", o.groups)
+
+
 def check_references(
     plan: AnalysisPlan, name: str = "plan", lines: Mapping[str, int] | None = None
 ) -> list[Problem]:
@@ -813,8 +1007,27 @@ def check_references(
                 add(f"{at}.estimator", "randomisation inference needs a randomised design")
         if spec.adjust_for is not None:
             for h in targets:
-                if h.kind != "pool_share":
-                    add(f"{at}.adjust_for", f"adjust_for applies to pool_share only, not {h.id}")
+                chosen = spec.estimator or h.chosen_estimator
+                if h.kind in ("stage_gap", "gap_difference") and chosen != "lpm_fe":
+                    add(
+                        f"{at}.adjust_for",
+                        f"adjust_for on {h.id} ({h.kind}) lets the gap vary with vacancy "
+                        f"columns (focal x column in lpm_fe); {chosen} cannot do that",
+                    )
+                elif h.kind not in ("pool_share", "stage_gap", "gap_difference"):
+                    add(f"{at}.adjust_for", f"adjust_for does not apply to {h.id} ({h.kind})")
+        if spec.population_weights:
+            if plan.representativeness is None:
+                add(
+                    f"{at}.population_weights",
+                    "population weights need the representativeness section (its margins)",
+                )
+            for h in targets:
+                if (spec.estimator or h.chosen_estimator) != "lpm_fe":
+                    add(
+                        f"{at}.population_weights",
+                        f"{h.id}: weights are used by lpm_fe only",
+                    )
         if spec.reweight is not None:
             for h in targets:
                 if spec.hypotheses and h.kind not in BETWEEN_ARMS:
@@ -828,11 +1041,13 @@ def check_references(
             spec.exclude,
             spec.missing_group,
             spec.reweight is not None,
+            spec.population_weights,
         )
         if not any(changes):
             add(at, "a robustness specification must change something")
     if plan.diagnosis is not None:
         _check_diagnosis(plan, plan.diagnosis, add)
+    _check_evidence(plan, add)
     for i, d in enumerate(plan.deviations):
         if d.date < plan.registered_on:
             add(f"deviations[{i}].date", "a deviation cannot predate registration", str(d.date))

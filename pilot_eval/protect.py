@@ -3,7 +3,8 @@
 The descriptive tables are protected where they are made (``descriptives``, with
 complementary suppression). This pass covers the counts that come with the statistics:
 the applications a test used, the cells of a 2x2 table, the rows an exclusion removed,
-the applicants of a diagnostic. A count from 1 to ``min_cell - 1`` becomes null, and so
+the applicants of a diagnostic, the respondents, rated applications and coded answers of
+the other evidence, the committee members of the training monitor. A count from 1 to ``min_cell - 1`` becomes null, and so
 does a rate or share whose count or base is suppressed. Estimates, intervals and p-values
 are computed on the full data and stay as they are.
 """
@@ -22,12 +23,28 @@ COUNT_KEYS = frozenset(
         "n_applications",
         "n_total_applications",
         "n_not_reported",
+        "n_left_out",
+        "n_arm",
+        "n_reference",
+        "invited",
+        "responded",
+        "respondents",
+        "trimmed",
+        "answers",
+        "members_required",
+        "members_trained",
     }
 )
 """Keys whose integer values count persons (applications). Not ``as_extreme``: it counts
 re-drawn assignments, and the published p-value determines it."""
 
-SHARE_KEYS = {"rate": ("passed", "n"), "share_not_reported": ("n_not_reported", "n_applications")}
+SHARE_KEYS = {
+    "rate": ("passed", "n"),
+    "share_not_reported": ("n_not_reported", "n_applications"),
+    "response_rate": ("responded", "n"),
+    "share": ("count", "n"),
+    "compliance": ("members_trained", "members_required"),
+}
 """Shares and the counts they rest on: hidden when one of those is hidden or too small."""
 
 SKIP = frozenset({"descriptives", "plan", "software", "data_files"})

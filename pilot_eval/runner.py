@@ -27,6 +27,9 @@ from pilot_eval.diagnostics import design_diagnostics
 from pilot_eval.estimators import SCALES, Context, estimate, null_hypothesis, refuse
 from pilot_eval.estimators.linear import WEIGHTED
 from pilot_eval.estimators.proportions import p_value_z
+from pilot_eval.evidence import other_evidence, with_rows
+from pilot_eval.evidence.quality import mean_interview_rating
+from pilot_eval.evidence.representativeness import population_weights
 from pilot_eval.inference import (
     adjust_p_values,
     criterion_text,
@@ -141,11 +144,10 @@ def analyse(frame: pd.DataFrame, plan: AnalysisPlan, h: Hypothesis) -> Analysis:
     return Analysis(h, sample, estimates, estimates[h.chosen_estimator])
 
 
-def score_gap_by_arm(frame: pd.DataFrame, plan: AnalysisPlan, a: Analysis) -> dict[str, Any]:
+def score_gap_by_arm(frame: pd.DataFrame, plan: AnalysisPlan, h: Hypothesis) -> dict[str, Any]:
     """Hedges' g of a score_gap hypothesis in every arm, and its difference between the
     hypothesis' arm and the reference arm (independent samples: SE = sqrt(se1^2 + se0^2),
     z-test)."""
-    h = a.hypothesis
     per_arm: dict[str, Estimate] = {}
     for name in plan.design.arms:
         other = h.model_copy(update={"arm": name})
@@ -274,19 +276,89 @@ def _reweighted(
     return out[~off], summary
 
 
+def evidence_section(frame: pd.DataFrame, bundle: Bundle, plan: AnalysisPlan) -> dict[str, Any]:
+    """The other evidence, with the interview-rating gaps by group per arm."""
+    out = other_evidence(frame, bundle, plan)
+    quality = out.get("interview_quality")
+    ratings = bundle.table("interview_ratings")
+    if quality is not None and ratings is not None and plan.interview_quality is not None:
+        rows = with_rows(ratings, bundle, frame)
+        rated = frame.assign(
+            interview_rating=mean_interview_rating(int(frame.index.max()) + 1, rows)[
+                frame.index.to_numpy()
+            ]
+        )
+        quality["gaps"] = [
+            {
+                "group": g,
+                **score_gap_by_arm(
+                    rated,
+                    plan,
+                    Hypothesis(
+                        id=f"interview_rating_{g}",
+                        family=plan.primary_family,
+                        kind="score_gap",
+                        group=g,
+                        score="interview_rating",
+                        arm=plan.design.arms[-1],
+                    ),
+                ),
+            }
+            for g in plan.interview_quality.groups
+        ]
+    return out
+
+
+def _population_weighted(
+    rows: pd.DataFrame, bundle: Bundle, plan: AnalysisPlan, h: Hypothesis
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Applications with their vacancy's population weight (0 off support: dropped)."""
+    population = bundle.table("population")
+    assert population is not None  # checked by the caller
+    arms = tuple(dict.fromkeys((plan.arm_of(h), plan.reference_arm)))
+    weights, summary = population_weights(bundle.vacancies, population, plan, arms)
+    out = rows.assign(weight=rows["vacancy_id"].astype("str").map(weights).astype("float64"))
+    off = out["weight"].isna() | (out["weight"] == 0)
+    summary["applications_off_support"] = int(off.sum())
+    return out[~off], summary
+
+
 def robustness(
     frame: pd.DataFrame,
-    vacancies: pd.DataFrame,
+    bundle: Bundle,
     plan: AnalysisPlan,
     analyses: Sequence[Analysis],
     main_verdicts: Mapping[str, str],
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Run each declared robustness specification; return its results and any flips."""
+    vacancies = bundle.vacancies
     by_id = {a.hypothesis.id: a for a in analyses}
     results: list[dict[str, Any]] = []
     flips: list[dict[str, Any]] = []
     for spec in robustness_specs(plan):
         targets = [by_id[h.id] for h in plan.robustness_targets(spec)]
+        if spec.population_weights and bundle.table("population") is None:
+            for a in targets:
+                h = a.hypothesis
+                missing = not_estimable(
+                    h.chosen_estimator,
+                    SCALES[h.chosen_estimator],
+                    null_hypothesis(Context(plan, h)),
+                    "population weights need the table population, absent from the bundle",
+                )
+                results.append(
+                    {
+                        "specification": spec.id,
+                        "description": spec.description,
+                        "hypothesis": h.id,
+                        **_estimate_fields(missing),
+                        "p_adjusted": None,
+                        "verdict": "not_estimable",
+                        "exclusions": [],
+                        "weighting": None,
+                    }
+                )
+            continue
         data = frame
         left_out: list[dict[str, Any]] = []
         for column, values in spec.exclude.items():
@@ -324,12 +396,22 @@ def robustness(
                         "rows": weighting["applications_off_support"],
                     }
                 )
+            if spec.population_weights:
+                rows, weighting = _population_weighted(rows, bundle, plan, h)
+                ledger.append(
+                    {
+                        "reason": "vacancy off support: its category is not in the population",
+                        "rows": weighting["applications_off_support"],
+                    }
+                )
             weightings.append(weighting)
             if spec.missing_group is not None:
                 rows = fill_missing_group(rows, plan.groups[h.group], spec.missing_group)
             sample = comparison_sample(rows, plan, h)
             ctx = Context(plan, h)
-            if spec.reweight is not None and h.chosen_estimator not in WEIGHTED:
+            if (spec.reweight is not None or spec.population_weights) and (
+                h.chosen_estimator not in WEIGHTED
+            ):
                 alt = refuse(
                     h.chosen_estimator,
                     sample,
@@ -436,9 +518,9 @@ def evaluate(inputs: RunInputs) -> dict[str, Any]:
             contradictions += found
         row = _hypothesis_row(plan, a, adjusted[h_id], main_verdicts[h_id], subgroups)
         if a.hypothesis.kind == "score_gap":
-            row["by_arm"] = score_gap_by_arm(frame, plan, a)
+            row["by_arm"] = score_gap_by_arm(frame, plan, a.hypothesis)
         rows.append(row)
-    robust, flips = robustness(frame, inputs.bundle.vacancies, plan, analyses, main_verdicts)
+    robust, flips = robustness(frame, inputs.bundle, plan, analyses, main_verdicts)
     contradictions += flips
     excluded = [
         {"table": "applications", "hypothesis": row["id"], **e}
@@ -460,6 +542,7 @@ def evaluate(inputs: RunInputs) -> dict[str, Any]:
         "diagnostics": design_diagnostics(frame, inputs.bundle.vacancies, plan),
         "hypotheses": rows,
         "robustness": robust,
+        "evidence": evidence_section(frame, inputs.bundle, plan),
         "contradictions": contradictions,
         "contradiction_checks": list(CHECKS),
     }

@@ -163,11 +163,129 @@ APPLICATION_COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec("interview_score", "number", "Score in the interview."),
 )
 
+INSTRUMENTS = ("interview", "questionnaire")
+
+INTERVIEW_RATING_COLUMNS: tuple[ColumnSpec, ...] = (
+    ColumnSpec(
+        "application_id",
+        "string",
+        "The application rated; must exist in applications.",
+        required=True,
+        nullable=False,
+    ),
+    ColumnSpec("rater_id", "string", "Pseudonym of the rater.", required=True, nullable=False),
+    ColumnSpec(
+        "criterion", "string", "Criterion or item rated.", required=True, nullable=False
+    ),
+    ColumnSpec("score", "number", "The rating.", required=True, nullable=False),
+    ColumnSpec(
+        "instrument",
+        "category",
+        "What was rated: the interview (default) or an item of the questionnaire.",
+        values=INSTRUMENTS,
+    ),
+)
+
+SURVEY_COLUMNS: tuple[ColumnSpec, ...] = (
+    ColumnSpec(
+        "application_id",
+        "string",
+        "The application whose applicant was invited to the survey; must exist in "
+        "applications.",
+        required=True,
+        nullable=False,
+        unique=True,
+    ),
+    ColumnSpec("responded", "boolean", "The applicant responded.", required=True, nullable=False),
+    ColumnSpec(
+        "answered", "boolean", "The applicant wrote an open answer (its text is never read)."
+    ),
+)
+"""Fixed columns of `survey`; the plan names its Likert items and coder columns."""
+
+COMMITTEE_TRAINING_COLUMNS: tuple[ColumnSpec, ...] = (
+    ColumnSpec("department", "string", "Ministry or agency.", required=True, nullable=False),
+    ColumnSpec(
+        "year", "integer", "Calendar year.", required=True, nullable=False, low=1990, high=2100
+    ),
+    ColumnSpec(
+        "members_required",
+        "integer",
+        "Selection-committee members who had to follow the workshop.",
+        required=True,
+        nullable=False,
+        low=0,
+        high=1_000_000,
+    ),
+    ColumnSpec(
+        "members_trained",
+        "integer",
+        "Of those, members who followed it; at most members_required.",
+        required=True,
+        nullable=False,
+        low=0,
+        high=1_000_000,
+    ),
+)
+
+POPULATION_COLUMNS: tuple[ColumnSpec, ...] = (
+    ColumnSpec("department", "string", "Ministry or agency.", required=True, nullable=False),
+    ColumnSpec("function_family", "string", "Function family.", required=True, nullable=False),
+    ColumnSpec(
+        "salary_scale",
+        "integer",
+        "Rijksschaal.",
+        required=True,
+        nullable=False,
+        low=1,
+        high=18,
+    ),
+    ColumnSpec(
+        "vacancies",
+        "integer",
+        "Number of vacancies of the period with these values (default 1: one row per "
+        "vacancy).",
+        low=0,
+        high=10_000_000,
+    ),
+)
+
 TABLES: Mapping[str, tuple[ColumnSpec, ...]] = {
     "vacancies": VACANCY_COLUMNS,
     "applications": APPLICATION_COLUMNS,
+    "interview_ratings": INTERVIEW_RATING_COLUMNS,
+    "survey": SURVEY_COLUMNS,
+    "committee_training": COMMITTEE_TRAINING_COLUMNS,
+    "population": POPULATION_COLUMNS,
 }
-"""The required tables of a bundle and their columns."""
+"""The tables of a bundle and their columns."""
+
+REQUIRED_TABLES = ("vacancies", "applications")
+"""Tables every bundle has; the others are optional."""
+
+
+def plan_columns(table: str, plan: AnalysisPlan) -> tuple[ColumnSpec, ...]:
+    """Columns a table has because the plan names them (the survey's items and coders)."""
+    if table != "survey" or plan.survey is None:
+        return ()
+    s = plan.survey
+    low, high = float(s.likert.min), float(s.likert.max)
+    out = [
+        ColumnSpec(item, "number", f"Likert item of scale {scale}.", low=low, high=high)
+        for scale, items in s.scales.items()
+        for item in items
+    ]
+    if s.open_answers is not None:
+        out += [
+            ColumnSpec(c, "string", "Theme codes of one coder, separated by ';'.")
+            for c in s.open_answers.coders
+        ]
+    return tuple(out)
+
+
+def table_columns(table: str, plan: AnalysisPlan) -> tuple[ColumnSpec, ...]:
+    """Every declared column of a table: the contract's and the plan's."""
+    return TABLES[table] + plan_columns(table, plan)
 
 
 # --------------------------------------------------------------------------------------
@@ -236,9 +354,13 @@ def table_schema(table: str, plan: AnalysisPlan) -> pa.DataFrameSchema:
 
     Columns the plan names (block, adjust_for, group columns, scores) become required.
     """
-    named = set(plan.vacancy_columns() if table == "vacancies" else plan.application_columns())
+    named = {
+        "vacancies": set(plan.vacancy_columns()),
+        "applications": set(plan.application_columns()),
+        "survey": set(plan.survey_columns()),
+    }.get(table, set())
     columns: dict[str, pa.Column] = {}
-    for spec in TABLES[table]:
+    for spec in table_columns(table, plan):
         values = plan.design.arms if spec.name == "arm" else spec.values
         nullable = spec.nullable
         if spec.name == plan.design.block and plan.design.assignment == "block_randomised":
@@ -306,14 +428,15 @@ def _problems(raw: RawTable, cases: pd.DataFrame) -> list[Problem]:
 # conversion of validated text
 
 
-def convert(raw: RawTable) -> pd.DataFrame:
+def convert(raw: RawTable, plan: AnalysisPlan | None = None) -> pd.DataFrame:
     """Typed copy of a validated table.
 
     Integers become ``Int64``, numbers ``float64``, booleans ``boolean``, dates
     ``datetime64``, categories ``category`` (ordered for stages); other columns stay text.
     """
     frame = raw.frame.copy()
-    for spec in TABLES[raw.name]:
+    specs = TABLES[raw.name] if plan is None else table_columns(raw.name, plan)
+    for spec in specs:
         if spec.name not in frame:
             continue
         s = frame[spec.name]

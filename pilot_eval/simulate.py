@@ -28,7 +28,7 @@ import json
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
@@ -36,6 +36,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from pilot_eval import simulate_evidence as evidence
 from pilot_eval.errors import PilotEvalError
 
 __all__ = ["SyntheticBundle", "simulate_bundle", "write_bundle"]
@@ -257,15 +258,19 @@ class SyntheticBundle:
         One row per application, columns as in section 1 of the contract.
     truth : dict of str to Any
         JSON-serialisable description of the generating model and its declared effects.
+    optional : dict of str to pandas.DataFrame
+        The optional tables (interview_ratings, survey, committee_training, population);
+        empty when generated without them.
     """
 
     vacancies: pd.DataFrame
     applications: pd.DataFrame
     truth: dict[str, Any]
+    optional: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 def simulate_bundle(
-    seed: int = DEFAULT_SEED, n_vacancies: int = DEFAULT_N_VACANCIES
+    seed: int = DEFAULT_SEED, n_vacancies: int = DEFAULT_N_VACANCIES, optional: bool = True
 ) -> SyntheticBundle:
     """Generate a synthetic bundle with known true effects.
 
@@ -275,6 +280,8 @@ def simulate_bundle(
         Non-negative seed of :class:`numpy.random.SeedSequence`; the only source of randomness.
     n_vacancies : int, default 240
         Number of vacancies; applications scale with it (about 104 per vacancy).
+    optional : bool, default True
+        Also generate the optional tables (``pilot_eval.simulate_evidence``).
 
     Returns
     -------
@@ -304,7 +311,47 @@ def simulate_bundle(
         n_applications=len(applications),
         n_pilot_vacancies=int(vac.pilot.sum()),
     )
-    return SyntheticBundle(vacancies=vacancies, applications=applications, truth=truth)
+    tables: dict[str, pd.DataFrame] = {}
+    if optional:
+        tables, truth["evidence"] = _optional_tables(seed, vacancies, applications)
+        truth = _round_floats(truth)
+    return SyntheticBundle(
+        vacancies=vacancies, applications=applications, truth=truth, optional=tables
+    )
+
+
+def _optional_tables(
+    seed: int, vacancies: pd.DataFrame, applications: pd.DataFrame
+) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    # children 2.. of the seed: the first two (vacancies, applications) stay as they were
+    rngs = [np.random.default_rng(c) for c in np.random.SeedSequence(seed).spawn(6)[2:]]
+    ratings, t_ratings = evidence.interview_ratings(rngs[0], vacancies, applications)
+    answers, t_survey = evidence.survey(rngs[1], vacancies, applications)
+    training, t_training = evidence.committee_training(
+        rngs[2], list(DEPARTMENT_WEIGHTS), list(DEPARTMENT_WEIGHTS.values())
+    )
+    population, t_population = evidence.population(
+        rngs[3],
+        vacancies,
+        DEPARTMENT_WEIGHTS,
+        _family_given_department(),
+        list(FAMILY_WEIGHTS),
+        SCALES,
+        SCALE_WEIGHTS,
+    )
+    tables = {
+        "interview_ratings": ratings,
+        "survey": answers,
+        "committee_training": training,
+        "population": population,
+    }
+    truth = {
+        "interview_ratings": t_ratings,
+        "survey": t_survey,
+        "committee_training": t_training,
+        "population": t_population,
+    }
+    return tables, truth
 
 
 def write_bundle(bundle: SyntheticBundle, out: Path) -> list[Path]:
@@ -325,7 +372,8 @@ def write_bundle(bundle: SyntheticBundle, out: Path) -> list[Path]:
     Returns
     -------
     list of pathlib.Path
-        The paths written, in the order vacancies, applications, truth.
+        The paths written, in the order vacancies, applications, truth, then the optional
+        tables.
 
     Raises
     ------
@@ -342,6 +390,9 @@ def write_bundle(bundle: SyntheticBundle, out: Path) -> list[Path]:
         json.dumps(_round_floats(bundle.truth), indent=2, sort_keys=True, ensure_ascii=False)
         + "\n",
     ]
+    for name, table in bundle.optional.items():
+        targets.append(out / f"{name}.csv")
+        contents.append(csv_text(table))
     for target, text in zip(targets, contents, strict=True):
         temporary = target.with_name(target.name + ".tmp")
         temporary.write_bytes(text.encode("utf-8"))

@@ -29,9 +29,11 @@ DEFAULT_PROFILE = ("department", "salary_scale")
 """Profile columns when the plan names none."""
 
 
-def _cell_values(vacancies: pd.DataFrame, column: str) -> pd.Series:
-    values = vacancies[column]
-    if column == "salary_scale":
+def profile_values(vacancies: pd.DataFrame, column: str) -> pd.Series:
+    """A profile column as text: salary_scale (or salary_band) in SCALE_BANDS, missing as
+    'missing'."""
+    values = vacancies["salary_scale" if column == "salary_band" else column]
+    if column in ("salary_scale", "salary_band"):
         out = pd.Series("", index=values.index, dtype="str")
         for low, high, label in SCALE_BANDS:
             out[(values >= low) & (values <= high)] = label
@@ -46,7 +48,7 @@ def profile_weights(
     vac = vacancies[vacancies["arm"].isin([arm, reference])]
     cell = pd.Series("", index=vac.index, dtype="str")
     for i, column in enumerate(columns):
-        cell = cell + ("|" if i else "") + _cell_values(vac, column)
+        cell = cell + ("|" if i else "") + profile_values(vac, column)
     is_arm = (vac["arm"] == arm).to_numpy()
     counts = pd.crosstab(cell, vac["arm"]).reindex(columns=[arm, reference], fill_value=0)
     n_arm = cell.map(counts[arm]).to_numpy(dtype=np.float64)

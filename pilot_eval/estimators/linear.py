@@ -250,9 +250,24 @@ def lpm_vacancy_fe(sample: ComparisonSample, ctx: Context) -> Estimate:
     if h.kind == "gap_difference":
         treated = np.asarray(arms == ctx.plan.arm_of(h), dtype=np.float64)
         columns.append(focal * treated[clusters])
-    x = np.column_stack(columns)
+    # adjust_for (robustness specifications): the gap may vary with vacancy columns,
+    # focal x column; the columns themselves are absorbed by the vacancy effects
+    z, z_names = cells.covariates(frame, h.adjust_for)
+    z = z - z.mean(axis=0) if z.size else z
+    x = np.column_stack([*columns, focal[:, None] * z[clusters]])
     xt = demean(x, clusters, n_vac, w)
     yt = demean(y, clusters, n_vac, w)
+    keep = _independent_columns(xt, w) if z.size else list(range(x.shape[1]))
+    if any(j not in keep for j in range(len(columns))):
+        return _refuse(
+            ctx,
+            "the gap cannot be told apart from its variation with "
+            + ", ".join(h.adjust_for),
+            n_vac,
+            n_app,
+        )
+    dropped = [z_names[j - len(columns)] for j in range(x.shape[1]) if j not in keep]
+    x, xt = x[:, keep], xt[:, keep]
     # vacancies where every application is in one group say nothing about the gap
     within = np.bincount(clusters, weights=count * xt[:, 0] ** 2, minlength=n_vac)
     informative = within > _RANK_TOLERANCE
@@ -275,9 +290,11 @@ def lpm_vacancy_fe(sample: ComparisonSample, ctx: Context) -> Estimate:
         fit = cluster_ols(yt, xt, clusters, n_vac, extra_k=0, weights=w, n_obs=n_app)
     except EstimationError as exc:
         return _refuse(ctx, exc.message, n_vac, n_app)
-    return _result(
-        ctx, fit, x.shape[1] - 1, n_vac, n_app, {"informative_vacancies": int(informative.sum())}
-    )
+    details: dict[str, object] = {"informative_vacancies": int(informative.sum())}
+    if h.adjust_for:
+        details["gap_varies_with"] = list(h.adjust_for)
+        details["collinear_dropped"] = ["focal:" + n for n in dropped]
+    return _result(ctx, fit, len(columns) - 1, n_vac, n_app, details)
 
 
 @register("lpm_fe", "pool_share")
