@@ -187,13 +187,65 @@ def forest(
     return ReportFigure("forest", _svg(fig, "forest"), caption, alt)
 
 
+EVIDENCE_FIGURES = ("training-trend",)
+"""Figures shown in the section on the other evidence rather than with the results."""
+
+
+def training_trend(
+    results: Mapping[str, Any], t: Mapping[str, Any], num: Callable[[float], str]
+) -> ReportFigure | None:
+    """Compliance with the bias workshop per year: all departments (bold) and each
+    department (thin grey); suppressed compliances are gaps."""
+    data = results.get("evidence", {}).get("committee_training")
+    if not data:
+        return None
+    words = t["evidence"]
+    fig, ax = plt.subplots(figsize=(7.0, 3.4))
+    years = data["years"]
+    for dept in data["departments"]:
+        by_year = {
+            r["year"]: r["compliance"] for r in data["by_department"] if r["department"] == dept
+        }
+        y = [by_year.get(year) for year in years]
+        ax.plot(
+            years,
+            [v * 100 if v is not None else float("nan") for v in y],
+            color="#bbbbbb",
+            linewidth=0.8,
+        )
+    overall = [r["compliance"] for r in data["overall"]]
+    ax.plot(
+        years,
+        [v * 100 if v is not None else float("nan") for v in overall],
+        color="#0072B2",
+        linewidth=2.5,
+        marker="o",
+        label=words["training_all"],
+    )
+    ax.plot([], [], color="#bbbbbb", linewidth=0.8, label=words["training_department"])
+    ax.set_ylim(0, 100)
+    ax.set_xticks(years)
+    ax.set_xticklabels([str(y) for y in years])
+    ax.set_ylabel(words["training_axis"])
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: num(v) + "%"))
+    ax.grid(True, axis="y", color="#dddddd")
+    ax.legend(fontsize=8, frameon=False, loc="lower right")
+    ax.set_title(words["training_title"], fontsize=11)
+    name = "training-trend"
+    return ReportFigure(name, _svg(fig, name), words["training_caption"], words["training_alt"])
+
+
 def report_figures(
     results: Mapping[str, Any], t: Mapping[str, Any], num: Callable[[float], str]
 ) -> list[ReportFigure]:
-    """Every figure of the report, in order: funnels and impact ratios per group, forest."""
+    """Every figure of the report, in order: funnels and impact ratios per group, forest,
+    and the training trend when the results have it."""
     figures = []
     for group in results["descriptives"]["funnel"]:
         figures.append(funnel(results, group, t, num))
         figures.append(impact_ratios(results, group, t, num))
     figures.append(forest(results, t, num))
+    trend = training_trend(results, t, num)
+    if trend is not None:
+        figures.append(trend)
     return figures

@@ -325,7 +325,8 @@ class InterviewQuality(_Frozen):
         "treat a rater's seat in the panel (first, second, ... by rater_id) as the rater.",
     )
     groups: tuple[str, ...] = Field(
-        (), description="Groups whose gap in the mean interview rating (Hedges' g) is shown per arm."
+        (),
+        description="Groups whose gap in the mean interview rating (Hedges' g) is shown per arm.",
     )
 
 

@@ -4,8 +4,9 @@ The descriptive tables are protected where they are made (``descriptives``, with
 complementary suppression). This pass covers the counts that come with the statistics:
 the applications a test used, the cells of a 2x2 table, the rows an exclusion removed,
 the applicants of a diagnostic, the respondents, rated applications and coded answers of
-the other evidence, the committee members of the training monitor. A count from 1 to ``min_cell - 1`` becomes null, and so
-does a rate or share whose count or base is suppressed. Estimates, intervals and p-values
+the other evidence, the committee members of the training monitor. A count from 1 to
+``min_cell - 1`` becomes null, and so does a rate or share whose count or base is
+suppressed. Estimates, intervals and p-values
 are computed on the full data and stay as they are.
 """
 

@@ -19,7 +19,7 @@ import yaml
 from babel.numbers import format_decimal, format_percent
 
 from pilot_eval.errors import OutputError
-from pilot_eval.figures import ReportFigure, report_figures
+from pilot_eval.figures import EVIDENCE_FIGURES, ReportFigure, report_figures
 
 Lang = Literal["nl", "en"]
 LANGUAGES: tuple[Lang, ...] = ("nl", "en")
@@ -144,6 +144,7 @@ def render(
     formatter = formatter_for(results, lang)
     env.filters.update(formatter.filters())
     env.globals["ci"] = formatter.ci
+    env.globals["evidence_figures"] = EVIDENCE_FIGURES
     css = (folder or templates_dir()) / "report.css"
     return env.get_template(f"{template}.{fmt}.j2").render(
         r=results,

@@ -174,9 +174,7 @@ INTERVIEW_RATING_COLUMNS: tuple[ColumnSpec, ...] = (
         nullable=False,
     ),
     ColumnSpec("rater_id", "string", "Pseudonym of the rater.", required=True, nullable=False),
-    ColumnSpec(
-        "criterion", "string", "Criterion or item rated.", required=True, nullable=False
-    ),
+    ColumnSpec("criterion", "string", "Criterion or item rated.", required=True, nullable=False),
     ColumnSpec("score", "number", "The rating.", required=True, nullable=False),
     ColumnSpec(
         "instrument",
@@ -190,8 +188,7 @@ SURVEY_COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec(
         "application_id",
         "string",
-        "The application whose applicant was invited to the survey; must exist in "
-        "applications.",
+        "The application whose applicant was invited to the survey; must exist in applications.",
         required=True,
         nullable=False,
         unique=True,
@@ -243,8 +240,7 @@ POPULATION_COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec(
         "vacancies",
         "integer",
-        "Number of vacancies of the period with these values (default 1: one row per "
-        "vacancy).",
+        "Number of vacancies of the period with these values (default 1: one row per vacancy).",
         low=0,
         high=10_000_000,
     ),

@@ -38,6 +38,7 @@ import pandas as pd
 
 FloatArray = npt.NDArray[np.float64]
 
+ARMS: Final = ("control", "pilot")
 RATERS: Final = 3
 CRITERIA: Final = ("C1", "C2", "C3", "C4")
 QUESTIONNAIRE_ITEMS: Final = ("Q1", "Q2", "Q3", "Q4", "Q5")
@@ -56,16 +57,16 @@ RESPONSE_LOGIT: Final = {
     "invited_or_later": 0.4,
     "interviewed_or_later": 0.4,
 }
-FAIRNESS: Final = {
+FAIRNESS_OUTSIDE_EUROPE: Final = {"control": -0.6, "pilot": -0.1}
+FAIRNESS: Final[dict[str, float]] = {
     "base": 3.0,
     "pilot": 0.3,
-    "outside_europe": {"control": -0.6, "pilot": -0.1},
     "invited_or_later": 0.5,
     "interviewed_or_later": 0.3,
     "person_sd": 0.6,
     "item_sd": 0.7,
 }
-CLARITY: Final = {"base": 3.2, "pilot": 0.5, "person_sd": 0.6, "item_sd": 0.7}
+CLARITY: Final[dict[str, float]] = {"base": 3.2, "pilot": 0.5, "person_sd": 0.6, "item_sd": 0.7}
 FAIRNESS_ITEMS: Final = ("fairness_1", "fairness_2", "fairness_3")
 CLARITY_ITEMS: Final = ("clarity_1", "clarity_2")
 OPEN_ANSWER_RATE: Final = 0.4
@@ -89,8 +90,7 @@ POPULATION_DEPARTMENT_TILT: Final = {"DEF": 2.5, "Belastingdienst": 0.7}
 
 
 def _stage_codes(applications: pd.DataFrame) -> npt.NDArray[np.int64]:
-    codes: npt.NDArray[np.int64] = applications["stage_reached"].cat.codes.to_numpy(np.int64)
-    return codes
+    return np.asarray(applications["stage_reached"].cat.codes, dtype=np.int64)
 
 
 def interview_ratings(
@@ -103,19 +103,15 @@ def interview_ratings(
     score = applications["interview_score"].to_numpy(dtype=np.float64)
     rated = np.flatnonzero(~np.isnan(score))
     vac_codes, vac_ids = pd.factorize(applications["vacancy_id"], sort=True)
-    severity = np.column_stack(
-        [
-            rng.normal(0.0, 1.0, size=len(vac_ids)) for _ in range(RATERS)
-        ]
-    )
+    severity = np.column_stack([rng.normal(0.0, 1.0, size=len(vac_ids)) for _ in range(RATERS)])
     parts = []
     for j in range(RATERS):
         for c in CRITERIA:
-            a = arm[rated]
-            sd_b = np.where(a == "pilot", RATER_SD["pilot"], RATER_SD["control"])
-            sd_e = np.where(a == "pilot", CRITERION_NOISE_SD["pilot"], CRITERION_NOISE_SD["control"])
+            in_pilot = arm[rated] == "pilot"
+            sd_b = np.where(in_pilot, RATER_SD["pilot"], RATER_SD["control"])
+            sd_e = np.where(in_pilot, CRITERION_NOISE_SD["pilot"], CRITERION_NOISE_SD["control"])
             bias = np.where(
-                a == "pilot",
+                in_pilot,
                 RATING_BIAS_OUTSIDE_EUROPE["pilot"],
                 RATING_BIAS_OUTSIDE_EUROPE["control"],
             )
@@ -157,7 +153,7 @@ def interview_ratings(
     )
     table = table.iloc[order].reset_index(drop=True)
     truth: dict[str, Any] = {"icc1_single_rater": {}, "icc1k": {}}
-    for a in ("control", "pilot"):
+    for a in ARMS:
         error = RATER_SD[a] ** 2 + CRITERION_NOISE_SD[a] ** 2 / len(CRITERIA)
         single = INTERVIEW_SCORE_VARIANCE / (INTERVIEW_SCORE_VARIANCE + error)
         truth["icc1_single_rater"][a] = single
@@ -177,7 +173,7 @@ def interview_ratings(
             + RATER_SD[a] ** 2 / RATERS
             + CRITERION_NOISE_SD[a] ** 2 / (RATERS * len(CRITERIA))
         )
-        for a in ("control", "pilot")
+        for a in ARMS
     }
     truth["notes"] = [
         "ICC values are for the one-way model (raters differ per vacancy) and ignore the "
@@ -209,7 +205,7 @@ def survey(
     )
     responded = rng.random(n) < 1 / (1 + np.exp(-logit))
     f = FAIRNESS
-    gap = np.where(pilot, f["outside_europe"]["pilot"], f["outside_europe"]["control"])
+    gap = np.where(pilot, FAIRNESS_OUTSIDE_EUROPE["pilot"], FAIRNESS_OUTSIDE_EUROPE["control"])
     fair_latent = (
         f["base"]
         + f["pilot"] * pilot
@@ -218,8 +214,8 @@ def survey(
         + f["interviewed_or_later"] * interviewed
         + rng.normal(0.0, f["person_sd"], size=n)
     )
-    clear_latent = CLARITY["base"] + CLARITY["pilot"] * pilot + rng.normal(
-        0.0, CLARITY["person_sd"], size=n
+    clear_latent = (
+        CLARITY["base"] + CLARITY["pilot"] * pilot + rng.normal(0.0, CLARITY["person_sd"], size=n)
     )
     items: dict[str, FloatArray] = {}
     for name in FAIRNESS_ITEMS:
@@ -254,7 +250,7 @@ def survey(
         text = np.full(n, "", dtype=object)
         for t in THEMES:
             text = np.where(marks[t], np.where(text == "", t, text + ";" + t), text)
-        coder_text[coder] = np.where(answered, text, None)
+        coder_text[coder] = np.where(answered, text, np.array(None, dtype=object))
 
     table = pd.DataFrame(
         {
@@ -269,7 +265,7 @@ def survey(
         }
     )
     origin = applications["origin"].astype("object").to_numpy()
-    population = {}
+    population: dict[str, dict[str, float]] = {}
     for scale, values in (("fairness", fairness_all), ("clarity", clarity_all)):
         population[scale] = {}
         for label, mask in (
@@ -285,14 +281,12 @@ def survey(
     for t in THEMES:
         prevalence = float(present[t][answered].mean())
         yes = prevalence * se + (1 - prevalence) * fp
-        agree = prevalence * (se**2 + (1 - se) ** 2) + (1 - prevalence) * (
-            fp**2 + (1 - fp) ** 2
-        )
+        agree = prevalence * (se**2 + (1 - se) ** 2) + (1 - prevalence) * (fp**2 + (1 - fp) ** 2)
         chance = yes**2 + (1 - yes) ** 2
         kappa_truth[t] = (agree - chance) / (1 - chance)
     truth = {
         "response_logit": dict(RESPONSE_LOGIT),
-        "fairness": {k: v for k, v in FAIRNESS.items()},
+        "fairness": {**FAIRNESS, "outside_europe": dict(FAIRNESS_OUTSIDE_EUROPE)},
         "clarity": dict(CLARITY),
         "difference_pilot_minus_control_all_applicants": population,
         "open_answer_rate": OPEN_ANSWER_RATE,
@@ -343,9 +337,7 @@ def population(
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """All vacancies of the period, counted per department, function family and scale."""
     depts = list(department_weights)
-    w = np.array(
-        [department_weights[d] * POPULATION_DEPARTMENT_TILT.get(d, 1.0) for d in depts]
-    )
+    w = np.array([department_weights[d] * POPULATION_DEPARTMENT_TILT.get(d, 1.0) for d in depts])
     w = w / w.sum()
     n_other = POPULATION_MULTIPLE * len(vacancies)
     d = rng.choice(len(depts), size=n_other, p=w)

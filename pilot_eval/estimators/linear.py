@@ -261,8 +261,7 @@ def lpm_vacancy_fe(sample: ComparisonSample, ctx: Context) -> Estimate:
     if any(j not in keep for j in range(len(columns))):
         return _refuse(
             ctx,
-            "the gap cannot be told apart from its variation with "
-            + ", ".join(h.adjust_for),
+            "the gap cannot be told apart from its variation with " + ", ".join(h.adjust_for),
             n_vac,
             n_app,
         )

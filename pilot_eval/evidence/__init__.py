@@ -35,7 +35,7 @@ def with_rows(table: pd.DataFrame, bundle: Bundle, frame: pd.DataFrame) -> pd.Da
     """An application-level optional table with ``row``, its application's row in the
     analysis frame; rows of applications outside the frame (another arm) are dropped."""
     ids = pd.Index(bundle.applications["application_id"].astype("str"))
-    row = ids.get_indexer(table["application_id"].astype("str"))
+    row = ids.get_indexer(pd.Index(table["application_id"].astype("str")))
     keep = np.isin(row, frame.index.to_numpy())
     return table.assign(row=row)[keep].reset_index(drop=True)
 
@@ -72,9 +72,7 @@ def _survey(frame: pd.DataFrame, survey: pd.DataFrame, plan: AnalysisPlan) -> di
         if "answered" in survey:
             answered = survey["answered"].fillna(False).to_numpy(dtype=bool)
         else:  # an answer is known to exist when some coder coded it
-            answered = (
-                survey[list(s.open_answers.coders)].notna().any(axis=1).to_numpy(dtype=bool)
-            )
+            answered = survey[list(s.open_answers.coders)].notna().any(axis=1).to_numpy(dtype=bool)
         rows = survey[responded & answered]
         joined = frame.loc[rows["row"].to_numpy()].reset_index(drop=True)
         for coder in s.open_answers.coders:

@@ -43,8 +43,11 @@ def kappa(marks: BoolArray, alpha: float) -> dict[str, Any]:
     if n == 0:
         return {"reason": "no coded answers"}
     if marks.all() or not marks.any():
-        return {"method": "cohen" if k == 2 else "fleiss", "reason": "every coder gave the "
-                "same mark to every answer: agreement is perfect but kappa is undefined"}
+        return {
+            "method": "cohen" if k == 2 else "fleiss",
+            "reason": "every coder gave the "
+            "same mark to every answer: agreement is perfect but kappa is undefined",
+        }
     if k == 2:
         table = np.zeros((2, 2))
         np.add.at(table, (marks[:, 0].astype(int), marks[:, 1].astype(int)), 1)
@@ -120,7 +123,9 @@ def open_answers_section(
     }
 
 
-def _frequency(arm: str, group: str, side: str, mask: BoolArray, present: BoolArray) -> dict[str, Any]:
+def _frequency(
+    arm: str, group: str, side: str, mask: BoolArray, present: BoolArray
+) -> dict[str, Any]:
     n = int(mask.sum())
     count = int((mask & present).sum())
     return {

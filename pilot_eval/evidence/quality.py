@@ -79,7 +79,7 @@ def cronbach(items: pd.DataFrame, alpha: float) -> dict[str, Any]:
         "value": float(value),
         "ci_low": float(ci[0]),
         "ci_high": float(ci[1]),
-        "items": int(items.shape[1]),
+        "n_items": int(items.shape[1]),
         "n": len(items),
         "confidence": 1 - alpha,
     }
@@ -88,9 +88,7 @@ def cronbach(items: pd.DataFrame, alpha: float) -> dict[str, Any]:
 def _rater_seats(ratings: pd.DataFrame) -> pd.DataFrame:
     """Mean over criteria per application x rater, with the rater's seat (0, 1, ...)."""
     per_rater = (
-        ratings.groupby(["row", "rater_id"], sort=True, observed=True)["score"]
-        .mean()
-        .reset_index()
+        ratings.groupby(["row", "rater_id"], sort=True, observed=True)["score"].mean().reset_index()
     )
     per_rater["seat"] = per_rater.groupby("row", sort=False).cumcount()
     return per_rater
@@ -102,7 +100,8 @@ def reliability(ratings: pd.DataFrame, form: IccForm) -> dict[str, Any]:
     raters = per_rater.groupby("row")["seat"].size()
     if raters.empty:
         return {"reason": "no ratings", "n": 0}
-    k = int(raters.value_counts().sort_index(ascending=False).idxmax())
+    counts = raters.value_counts().sort_index(ascending=False)
+    k = int(counts.index[int(np.argmax(counts.to_numpy()))])
     keep = raters.index[raters == k]
     left_out = int((raters != k).sum())
     out: dict[str, Any] = {"raters": k, "n": len(keep), "n_left_out": left_out}
@@ -126,12 +125,11 @@ def consistency(ratings: pd.DataFrame, alpha: float) -> dict[str, Any]:
     )
     complete = wide.dropna()
     out: dict[str, Any] = {"n_left_out": int(len(wide) - len(complete))}
+    out.update({"n_items": int(wide.shape[1]), "n": len(complete)})
     if wide.shape[1] < 2:
-        return {**out, "items": int(wide.shape[1]), "n": len(complete),
-                "reason": "fewer than two criteria"}
+        return {**out, "reason": "fewer than two criteria"}
     if len(complete) < MIN_TARGETS:
-        return {**out, "items": int(wide.shape[1]), "n": len(complete),
-                "reason": f"fewer than {MIN_TARGETS} applications with every criterion"}
+        return {**out, "reason": f"fewer than {MIN_TARGETS} applications with every criterion"}
     return {**out, **cronbach(complete, alpha), "reason": None}
 
 

@@ -29,7 +29,7 @@ from scipy import stats
 
 from pilot_eval.evidence.raking import kish_design_effect, rake
 from pilot_eval.plan import AnalysisPlan
-from pilot_eval.weighting import profile_values
+from pilot_eval.weighting import SCALE_BANDS, profile_values
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -41,6 +41,14 @@ def _population_counts(population: pd.DataFrame, margin: str) -> pd.Series:
         else pd.Series(1.0, index=population.index)
     )
     return count.groupby(profile_values(population, margin).to_numpy()).sum().sort_index()
+
+
+def _category_order(margin: str) -> Any:
+    """Salary bands in their order, other categories alphabetically."""
+    if margin != "salary_band":
+        return lambda c: (0, str(c))
+    bands = [label for _, _, label in SCALE_BANDS]
+    return lambda c: (bands.index(c), "") if c in bands else (len(bands), str(c))
 
 
 def standardised_difference(p1: float, p0: float) -> float | None:
@@ -84,16 +92,18 @@ def representativeness_section(
     for m_index, margin in enumerate(r.margins):
         pop = _population_counts(population, margin)
         values = profile_values(vac, margin)
-        categories = sorted(set(pop.index) | set(values))
+        categories = sorted(set(pop.index) | set(values), key=_category_order(margin))
         pop = pop.reindex(categories, fill_value=0.0)
         pop_share = (pop / pop.sum()).to_numpy()
         arms_out = []
         for a_index, a in enumerate((*plan.design.arms, "all")):
             in_arm = values if a == "all" else values[arm == a]
-            counts = in_arm.value_counts().reindex(categories, fill_value=0).to_numpy()
+            counts = np.asarray(
+                in_arm.value_counts().reindex(categories, fill_value=0), dtype=np.int64
+            )
             n = int(counts.sum())
             shares = counts / n if n else np.zeros(len(categories))
-            rows = [
+            rows: list[dict[str, Any]] = [
                 {
                     "category": str(c),
                     "vacancies": int(counts[i]),
@@ -111,8 +121,10 @@ def representativeness_section(
             test = (
                 goodness_of_fit(counts, pop_share, r.draws, r.seed + 100 * m_index + a_index)
                 if n and not not_in_population
-                else {"reason": "categories of the arm are absent from the population: "
-                      + ", ".join(not_in_population)}
+                else {
+                    "reason": "categories of the arm are absent from the population: "
+                    + ", ".join(not_in_population)
+                }
                 if not_in_population
                 else {"reason": "no vacancies"}
             )
@@ -122,15 +134,18 @@ def representativeness_section(
                     "vacancies": n,
                     "categories": rows,
                     "max_abs_standardised_difference": max(
-                        (abs(x["standardised_difference"]) for x in rows
-                         if x["standardised_difference"] is not None),
+                        (
+                            abs(x["standardised_difference"])
+                            for x in rows
+                            if x["standardised_difference"] is not None
+                        ),
                         default=None,
                     ),
                     "test": test,
                 }
             )
         margins.append({"margin": margin, "population": float(pop.sum()), "arms": arms_out})
-    return {"margins": margins}
+    return {"margins": margins, "draws": r.draws}
 
 
 def population_weights(

@@ -163,9 +163,7 @@ def response_rates(frame: pd.DataFrame, plan: AnalysisPlan, s: SurveyPlan) -> li
     arm = frame["arm"].astype("str")
     for name, _ in by:
         values = (
-            pd.Series("all", index=frame.index)
-            if name == "all"
-            else _variable(frame, plan, name)
+            pd.Series("all", index=frame.index) if name == "all" else _variable(frame, plan, name)
         )
         order = (
             list(dict.fromkeys(["all"]))
@@ -200,9 +198,7 @@ def _value_order(plan: AnalysisPlan, name: str) -> Any:
     return lambda v: (known.index(v) if v in known else len(known), v)
 
 
-def survey_section(
-    frame: pd.DataFrame, survey: pd.DataFrame, plan: AnalysisPlan
-) -> dict[str, Any]:
+def survey_section(frame: pd.DataFrame, survey: pd.DataFrame, plan: AnalysisPlan) -> dict[str, Any]:
     """Response rates, weights and weighted comparisons of the plan's survey section.
 
     ``frame`` is the analysis frame (every application of the plan's arms); ``survey`` the
@@ -265,9 +261,7 @@ def _comparisons(
                     "n_arm": int(treated.sum()),
                     "n_reference": int((~treated).sum()),
                 }
-                unweighted = weighted_difference(
-                    y, treated, np.ones(len(y)), clusters, plan.alpha
-                )
+                unweighted = weighted_difference(y, treated, np.ones(len(y)), clusters, plan.alpha)
                 row["unweighted"] = unweighted
                 if weights is None:
                     row["weighted"] = {"reason": "no weights: raking was not possible"}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from pilot_eval.plan import AnalysisPlan
@@ -23,10 +24,13 @@ def training_section(table: pd.DataFrame, plan: AnalysisPlan) -> dict[str, Any]:
     years = list(range(last - c.years + 1, last + 1))
     recent = table[table["year"].isin(years)]
     rows = []
-    for (dept, year), part in recent.groupby(["department", "year"], sort=True):
-        required = int(part["members_required"].sum())
-        trained = int(part["members_trained"].sum())
-        rows.append(_row(str(dept), int(year), required, trained))
+    sums = recent.groupby(["department", "year"], sort=True)[
+        ["members_required", "members_trained"]
+    ].sum()
+    for (dept, year), (required, trained) in zip(
+        sums.index, sums.to_numpy(dtype=np.int64), strict=True
+    ):
+        rows.append(_row(str(dept), int(year), int(required), int(trained)))
     overall = []
     for year in years:
         part = recent[recent["year"] == year]
