@@ -343,8 +343,8 @@ class Trim(_Frozen):
     max_ratio: float = Field(
         gt=1,
         description="Weights above max_ratio times the mean weight are set to that bound and "
-        "the excess is spread over the other respondents in proportion to their weight, "
-        "repeated until no weight exceeds it (survey::trimWeights, strict = TRUE).",
+        "the excess is shared equally by the other respondents, repeated until no weight "
+        "exceeds it (survey::trimWeights, strict = TRUE).",
     )
 
 
@@ -1008,27 +1008,18 @@ def check_references(
                 add(f"{at}.estimator", "randomisation inference needs a randomised design")
         if spec.adjust_for is not None:
             for h in targets:
-                chosen = spec.estimator or h.chosen_estimator
-                if h.kind in ("stage_gap", "gap_difference") and chosen != "lpm_fe":
+                if h.kind not in ("pool_share", "stage_gap", "gap_difference"):
                     add(
                         f"{at}.adjust_for",
-                        f"adjust_for on {h.id} ({h.kind}) lets the gap vary with vacancy "
-                        f"columns (focal x column in lpm_fe); {chosen} cannot do that",
+                        f"adjust_for applies to pool_share (covariates) and to stage_gap and "
+                        f"gap_difference (the gap varies with the columns), not {h.id} "
+                        f"({h.kind})",
                     )
-                elif h.kind not in ("pool_share", "stage_gap", "gap_difference"):
-                    add(f"{at}.adjust_for", f"adjust_for does not apply to {h.id} ({h.kind})")
-        if spec.population_weights:
-            if plan.representativeness is None:
-                add(
-                    f"{at}.population_weights",
-                    "population weights need the representativeness section (its margins)",
-                )
-            for h in targets:
-                if (spec.estimator or h.chosen_estimator) != "lpm_fe":
-                    add(
-                        f"{at}.population_weights",
-                        f"{h.id}: weights are used by lpm_fe only",
-                    )
+        if spec.population_weights and plan.representativeness is None:
+            add(
+                f"{at}.population_weights",
+                "population weights need the representativeness section (its margins)",
+            )
         if spec.reweight is not None:
             for h in targets:
                 if spec.hypotheses and h.kind not in BETWEEN_ARMS:

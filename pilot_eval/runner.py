@@ -409,7 +409,19 @@ def robustness(
                 rows = fill_missing_group(rows, plan.groups[h.group], spec.missing_group)
             sample = comparison_sample(rows, plan, h)
             ctx = Context(plan, h)
-            if (spec.reweight is not None or spec.population_weights) and (
+            if (
+                spec.adjust_for is not None
+                and h.kind in ("stage_gap", "gap_difference")
+                and h.chosen_estimator != "lpm_fe"
+            ):
+                alt = refuse(
+                    h.chosen_estimator,
+                    sample,
+                    ctx,
+                    f"adjust_for lets the gap vary with vacancy columns, which only lpm_fe "
+                    f"estimates (focal x column); {h.chosen_estimator} cannot",
+                )
+            elif (spec.reweight is not None or spec.population_weights) and (
                 h.chosen_estimator not in WEIGHTED
             ):
                 alt = refuse(

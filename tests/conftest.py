@@ -14,11 +14,11 @@ EXAMPLE_PLAN = ROOT / "analysis_plans" / "breed-werven-2024.yaml"
 SYNTHETIC = ROOT / "data" / "synthetic"
 
 VACANCIES_CSV = """\
-vacancy_id,department,function_family,salary_scale,arm,block
-V1,BZK,beleid,10,control,B1
-V2,BZK,beleid,10,pilot,B1
-V3,FIN,ICT,8,control,B2
-V4,FIN,ICT,9,pilot,B2
+vacancy_id,department,function_family,salary_scale,arm,block,committee_trained
+V1,BZK,beleid,10,control,B1,true
+V2,BZK,beleid,10,pilot,B1,false
+V3,FIN,ICT,8,control,B2,true
+V4,FIN,ICT,9,pilot,B2,true
 """
 
 APPLICATIONS_CSV = """\

@@ -166,12 +166,19 @@ def test_registering_the_example_again_reproduces_its_committed_lock(plan_path: 
     committed = EXAMPLE_LOCK.read_bytes()
     entries = json.loads(committed)["entries"]
     # Register the plan as it was, before its diagnosis section and the deviation that
-    # added it, on the date the committed lock records; then amend it to the example.
+    # added it, on the date the committed lock records; amend it with the diagnosis
+    # (deviation 1); then amend it to the example, with the other evidence (deviation 2).
     full = EXAMPLE.read_text(encoding="utf-8")
-    plan_path.write_text(full.split("\n# Design diagnosis")[0] + "\ndeviations: []\n")
+    evidence_start = full.index("  - id: R6\n")
+    evidence_end = full.index("randomisation_inference:")
+    second_deviation = full.index("  - date: 2026-12-03\n    what: >-\n      Overig bewijs")
+    with_diagnosis = full[:evidence_start] + full[evidence_end:second_deviation]
+    plan_path.write_text(with_diagnosis.split("\n# Design diagnosis")[0] + "\ndeviations: []\n")
     lock_plan(load_plan(plan_path), dt.date.fromisoformat(entries[0]["date"]))
-    plan_path.write_text(full, encoding="utf-8")
+    plan_path.write_text(with_diagnosis, encoding="utf-8")
     lock_plan(load_plan(plan_path), dt.date.fromisoformat(entries[1]["date"]))
+    plan_path.write_text(full, encoding="utf-8")
+    lock_plan(load_plan(plan_path), dt.date.fromisoformat(entries[2]["date"]))
     assert lock_path(plan_path).read_bytes() == committed
 
 

@@ -228,7 +228,7 @@ def test_score_gap_difference_between_arms(plan: AnalysisPlan) -> None:
             "score": "interview_score",
         }
     )
-    out = score_gap_by_arm(frame, plan, analyse(frame, plan, h))
+    out = score_gap_by_arm(frame, plan, analyse(frame, plan, h).hypothesis)
     pilot, control = out["per_arm"]["pilot"], out["per_arm"]["control"]
     diff = out["difference_between_arms"]
     # independent samples: difference of the two g's, SE by hand

@@ -109,8 +109,14 @@ def test_example_plan_loads(example: LoadedPlan) -> None:
     assert plan.reference_arm == "control"
     assert [h.id for h in plan.hypotheses] == [f"H{i}" for i in range(1, 9)]
     assert set(plan.groups) == {"origin", "gender", "age", "disability"}
-    # block, adjust_for columns and the default subgroup column (department)
-    assert plan.vacancy_columns() == ("block", "department", "function_family", "salary_scale")
+    # block, adjust_for columns (committee_trained of R6) and the subgroup column
+    assert plan.vacancy_columns() == (
+        "block",
+        "committee_trained",
+        "department",
+        "function_family",
+        "salary_scale",
+    )
     assert plan.application_columns() == (
         "age_band",
         "disability",
@@ -449,11 +455,8 @@ def test_arms_must_differ(tmp_path: Path) -> None:
 
 def test_deviation_cannot_predate_registration(tmp_path: Path) -> None:
     # The example is registered on 2023-09-01.
-    text = edit(
-        EXAMPLE_TEXT,
-        "  - date: 2026-12-03\n",
-        "  - date: 2023-08-31\n",
-    )
+    first, rest = EXAMPLE_TEXT.split("  - date: 2026-12-03\n", 1)
+    text = first + "  - date: 2023-08-31\n" + rest
     problem = only_problem(tmp_path, text, "problem in the plan")
     assert problem.column == "deviations[0].date"
     assert problem.value == "2023-08-31"
@@ -954,7 +957,7 @@ def test_reweight_only_robustness_specification_is_accepted(tmp_path: Path) -> N
     text = edit(
         EXAMPLE_TEXT,
         ROBUSTNESS_TAIL,
-        ROBUSTNESS_TAIL + "  - id: R6\n    reweight: [department, salary_scale]\n",
+        ROBUSTNESS_TAIL + "  - id: R9\n    reweight: [department, salary_scale]\n",
     )
     plan = load_text(tmp_path, text).plan
     spec = plan.robustness[-1]
@@ -962,15 +965,15 @@ def test_reweight_only_robustness_specification_is_accepted(tmp_path: Path) -> N
     assert [h.id for h in plan.robustness_targets(spec)] == ["H1", "H2", "H3"]
 
 
-def test_robustness_adjust_for_only_for_pool_share(tmp_path: Path) -> None:
+def test_robustness_adjust_for_only_for_shares_and_gaps(tmp_path: Path) -> None:
     text = edit(
         EXAMPLE_TEXT,
         ROBUSTNESS_TAIL,
-        ROBUSTNESS_TAIL + "  - id: R6\n    adjust_for: [salary_scale]\n    hypotheses: [H1, H2]\n",
+        ROBUSTNESS_TAIL + "  - id: R9\n    adjust_for: [salary_scale]\n    hypotheses: [H1, H2, H5]\n",
     )
     problem = only_problem(tmp_path, text, "problem in the plan")
     assert problem.column == "robustness[5].adjust_for"
-    assert "H2" in problem.rule
+    assert "H5 (impact_ratio)" in problem.rule
 
 
 def test_robustness_randomisation_needs_a_randomised_design(tmp_path: Path) -> None:
@@ -978,7 +981,7 @@ def test_robustness_randomisation_needs_a_randomised_design(tmp_path: Path) -> N
     text = edit(
         text,
         ROBUSTNESS_TAIL,
-        ROBUSTNESS_TAIL + "  - id: R6\n    estimator: randomisation\n    hypotheses: [H1]\n",
+        ROBUSTNESS_TAIL + "  - id: R9\n    estimator: randomisation\n    hypotheses: [H1]\n",
     )
     problems = plan_problems(tmp_path, text, "problem in the plan")
     assert any(p.column == "robustness[5].estimator" for p in problems)

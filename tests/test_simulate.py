@@ -39,7 +39,15 @@ APPLICATION_COLUMNS = [
     "interview_score",
 ]
 STAGES = ["applied", "invited", "interviewed", "offered", "hired"]
-FILES = ["vacancies.csv", "applications.csv", "truth.json"]
+FILES = [
+    "vacancies.csv",
+    "applications.csv",
+    "truth.json",
+    "interview_ratings.csv",
+    "survey.csv",
+    "committee_training.csv",
+    "population.csv",
+]
 
 
 @pytest.fixture(scope="module")

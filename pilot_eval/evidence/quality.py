@@ -20,6 +20,7 @@ criterion, with the instrument: the interview or the questionnaire):
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -48,9 +49,17 @@ def icc(long: pd.DataFrame, form: IccForm) -> dict[str, Any]:
 
     Returns value, F, df1, df2, p_value and the 95% interval, via pingouin.
     """
-    table = pg.intraclass_corr(
-        data=long, targets="target", raters="rater", ratings="rating", nan_policy="raise"
-    )
+    with warnings.catch_warnings():
+        # pingouin 0.7's ANOVA calls DataFrame.dropna(inplace=True), which pandas 3.1
+        # deprecates; the result is the same. Only this message of pingouin is silenced.
+        warnings.filterwarnings(
+            "ignore",
+            message="The inplace keyword in DataFrame.dropna",
+            category=getattr(pd.errors, "Pandas4Warning", DeprecationWarning),
+        )
+        table = pg.intraclass_corr(
+            data=long, targets="target", raters="rater", ratings="rating", nan_policy="raise"
+        )
     names = PINGOUIN_TYPES[form]
     row = table[table["Type"].isin(names)]
     if len(row) != 1:

@@ -5,8 +5,8 @@ category of that margin equals its known total, and repeats until every margin f
 (Deming & Stephan 1940). It is what R's ``survey::rake`` does; the tests compare the two.
 No maintained Python implementation fits: statsmodels has none, and samplics, which had
 one, is archived. Trimming follows ``survey::trimWeights``: weights above the bound are
-set to it and the excess is spread over the other weights in proportion to their size,
-repeated until no weight exceeds the bound (``strict = TRUE``).
+set to it and the excess is shared equally by the other weights, repeated until no weight
+exceeds the bound (``strict = TRUE``).
 """
 
 from __future__ import annotations
@@ -99,8 +99,8 @@ def rake(
 
 
 def trim(weights: FloatArray, upper: float, max_rounds: int = 1000) -> tuple[FloatArray, int]:
-    """Cap weights at ``upper`` and spread the excess proportionally over the others,
-    until none exceeds it (``survey::trimWeights(strict = TRUE)``).
+    """Cap weights at ``upper`` and share the excess equally among the others, until none
+    exceeds it (``survey::trimWeights(strict = TRUE)``).
 
     Returns the trimmed weights (same sum) and how many weights were capped.
     """
@@ -116,7 +116,7 @@ def trim(weights: FloatArray, upper: float, max_rounds: int = 1000) -> tuple[Flo
         excess = float(np.sum(w[outside] - upper))
         w[outside] = upper
         inside = ~outside
-        w[inside] += excess * w[inside] / w[inside].sum()
+        w[inside] += excess / inside.sum()
     return w, int(capped.sum())
 
 
