@@ -227,7 +227,8 @@ def training_trend(
     ax.set_xticks(years)
     ax.set_xticklabels([str(y) for y in years])
     ax.set_ylabel(words["training_axis"])
-    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: num(v) + "%"))
+    # whole percentages need no decimal separator in either language
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:.0f}%"))
     ax.grid(True, axis="y", color="#dddddd")
     ax.legend(fontsize=8, frameon=False, loc="lower right")
     ax.set_title(words["training_title"], fontsize=11)

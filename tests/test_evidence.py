@@ -67,7 +67,8 @@ def test_icc_equals_psych_and_shrout_fleiss(form: str) -> None:
     # pingouin rounds its 95% interval to two decimals
     assert got["ci_low"] == pytest.approx(round(low, 2), abs=1e-12)
     assert got["ci_high"] == pytest.approx(round(high, 2), abs=1e-12)
-    assert abs(got["ci_low"] - low) <= 0.005 and abs(got["ci_high"] - high) <= 0.005
+    assert abs(got["ci_low"] - low) <= 0.005
+    assert abs(got["ci_high"] - high) <= 0.005
 
 
 def _ratings_table(matrix: np.ndarray, criteria: int = 2) -> pd.DataFrame:
@@ -155,9 +156,7 @@ def test_fleiss_kappa_by_hand() -> None:
     # (3 yes) 1, (2 yes) 1/3, (0) 1, (1 yes) 1/3, (0) 1, (3 yes) 1: mean 7/9.
     # 9 of 18 marks are yes, so chance agreement is 0.5^2 + 0.5^2 = 1/2.
     # kappa = (7/9 - 1/2) / (1 - 1/2) = 5/9 (Fleiss 1971, eq. 1-9).
-    marks = np.array(
-        [[1, 1, 1], [1, 1, 0], [0, 0, 0], [1, 0, 0], [0, 0, 0], [1, 1, 1]], dtype=bool
-    )
+    marks = np.array([[1, 1, 1], [1, 1, 0], [0, 0, 0], [1, 0, 0], [0, 0, 0], [1, 1, 1]], dtype=bool)
     got = kappa(marks, alpha=0.05)
     assert got["method"] == "fleiss"
     assert got["value"] == pytest.approx(5 / 9, abs=1e-12)

@@ -969,7 +969,8 @@ def test_robustness_adjust_for_only_for_shares_and_gaps(tmp_path: Path) -> None:
     text = edit(
         EXAMPLE_TEXT,
         ROBUSTNESS_TAIL,
-        ROBUSTNESS_TAIL + "  - id: R9\n    adjust_for: [salary_scale]\n    hypotheses: [H1, H2, H5]\n",
+        ROBUSTNESS_TAIL
+        + "  - id: R9\n    adjust_for: [salary_scale]\n    hypotheses: [H1, H2, H5]\n",
     )
     problem = only_problem(tmp_path, text, "problem in the plan")
     assert problem.column == "robustness[5].adjust_for"
