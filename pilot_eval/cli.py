@@ -127,18 +127,25 @@ def power(
     show_default=True,
     help="Number of vacancies.",
 )
+@click.option(
+    "--optional-tables/--required-tables-only",
+    default=True,
+    show_default=True,
+    help="Also write interview_ratings, survey, committee_training and population.",
+)
 @click.option("--force", is_flag=True, help="Replace an existing output folder.")
-def simulate(out: Path, seed: int, vacancies: int, force: bool) -> None:
+def simulate(out: Path, seed: int, vacancies: int, optional_tables: bool, force: bool) -> None:
     """Write a synthetic data bundle with known true effects (truth.json)."""
     from pilot_eval.outputs import staged_folder
     from pilot_eval.simulate import simulate_bundle, write_bundle
 
-    bundle = simulate_bundle(seed=seed, n_vacancies=vacancies)
+    bundle = simulate_bundle(seed=seed, n_vacancies=vacancies, optional=optional_tables)
     with staged_folder(out, force) as staging:
         write_bundle(bundle, staging)
     click.echo(
         f"Wrote {len(bundle.vacancies)} vacancies and {len(bundle.applications)} applications "
-        f"with the optional tables {', '.join(bundle.optional)} to {out} (seed {seed})."
+        + (f"with the optional tables {', '.join(bundle.optional)} " if bundle.optional else "")
+        + f"to {out} (seed {seed})."
     )
 
 

@@ -559,7 +559,9 @@ def evaluate(inputs: RunInputs) -> dict[str, Any]:
         "contradiction_checks": list(CHECKS),
     }
     suppressed = protect_results(results, plan.disclosure.min_cell)
-    results["suppressed_cells"] = descriptives["suppressed_cells"] + suppressed
+    results["suppressed_cells"] = (
+        descriptives["suppressed_cells"] + results["evidence"]["suppressed_cells"] + suppressed
+    )
     return results
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pilot_eval.plan import plan_json_schema
-from pilot_eval.schemas import BOOLEAN_WORDS, TABLES
+from pilot_eval.schemas import BOOLEAN_WORDS, REQUIRED_TABLES, TABLES
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_PATH = Path("analysis_plans/plan.schema.json")
@@ -103,9 +103,12 @@ def data_dictionary_text() -> str:
         "",
         "Generated from `pilot_eval/schemas.py` by `make schema`; do not edit by hand.",
         "",
-        "A data bundle is a folder with one file per table: `vacancies` and `applications`, each",
-        "as `.csv` (UTF-8, comma-separated, header line), `.parquet` or `.xlsx` (first sheet,",
-        "header row); exactly one file per table. Extra columns are kept and may be named by the",
+        "A data bundle is a folder with one file per table: `vacancies` and `applications`, and",
+        "optionally `interview_ratings`, `survey`, `committee_training` and `population`",
+        "(docs/other-evidence.md), each as `.csv` (UTF-8, comma-separated, header line),",
+        "`.parquet` or `.xlsx` (first sheet, header row); exactly one file per table. The",
+        "`survey` table also has the Likert item and coder columns the plan's `survey` section",
+        "names. Extra columns are kept and may be named by the",
         "plan (a group column, a block, an `adjust_for` column); a column the plan names becomes",
         "required. Cells are stripped of surrounding spaces; an empty cell is missing. Booleans",
         f"read {'/'.join(BOOLEAN_WORDS)} (any case).",
@@ -115,6 +118,11 @@ def data_dictionary_text() -> str:
         "- every `applications.vacancy_id` exists in `vacancies`;",
         "- `vacancies.arm` is one of the plan's `design.arms`; every declared arm has a vacancy;",
         "- with `design.assignment: block_randomised`, the block column is never empty;",
+        "- `interview_ratings.application_id` and `survey.application_id` exist in",
+        "  `applications`; a rater rates a criterion of an application once;",
+        "- `committee_training` has one row per department and year, and",
+        "  `members_trained` <= `members_required`;",
+        "- every code in a coder column of `survey` is a code of the plan's codebook;",
         "- a table with no data rows, a file that is not UTF-8 text, a damaged workbook or",
         "  parquet file, a duplicate or empty column name: each is an error.",
         "",
@@ -124,8 +132,9 @@ def data_dictionary_text() -> str:
         "",
     ]
     for table, specs in TABLES.items():
+        optional = "" if table in REQUIRED_TABLES else " (optional table)"
         lines += [
-            f"## {table}",
+            f"## {table}{optional}",
             "",
             "| column | required | type | rule | meaning |",
             "| --- | --- | --- | --- | --- |",

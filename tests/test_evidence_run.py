@@ -292,3 +292,32 @@ def test_training_compliance_by_hand(plan: AnalysisPlan) -> None:
     # 2023: (10 + 15) / (20 + 30); 2024: (30 + 25) / (40 + 50)
     assert [r["compliance"] for r in got["overall"]] == pytest.approx([25 / 50, 55 / 90])
     assert got["missing"] == []
+
+
+def test_no_small_count_and_no_single_hidden_cell_in_a_partition(results: dict[str, Any]) -> None:
+    ev = results["evidence"]
+    min_cell = results["plan"]["disclosure"]["min_cell"]
+    training = ev["committee_training"]
+    for year in training["years"]:
+        rows = [r for r in training["by_department"] if r["year"] == year]
+        for key in ("members_trained", "members_required"):
+            values = [r[key] for r in rows]
+            assert all(v is None or v == 0 or v >= min_cell for v in values)
+            # a single hidden department would follow from the total of all departments
+            assert sum(v is None for v in values) != 1, (year, key)
+    # AZ trains fewer than ten members a year in the synthetic data: hidden, with a partner
+    assert any(r["members_trained"] is None for r in training["by_department"])
+    for (arm, by), rows in _response_parts(ev["survey"]["response"]).items():
+        for key in ("responded", "n"):
+            values = [r[key] for r in rows]
+            assert all(v is None or v == 0 or v >= min_cell for v in values)
+            assert sum(v is None for v in values) != 1, (arm, by, key)
+    assert ev["suppressed_cells"] > 0
+
+
+def _response_parts(rows: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    parts: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in rows:
+        if r["by"] != "all":
+            parts.setdefault((r["arm"], r["by"]), []).append(r)
+    return parts

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from pilot_eval.bundle import Bundle
+from pilot_eval.disclosure import protect_row
 from pilot_eval.evidence.openanswers import open_answers_section
 from pilot_eval.evidence.quality import quality_section
 from pilot_eval.evidence.representativeness import representativeness_section
@@ -31,6 +32,28 @@ SECTIONS = {
 """Plan section -> the optional table it needs."""
 
 
+def protect_partition(
+    rows: list[dict[str, Any]], count: str, min_cell: int, shares: tuple[str, ...] = ()
+) -> int:
+    """Complementary suppression in rows whose ``count`` values add up to a published
+    total (``disclosure.protect_row``): a small count is hidden, and so is the smallest
+    other one when a single cell would otherwise follow by subtraction. The ``shares``
+    resting on a hidden count are hidden too. Returns how many values were hidden; the
+    remaining primary suppression happens in ``protect.protect_results``."""
+    counts = {str(i): int(r[count]) for i, r in enumerate(rows) if r[count] is not None}
+    protected = protect_row(counts, min_cell, partition=True)
+    hidden = 0
+    for i, r in enumerate(rows):
+        if protected.cells.get(str(i), r[count]) is None and r[count] is not None:
+            r[count] = None
+            hidden += 1
+            for share in shares:
+                if r.get(share) is not None:
+                    r[share] = None
+                    hidden += 1
+    return hidden
+
+
 def with_rows(table: pd.DataFrame, bundle: Bundle, frame: pd.DataFrame) -> pd.DataFrame:
     """An application-level optional table with ``row``, its application's row in the
     analysis frame; rows of applications outside the frame (another arm) are dropped."""
@@ -42,7 +65,7 @@ def with_rows(table: pd.DataFrame, bundle: Bundle, frame: pd.DataFrame) -> pd.Da
 
 def other_evidence(frame: pd.DataFrame, bundle: Bundle, plan: AnalysisPlan) -> dict[str, Any]:
     """Every declared section whose table is present; notes for those skipped."""
-    out: dict[str, Any] = {"skipped": []}
+    out: dict[str, Any] = {"skipped": [], "suppressed_cells": 0}
     for section, table_name in SECTIONS.items():
         if getattr(plan, section) is None:
             continue
@@ -60,7 +83,36 @@ def other_evidence(frame: pd.DataFrame, bundle: Bundle, plan: AnalysisPlan) -> d
             out[section] = training_section(table, plan)
         else:
             out[section] = representativeness_section(bundle.vacancies, table, plan)
+    out["suppressed_cells"] = _complementary(out, plan.disclosure.min_cell)
     return out
+
+
+def _complementary(out: dict[str, Any], min_cell: int) -> int:
+    """Complementary suppression where counts of persons partition a published total."""
+    hidden = 0
+    survey = out.get("survey")
+    if survey is not None:
+        # responses by stage or by group value partition the arm's invited and respondents
+        parts: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for row in survey["response"]:
+            if row["by"] != "all":
+                parts.setdefault((row["arm"], row["by"]), []).append(row)
+        for rows in parts.values():
+            hidden += protect_partition(rows, "responded", min_cell, ("response_rate",))
+            hidden += protect_partition(rows, "n", min_cell, ("response_rate",))
+        # respondents of the arm and of the reference arm add up to n
+        for row in survey["comparisons"]:
+            pair = [{"n": row["n_arm"]}, {"n": row["n_reference"]}]
+            hidden += protect_partition(pair, "n", min_cell)
+            row["n_arm"], row["n_reference"] = pair[0]["n"], pair[1]["n"]
+    training = out.get("committee_training")
+    if training is not None:
+        # departments partition the year's total of all departments
+        for year in training["years"]:
+            rows = [r for r in training["by_department"] if r["year"] == year]
+            hidden += protect_partition(rows, "members_trained", min_cell, ("compliance",))
+            hidden += protect_partition(rows, "members_required", min_cell, ("compliance",))
+    return hidden
 
 
 def _survey(frame: pd.DataFrame, survey: pd.DataFrame, plan: AnalysisPlan) -> dict[str, Any]:
