@@ -6,6 +6,7 @@ All problems of all tables are collected and raised together as one
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -116,7 +117,8 @@ def optional_links(raws: dict[str, RawTable], plan: AnalysisPlan) -> list[Proble
     for name in ("interview_ratings", "survey"):
         raw = raws.get(name)
         if raw is not None:
-            dangling = ~raw.frame["application_id"].isin(known)
+            # a hash lookup: Series.isin on Arrow strings walks the ids in Python
+            dangling = pd.Series(known.get_indexer(pd.Index(raw.frame["application_id"])) < 0)
             problems += _row_problems(
                 raw, dangling, "application_id", f"no application with this id in {applications}"
             )
@@ -153,10 +155,11 @@ def optional_links(raws: dict[str, RawTable], plan: AnalysisPlan) -> list[Proble
         for coder in o.coders:
             if coder not in survey.frame:
                 continue
-            codes = survey.frame[coder].fillna("")
-            unknown = codes.map(
-                lambda text: any(c.strip() not in allowed for c in text.split(";") if c.strip())
-            ).astype(bool)
+            item = "|".join(re.escape(c) for c in sorted(allowed))
+            # codes separated by ';', spaces and empty pieces allowed ("a; b;")
+            valid = rf"\s*(?:{item})?\s*(?:;\s*(?:{item})?\s*)*"
+            codes = survey.frame[coder].astype("string").fillna("")
+            unknown = ~codes.str.fullmatch(valid).fillna(False).astype(bool)
             problems += _row_problems(
                 survey,
                 unknown,

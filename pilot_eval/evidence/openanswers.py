@@ -12,6 +12,7 @@ group within arm.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -27,13 +28,13 @@ BoolArray = npt.NDArray[np.bool_]
 
 def coded(table: pd.DataFrame, coders: tuple[str, ...], code: str) -> BoolArray:
     """Whether each coder gave ``code``, shape (n answers, n coders)."""
-    columns = []
-    for coder in coders:
-        text = table[coder].astype("object").fillna("").astype("str")
-        columns.append(
-            text.map(lambda t: code in {c.strip() for c in t.split(";")}).to_numpy(dtype=bool)
-        )
-    return np.column_stack(columns)
+    # the code as a whole ';'-separated item, spaces around it allowed
+    pattern = rf"(?:^|;)\s*{re.escape(code)}\s*(?:;|$)"
+    columns = [
+        table[coder].astype("string").str.contains(pattern, regex=True).fillna(False)
+        for coder in coders
+    ]
+    return np.column_stack([c.to_numpy(dtype=bool) for c in columns])
 
 
 def kappa(marks: BoolArray, alpha: float) -> dict[str, Any]:

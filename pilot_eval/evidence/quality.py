@@ -96,8 +96,13 @@ def cronbach(items: pd.DataFrame, alpha: float) -> dict[str, Any]:
 
 def _rater_seats(ratings: pd.DataFrame) -> pd.DataFrame:
     """Mean over criteria per application x rater, with the rater's seat (0, 1, ...)."""
+    # rater ids as sorted codes, so that the seat order is the order of rater_id
+    rater = pd.factorize(ratings["rater_id"], sort=True)[0]
     per_rater = (
-        ratings.groupby(["row", "rater_id"], sort=True, observed=True)["score"].mean().reset_index()
+        pd.DataFrame({"row": ratings["row"].to_numpy(), "rater": rater, "score": ratings["score"]})
+        .groupby(["row", "rater"], sort=True)["score"]
+        .mean()
+        .reset_index()
     )
     per_rater["seat"] = per_rater.groupby("row", sort=False).cumcount()
     return per_rater
@@ -129,8 +134,18 @@ def reliability(ratings: pd.DataFrame, form: IccForm) -> dict[str, Any]:
 
 def consistency(ratings: pd.DataFrame, alpha: float) -> dict[str, Any]:
     """Cronbach's alpha of the criteria of one instrument in one arm."""
-    wide = ratings.pivot_table(
-        index="row", columns="criterion", values="score", aggfunc="mean", observed=True
+    criterion = pd.Categorical(ratings["criterion"].astype("str"))
+    wide = (
+        pd.DataFrame(
+            {
+                "row": ratings["row"].to_numpy(),
+                "criterion": criterion,
+                "score": ratings["score"].to_numpy(),
+            }
+        )
+        .groupby(["row", "criterion"], sort=True, observed=True)["score"]
+        .mean()
+        .unstack("criterion")
     )
     complete = wide.dropna()
     out: dict[str, Any] = {"n_left_out": int(len(wide) - len(complete))}
@@ -150,7 +165,8 @@ def quality_section(
     q = plan.interview_quality
     assert q is not None  # the runner calls this only when the plan has the section
     arm = frame["arm"].astype("str")
-    ratings = ratings.assign(arm=arm.reindex(ratings["row"].to_numpy()).to_numpy())
+    positions = frame.index.get_indexer(pd.Index(ratings["row"]))
+    ratings = ratings.assign(arm=arm.to_numpy()[positions])
     ratings = ratings[ratings["arm"].isin(plan.design.arms)]
     if "instrument" not in ratings:
         ratings = ratings.assign(instrument="interview")

@@ -35,7 +35,7 @@ from scipy import stats
 
 from pilot_eval.errors import EstimationError
 from pilot_eval.evidence.raking import kish_design_effect, rake, trim
-from pilot_eval.plan import AnalysisPlan, SurveyPlan
+from pilot_eval.plan import STAGES, AnalysisPlan, SurveyPlan
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -87,42 +87,61 @@ def weighted_difference(
     }
 
 
-def _variable(frame: pd.DataFrame, plan: AnalysisPlan, name: str) -> pd.Series:
-    """A raking or response variable as text: arm, stage_reached or a group's column."""
+def _variable(frame: pd.DataFrame, plan: AnalysisPlan, name: str) -> pd.Categorical[Any]:
+    """A raking or response variable as categories of lower-case text: arm, stage_reached
+    or a group's column, a missing value as the category 'unknown'. Built on category
+    codes: no per-row text."""
     column = {"arm": "arm", "stage_reached": "stage_reached"}.get(name)
     if column is None:
         column = plan.groups[name].column
-    values = frame[column].astype("object")
-    return values.where(values.notna(), UNKNOWN).astype("str").str.lower()
+    values = frame[column]
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        values = values.astype("category")
+    labels = [str(c).lower() for c in values.cat.categories]
+    codes = values.cat.codes.to_numpy(dtype=np.int64)
+    if UNKNOWN not in labels:
+        labels.append(UNKNOWN)
+    codes = np.where(codes < 0, labels.index(UNKNOWN), codes)
+    unique = list(dict.fromkeys(labels))  # booleans and text can give one label twice
+    remap = np.array([unique.index(label) for label in labels], dtype=np.int64)
+    return pd.Categorical.from_codes(remap[codes], dtype=pd.CategoricalDtype(unique))
 
 
-def _margin_codes(
+def margin_codes(
     frame: pd.DataFrame, plan: AnalysisPlan, margin: Sequence[str]
-) -> tuple[pd.Series, list[str]]:
-    parts = [_variable(frame, plan, v) for v in margin]
-    key = parts[0]
-    for p in parts[1:]:
-        key = key + " x " + p
-    return key, list(margin)
+) -> tuple[npt.NDArray[np.intp], list[str]]:
+    """Each row's cell of a margin (the crossing of its variables) as a code, and the
+    labels of the cells ('pilot x outside_europe')."""
+    codes = np.zeros(len(frame), dtype=np.int64)
+    labels = [""]
+    for v in margin:
+        cat = _variable(frame, plan, v)
+        k = len(cat.categories)
+        codes = codes * k + cat.codes.astype(np.int64)
+        labels = [(f"{a} x {b}" if a else str(b)) for a in labels for b in cat.categories]
+    used, inverse = np.unique(codes, return_inverse=True)
+    return inverse.astype(np.intp), [labels[int(c)] for c in used]
 
 
 def survey_weights(
-    population: pd.DataFrame, respondents: pd.DataFrame, plan: AnalysisPlan, s: SurveyPlan
+    population: pd.DataFrame,
+    respondent_rows: npt.NDArray[np.intp],
+    plan: AnalysisPlan,
+    s: SurveyPlan,
 ) -> tuple[FloatArray, dict[str, Any]]:
-    """Raked (and trimmed) weights of the respondents, and their diagnostics."""
+    """Raked (and trimmed) weights of the respondents, and their diagnostics.
+
+    ``respondent_rows`` are the respondents' positions in ``population`` (all
+    applications), whose margins are the targets."""
     codes: list[npt.NDArray[np.intp]] = []
     targets: list[FloatArray] = []
     margins_out: list[dict[str, Any]] = []
     for margin in s.rake_to:
-        pop_key, _ = _margin_codes(population, plan, margin)
-        resp_key, _ = _margin_codes(respondents, plan, margin)
-        categories = sorted(set(pop_key) | set(resp_key))
-        index = pd.Index(categories)
-        total = np.bincount(index.get_indexer(pop_key), minlength=len(categories))
-        codes.append(index.get_indexer(resp_key).astype(np.intp))
-        targets.append(total.astype(np.float64))
-        margins_out.append({"variables": list(margin), "categories": len(categories)})
-    raked = rake(np.ones(len(respondents)), codes, targets)
+        cell, labels = margin_codes(population, plan, margin)
+        codes.append(cell[respondent_rows])
+        targets.append(np.bincount(cell, minlength=len(labels)).astype(np.float64))
+        margins_out.append({"variables": list(margin), "categories": len(labels)})
+    raked = rake(np.ones(len(respondent_rows)), codes, targets)
     w = raked.weights
     n_trimmed = 0
     upper = None
@@ -155,47 +174,50 @@ def scale_scores(table: pd.DataFrame, s: SurveyPlan) -> dict[str, pd.Series]:
 
 
 def response_rates(frame: pd.DataFrame, plan: AnalysisPlan, s: SurveyPlan) -> list[dict[str, Any]]:
-    """Invited, responded and the response rate by arm, and by arm x group value and arm x
-    stage reached."""
+    """Invited, responded and the response rate by arm, and by arm x stage reached and
+    arm x group value."""
     rows: list[dict[str, Any]] = []
-    by: list[tuple[str, pd.Series | None]] = [("all", None), ("stage_reached", None)]
-    by += [(g, None) for g in s.groups]
-    arm = frame["arm"].astype("str")
-    for name, _ in by:
-        values = (
-            pd.Series("all", index=frame.index) if name == "all" else _variable(frame, plan, name)
-        )
-        order = (
-            list(dict.fromkeys(["all"]))
-            if name == "all"
-            else sorted(set(values), key=_value_order(plan, name))
-        )
+    arm = _variable(frame, plan, "arm")
+    responded = frame["responded"].to_numpy(dtype=bool)
+    for name in ("all", "stage_reached", *s.groups):
+        values: pd.Categorical[Any]
+        if name == "all":
+            values = pd.Categorical.from_codes(
+                np.zeros(len(frame), dtype=np.int64), dtype=pd.CategoricalDtype(["all"])
+            )
+        else:
+            values = _variable(frame, plan, name)
+        k = len(values.categories)
+        order = sorted(range(k), key=lambda c: _value_order(plan, name)(values.categories[c]))
         for a in plan.design.arms:
-            for value in order:
-                mask = (arm == a) & (values == value)
-                n = int(mask.sum())
-                responded = int(frame.loc[mask, "responded"].sum())
+            in_arm = np.asarray(arm == a.lower())
+            codes = values.codes[in_arm]
+            n = np.bincount(codes, minlength=k)
+            yes = np.bincount(codes, weights=responded[in_arm], minlength=k)
+            for c in order:
+                if name != "all" and n[c] == 0 and values.categories[c] == UNKNOWN:
+                    continue
                 rows.append(
                     {
                         "arm": a,
                         "by": name,
-                        "value": value,
-                        "n": n,
-                        "responded": responded,
-                        "response_rate": responded / n if n else None,
+                        "value": str(values.categories[c]),
+                        "n": int(n[c]),
+                        "responded": int(yes[c]),
+                        "response_rate": float(yes[c] / n[c]) if n[c] else None,
                     }
                 )
     return rows
 
 
 def _value_order(plan: AnalysisPlan, name: str) -> Any:
-    from pilot_eval.plan import STAGES
-
+    if name == "all":
+        return lambda v: 0
     if name == "stage_reached":
         return lambda v: STAGES.index(v) if v in STAGES else len(STAGES)
     g = plan.groups[name]
     known = [*g.focal, *g.reference]
-    return lambda v: (known.index(v) if v in known else len(known), v)
+    return lambda v: (known.index(v) if v in known else len(known), v == UNKNOWN, v)
 
 
 def survey_section(frame: pd.DataFrame, survey: pd.DataFrame, plan: AnalysisPlan) -> dict[str, Any]:
@@ -206,12 +228,14 @@ def survey_section(frame: pd.DataFrame, survey: pd.DataFrame, plan: AnalysisPlan
     """
     s = plan.survey
     assert s is not None  # the runner calls this only when the plan has a survey
-    invited = frame.loc[survey["row"].to_numpy()].copy()
-    invited["responded"] = survey["responded"].to_numpy(dtype=bool)
+    positions = frame.index.get_indexer(pd.Index(survey["row"]))
+    invited = frame.iloc[positions].copy()
+    responded = survey["responded"].to_numpy(dtype=bool)
+    invited["responded"] = responded
     scores = scale_scores(survey.reset_index(drop=True), s)
     for name, values in scores.items():
         invited["scale:" + name] = values.to_numpy()
-    respondents = invited[invited["responded"]]
+    respondents = invited[responded]
     out: dict[str, Any] = {
         "invited": len(invited),
         "n_applications": len(frame),
@@ -221,7 +245,7 @@ def survey_section(frame: pd.DataFrame, survey: pd.DataFrame, plan: AnalysisPlan
         "response": response_rates(invited, plan, s),
     }
     try:
-        weights, diagnostics = survey_weights(frame, respondents, plan, s)
+        weights, diagnostics = survey_weights(frame, positions[responded], plan, s)
     except EstimationError as exc:
         out["weighting"] = {"reason": exc.message}
         weights = None
@@ -235,15 +259,17 @@ def _comparisons(
     respondents: pd.DataFrame, weights: FloatArray | None, plan: AnalysisPlan, s: SurveyPlan
 ) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    arm = respondents["arm"].astype("str").to_numpy()
+    arm = np.asarray(respondents["arm"].astype("str"), dtype=object)
     sides: list[tuple[str, str, npt.NDArray[np.bool_]]] = [
         ("all", "all", np.ones(len(respondents), dtype=bool))
     ]
+    clusters_all = pd.factorize(respondents["vacancy_id"])[0]
     for g in s.groups:
-        values = _variable(respondents, plan, g).to_numpy()
+        values = _variable(respondents, plan, g)
         group = plan.groups[g]
-        sides.append((g, "focal", np.isin(values, [v.lower() for v in group.focal])))
-        sides.append((g, "reference", np.isin(values, [v.lower() for v in group.reference])))
+        for side in ("focal", "reference"):
+            wanted = [v.lower() for v in getattr(group, side)]
+            sides.append((g, side, np.asarray(values.isin(wanted))))
     for scale in s.compared():
         y_all = respondents["scale:" + scale].to_numpy(dtype=np.float64)
         for other in plan.design.arms[1:]:
@@ -251,7 +277,7 @@ def _comparisons(
                 use = mask & ~np.isnan(y_all) & np.isin(arm, [other, plan.reference_arm])
                 y = y_all[use]
                 treated = arm[use] == other
-                clusters = respondents["vacancy_id"].astype("str").to_numpy()[use]
+                clusters = clusters_all[use]
                 row: dict[str, Any] = {
                     "scale": scale,
                     "arm": other,
