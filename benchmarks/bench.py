@@ -87,16 +87,15 @@ def whole_process(args: list[str]) -> tuple[float, float]:
     return float(seconds), int(peak_kb) / 1024**2
 
 
-def simulated(work: Path, vacancies: int) -> Path:
-    """The bundle of ``simulate --vacancies V`` (generated once, kept in ``work``)."""
-    folder = work / f"bundle-{vacancies}"
+def simulated(work: Path, vacancies: int, optional: bool = False) -> Path:
+    """The bundle of ``simulate --vacancies V`` (generated once, kept in ``work``), with
+    the optional tables or (default) the required tables only."""
+    folder = work / f"bundle-{vacancies}{'-optional' if optional else ''}"
     if not (folder / "applications.csv").is_file():
         print(f"  generating a bundle of {vacancies:,} vacancies ...", flush=True)
-        subprocess.run(
-            [CLI, "simulate", "--out", str(folder), "--vacancies", str(vacancies), "--force"],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
+        tables = "--optional-tables" if optional else "--required-tables-only"
+        command = [CLI, "simulate", "--out", str(folder), "--vacancies", str(vacancies)]
+        subprocess.run([*command, tables, "--force"], check=True, stdout=subprocess.DEVNULL)
     return folder
 
 
@@ -274,6 +273,18 @@ def main() -> int:
                     f"Rijk-wide: 20,000 vacancies, {apps:,} applications, whole process",
                     seconds,
                     60.0,
+                    peak,
+                    4.0,
+                )
+            )
+            full = simulated(args.work, 20_000, optional=True)
+            seconds, peak = whole_process([*run, "--data", str(full)])
+            ratings = sum(1 for _ in (full / "interview_ratings.csv").open()) - 1
+            figures.append(
+                Figure(
+                    f"Rijk-wide with the optional tables ({ratings:,} ratings), whole process",
+                    seconds,
+                    None,
                     peak,
                     4.0,
                 )
