@@ -1,9 +1,10 @@
 """Disclosure control of published tables (Statistics Netherlands practice).
 
 A count from 1 to ``min_cell - 1`` is not published (primary suppression). When a table
-row publishes its total, a single suppressed cell could be derived by subtraction, so the
-smallest other non-zero cell of that row is suppressed too (secondary, complementary
-suppression). Zero counts are published: they disclose no person.
+row publishes its total, the suppressed cells add up to the total minus the published
+ones, so while that sum is itself below ``min_cell`` the smallest other non-zero cell of
+the row is suppressed too (secondary, complementary suppression). Zero counts are
+published: they disclose no person.
 """
 
 from __future__ import annotations
@@ -39,9 +40,12 @@ def protect_row(counts: Mapping[str, int], min_cell: int, partition: bool = True
     small = [k for k, v in counts.items() if 0 < v < min_cell]
     for k in small:
         cells[k] = None
-    if partition and len(small) == 1:
-        others = sorted((v, k) for k, v in counts.items() if k not in small and v > 0)
-        if others:
-            cells[others[0][1]] = None
+    # the hidden cells add up to the total minus the published ones: while that sum is
+    # itself a small count, hide the smallest other non-zero cell too
+    while partition and 0 < sum(counts[k] for k, v in cells.items() if v is None) < min_cell:
+        others = sorted((v, k) for k, v in cells.items() if v is not None and v > 0)
+        if not others:
+            break
+        cells[others[0][1]] = None
     suppressed = sum(1 for v in cells.values() if v is None)
     return ProtectedRow(cells=cells, total=sum(counts.values()), suppressed=suppressed)

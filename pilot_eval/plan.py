@@ -532,7 +532,8 @@ class AnalysisPlan(_Frozen):
             return ()
         names = {item for items in self.survey.scales.values() for item in items}
         if self.survey.open_answers is not None:
-            names.update(self.survey.open_answers.coders)
+            # 'answered' tells an answer without any theme from no answer at all
+            names.update((*self.survey.open_answers.coders, "answered"))
         return tuple(sorted(names))
 
 

@@ -24,6 +24,7 @@ from pilot_eval.contradictions import (
 )
 from pilot_eval.descriptives import describe
 from pilot_eval.diagnostics import design_diagnostics
+from pilot_eval.errors import EstimationError
 from pilot_eval.estimators import SCALES, Context, estimate, null_hypothesis, refuse
 from pilot_eval.estimators.linear import WEIGHTED
 from pilot_eval.estimators.proportions import p_value_z
@@ -154,7 +155,9 @@ def score_gap_by_arm(frame: pd.DataFrame, plan: AnalysisPlan, h: Hypothesis) -> 
         per_arm[name] = estimate(
             "hedges_g", comparison_sample(frame, plan, other), Context(plan, other)
         )
-    out: dict[str, Any] = {"per_arm": {k: _estimate_fields(e) for k, e in per_arm.items()}}
+    out: dict[str, Any] = {
+        "per_arm": {k: {**_estimate_fields(e), **_group_sizes(e)} for k, e in per_arm.items()}
+    }
     g1, g0 = per_arm[plan.arm_of(h)], per_arm[plan.reference_arm]
     if plan.arm_of(h) == plan.reference_arm:
         out["difference_between_arms"] = None
@@ -185,6 +188,16 @@ def score_gap_by_arm(frame: pd.DataFrame, plan: AnalysisPlan, h: Hypothesis) -> 
             f"{plan.arm_of(h)}: {g1.reason or 'estimated'})"
         }
     return out
+
+
+def _group_sizes(e: Estimate) -> dict[str, int | None]:
+    """The focal and reference group sizes of a Hedges' g (from its details)."""
+    details = e.details or {}
+    sizes: dict[str, int | None] = {}
+    for side in ("focal", "reference"):
+        d = details.get(side)
+        sizes[f"n_{side}"] = int(d["n"]) if isinstance(d, dict) and "n" in d else None
+    return sizes
 
 
 def verdicts(
@@ -306,7 +319,26 @@ def evidence_section(frame: pd.DataFrame, bundle: Bundle, plan: AnalysisPlan) ->
             }
             for g in plan.interview_quality.groups
         ]
+        for gap in quality["gaps"]:
+            _withhold_small_gaps(gap, plan.disclosure.min_cell)
     return out
+
+
+def _withhold_small_gaps(gap: dict[str, Any], min_cell: int) -> None:
+    """Hedges' g on fewer applications than min_cell in a group would publish their number
+    through its df and standard error: such an arm's g is withheld, with the reason."""
+    reason = f"fewer than {min_cell} rated applications in a group of this arm"
+    small = False
+    for name, e in list(gap["per_arm"].items()):
+        sizes = [e.get("n_focal"), e.get("n_reference")]
+        n = e.get("n_applications")
+        if (n is not None and n < min_cell) or any(
+            x is not None and 0 < x < min_cell for x in sizes
+        ):
+            gap["per_arm"][name] = {"n_applications": n, "reason": reason}
+            small = True
+    if small and gap.get("difference_between_arms") is not None:
+        gap["difference_between_arms"] = {"reason": reason}
 
 
 def _population_weighted(
@@ -396,21 +428,28 @@ def robustness(
                         "rows": weighting["applications_off_support"],
                     }
                 )
+            weight_failure = None
             if spec.population_weights:
-                rows, weighting = _population_weighted(rows, bundle, plan, h)
-                ledger.append(
-                    {
-                        "reason": "vacancy off support: its category is not in the population",
-                        "rows": weighting["applications_off_support"],
-                    }
-                )
+                try:
+                    rows, weighting = _population_weighted(rows, bundle, plan, h)
+                except EstimationError as exc:
+                    weight_failure = f"population weights: {exc.message}"
+                else:
+                    ledger.append(
+                        {
+                            "reason": "vacancy off support: its category is not in the population",
+                            "rows": weighting["applications_off_support"],
+                        }
+                    )
             weightings.append(weighting)
             if spec.missing_group is not None:
                 rows = fill_missing_group(rows, plan.groups[h.group], spec.missing_group)
             sample = comparison_sample(rows, plan, h)
             ctx = Context(plan, h)
-            if (
-                spec.adjust_for is not None
+            if weight_failure is not None:
+                alt = refuse(h.chosen_estimator, sample, ctx, weight_failure)
+            elif (
+                spec.adjust_for
                 and h.kind in ("stage_gap", "gap_difference")
                 and h.chosen_estimator != "lpm_fe"
             ):

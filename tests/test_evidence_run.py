@@ -175,9 +175,9 @@ def test_optional_tables_are_validated_with_every_problem(tmp_path: Path) -> Non
     _write(
         data,
         "survey",
-        "application_id,responded,fairness_1,fairness_2,fairness_3,"
+        "application_id,responded,answered,fairness_1,fairness_2,fairness_3,"
         "clarity_1,clarity_2,coder_a,coder_b\n"
-        "A000001,true,3,9,3,3,3,clarity,speeed\nA999999,maybe,,,,,,,\n",
+        "A000001,true,true,3,9,3,3,3,clarity,speeed\nA999999,maybe,false,,,,,,,\n",
     )
     _write(
         data,
@@ -206,9 +206,9 @@ def test_optional_tables_are_validated_with_every_problem(tmp_path: Path) -> Non
     _write(
         data2,
         "survey",
-        "application_id,responded,fairness_1,fairness_2,fairness_3,"
+        "application_id,responded,answered,fairness_1,fairness_2,fairness_3,"
         "clarity_1,clarity_2,coder_a,coder_b\n"
-        "A000001,true,3,3,3,3,3,clarity,speeed\nA999999,false,,,,,,,\n",
+        "A000001,true,true,3,3,3,3,3,clarity,speeed\nA999999,false,false,,,,,,,\n",
     )
     _write(
         data2,

@@ -87,31 +87,33 @@ def other_evidence(frame: pd.DataFrame, bundle: Bundle, plan: AnalysisPlan) -> d
     return out
 
 
-def _complementary(out: dict[str, Any], min_cell: int) -> int:
-    """Complementary suppression where counts of persons partition a published total."""
+def protect_complement(
+    row: dict[str, Any], part: str, total: str, min_cell: int, shares: tuple[str, ...] = ()
+) -> int:
+    """Hide ``part`` (and its shares) when the rest of ``total``, total minus part, is a
+    small count: non-respondents, untrained members, answers without a theme."""
+    p, t = row.get(part), row.get(total)
+    if p is None or t is None or not 0 < t - p < min_cell:
+        return 0
+    row[part] = None
+    hidden = 1
+    for share in shares:
+        if row.get(share) is not None:
+            row[share] = None
+            hidden += 1
+    return hidden
+
+
+def _hide(rows: list[dict[str, Any]], key: str, shares: tuple[str, ...]) -> int:
     hidden = 0
-    survey = out.get("survey")
-    if survey is not None:
-        # responses by stage or by group value partition the arm's invited and respondents
-        parts: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        for row in survey["response"]:
-            if row["by"] != "all":
-                parts.setdefault((row["arm"], row["by"]), []).append(row)
-        for rows in parts.values():
-            hidden += protect_partition(rows, "responded", min_cell, ("response_rate",))
-            hidden += protect_partition(rows, "n", min_cell, ("response_rate",))
-        # respondents of the arm and of the reference arm add up to n
-        for row in survey["comparisons"]:
-            pair = [{"n": row["n_arm"]}, {"n": row["n_reference"]}]
-            hidden += protect_partition(pair, "n", min_cell)
-            row["n_arm"], row["n_reference"] = pair[0]["n"], pair[1]["n"]
-    training = out.get("committee_training")
-    if training is not None:
-        # departments partition the year's total of all departments
-        for year in training["years"]:
-            rows = [r for r in training["by_department"] if r["year"] == year]
-            hidden += protect_partition(rows, "members_trained", min_cell, ("compliance",))
-            hidden += protect_partition(rows, "members_required", min_cell, ("compliance",))
+    for r in rows:
+        if r[key] is not None:
+            r[key] = None
+            hidden += 1
+        for share in shares:
+            if r.get(share) is not None:
+                r[share] = None
+                hidden += 1
     return hidden
 
 
@@ -131,3 +133,60 @@ def _survey(frame: pd.DataFrame, survey: pd.DataFrame, plan: AnalysisPlan) -> di
             joined[coder] = rows[coder].to_numpy()
         out["open_answers"] = open_answers_section(joined, plan, s.open_answers)
     return out
+
+
+def _complementary(out: dict[str, Any], min_cell: int) -> int:
+    """Complementary suppression of counts of persons that add up to a published total or
+    whose rest of a published total is small."""
+    hidden = 0
+    survey = out.get("survey")
+    if survey is not None:
+        rate = ("response_rate",)
+        response = survey["response"]
+        arm_rows = [r for r in response if r["by"] == "all"]
+        for key, total in (("responded", "responded"), ("n", "invited")):
+            # the arms add up to the published total of the survey
+            pair = [*arm_rows, {key: max(0, survey[total] - sum(r[key] for r in arm_rows))}]
+            hidden += protect_partition(pair, key, min_cell, rate)
+        for row in response:
+            hidden += protect_complement(row, "responded", "n", min_cell, rate)
+        parts: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for row in response:
+            if row["by"] != "all":
+                parts.setdefault((row["arm"], row["by"]), []).append(row)
+        for (arm, _), rows in parts.items():
+            arm_row = next(r for r in arm_rows if r["arm"] == arm)
+            for key in ("responded", "n"):
+                if arm_row[key] is None:  # the values would add up to the hidden total
+                    hidden += _hide(rows, key, rate)
+                else:
+                    hidden += protect_partition(rows, key, min_cell, rate)
+        for row in survey["comparisons"]:
+            pair = [{"n": row["n_arm"]}, {"n": row["n_reference"]}]
+            hidden += protect_partition(pair, "n", min_cell)
+            row["n_arm"], row["n_reference"] = pair[0]["n"], pair[1]["n"]
+            if row["n_arm"] is None and row["n"] is not None:
+                row["n"] = None  # with n_arm hidden, n minus another table's count tells it
+                hidden += 1
+        answers = survey.get("open_answers")
+        if answers is not None:
+            by_arm = answers["answers_by_arm"]
+            hidden += protect_partition(by_arm, "answers", min_cell)
+            hidden_arms = {r["arm"] for r in by_arm if r["answers"] is None}
+            for theme in answers["themes"]:
+                for f in theme["frequencies"]:
+                    if f["arm"] in hidden_arms:
+                        hidden += _hide([f], "n", ("share",))
+                    hidden += protect_complement(f, "count", "n", min_cell, ("share",))
+    training = out.get("committee_training")
+    if training is not None:
+        share = ("compliance",)
+        for year in training["years"]:
+            rows = [r for r in training["by_department"] if r["year"] == year]
+            hidden += protect_partition(rows, "members_trained", min_cell, share)
+            hidden += protect_partition(rows, "members_required", min_cell, share)
+        for row in [*training["by_department"], *training["overall"]]:
+            hidden += protect_complement(
+                row, "members_trained", "members_required", min_cell, share
+            )
+    return hidden

@@ -119,7 +119,7 @@ def open_answers_section(
         "resolution": o.resolution,
         "procedure": o.procedure,
         "answers": len(answers),
-        "answers_by_arm": {a: int((arm == a).sum()) for a in plan.design.arms},
+        "answers_by_arm": [{"arm": a, "answers": int((arm == a).sum())} for a in plan.design.arms],
         "themes": themes,
     }
 

@@ -26,7 +26,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pingouin as pg
 
 from pilot_eval.plan import AnalysisPlan, IccForm
 
@@ -41,7 +40,8 @@ PINGOUIN_TYPES: Mapping[IccForm, tuple[str, ...]] = {
 """The plan's ICC forms and the names pingouin has given them (before and since 0.6)."""
 
 MIN_TARGETS = 5
-"""Fewer rated applications than this give no reliability."""
+"""Fewer rated applications than this give no reliability (the plan's min_cell applies
+when it is larger: statistics on fewer persons would publish their number in the df)."""
 
 
 def icc(long: pd.DataFrame, form: IccForm) -> dict[str, Any]:
@@ -49,6 +49,8 @@ def icc(long: pd.DataFrame, form: IccForm) -> dict[str, Any]:
 
     Returns value, F, df1, df2, p_value and the 95% interval, via pingouin.
     """
+    import pingouin as pg  # imported here: it loads its plotting stack on import
+
     with warnings.catch_warnings():
         # pingouin 0.7's ANOVA calls DataFrame.dropna(inplace=True), which pandas 3.1
         # deprecates; the result is the same. Only this message of pingouin is silenced.
@@ -83,6 +85,8 @@ def icc(long: pd.DataFrame, form: IccForm) -> dict[str, Any]:
 def cronbach(items: pd.DataFrame, alpha: float) -> dict[str, Any]:
     """Cronbach's alpha of the columns of ``items`` (complete rows) with Feldt's interval
     at level 1 - alpha, via pingouin."""
+    import pingouin as pg
+
     value, ci = pg.cronbach_alpha(data=items, ci=1 - alpha)
     return {
         "value": float(value),
@@ -108,7 +112,7 @@ def _rater_seats(ratings: pd.DataFrame) -> pd.DataFrame:
     return per_rater
 
 
-def reliability(ratings: pd.DataFrame, form: IccForm) -> dict[str, Any]:
+def reliability(ratings: pd.DataFrame, form: IccForm, min_n: int = MIN_TARGETS) -> dict[str, Any]:
     """ICC of one arm's interview ratings (columns row, rater_id, criterion, score)."""
     per_rater = _rater_seats(ratings)
     raters = per_rater.groupby("row")["seat"].size()
@@ -121,8 +125,11 @@ def reliability(ratings: pd.DataFrame, form: IccForm) -> dict[str, Any]:
     out: dict[str, Any] = {"raters": k, "n": len(keep), "n_left_out": left_out}
     if k < 2:
         return {**out, "reason": "applications have one rater each: no reliability"}
-    if len(keep) < MIN_TARGETS:
-        return {**out, "reason": f"fewer than {MIN_TARGETS} applications with {k} raters"}
+    if len(keep) < max(min_n, MIN_TARGETS):
+        return {
+            **out,
+            "reason": f"fewer than {max(min_n, MIN_TARGETS)} applications with {k} raters",
+        }
     use = per_rater[per_rater["row"].isin(keep)]
     long = pd.DataFrame(
         {"target": use["row"].to_numpy(), "rater": use["seat"].to_numpy(), "rating": use["score"]}
@@ -132,7 +139,7 @@ def reliability(ratings: pd.DataFrame, form: IccForm) -> dict[str, Any]:
     return {**out, **icc(long, form), "reason": None}
 
 
-def consistency(ratings: pd.DataFrame, alpha: float) -> dict[str, Any]:
+def consistency(ratings: pd.DataFrame, alpha: float, min_n: int = MIN_TARGETS) -> dict[str, Any]:
     """Cronbach's alpha of the criteria of one instrument in one arm."""
     criterion = pd.Categorical(ratings["criterion"].astype("str"))
     wide = (
@@ -152,8 +159,11 @@ def consistency(ratings: pd.DataFrame, alpha: float) -> dict[str, Any]:
     out.update({"n_items": int(wide.shape[1]), "n": len(complete)})
     if wide.shape[1] < 2:
         return {**out, "reason": "fewer than two criteria"}
-    if len(complete) < MIN_TARGETS:
-        return {**out, "reason": f"fewer than {MIN_TARGETS} applications with every criterion"}
+    if len(complete) < max(min_n, MIN_TARGETS):
+        return {
+            **out,
+            "reason": f"fewer than {max(min_n, MIN_TARGETS)} applications with every criterion",
+        }
     return {**out, **cronbach(complete, alpha), "reason": None}
 
 
@@ -175,7 +185,8 @@ def quality_section(
     out: dict[str, Any] = {
         "form": q.icc,
         "reliability": {
-            a: reliability(interview[interview["arm"] == a], q.icc) for a in plan.design.arms
+            a: reliability(interview[interview["arm"] == a], q.icc, plan.disclosure.min_cell)
+            for a in plan.design.arms
         },
         "consistency": [],
     }
@@ -185,7 +196,11 @@ def quality_section(
             rows = part[part["arm"] == a]
             if len(rows):
                 out["consistency"].append(
-                    {"instrument": name, "arm": a, **consistency(rows, plan.alpha)}
+                    {
+                        "instrument": name,
+                        "arm": a,
+                        **consistency(rows, plan.alpha, plan.disclosure.min_cell),
+                    }
                 )
     return out
 

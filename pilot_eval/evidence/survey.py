@@ -30,14 +30,18 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-import statsmodels.api as sm
 from scipy import stats
+from statsmodels.regression.linear_model import WLS
 
 from pilot_eval.errors import EstimationError
 from pilot_eval.evidence.raking import kish_design_effect, rake, trim
 from pilot_eval.plan import STAGES, AnalysisPlan, SurveyPlan
 
 FloatArray = npt.NDArray[np.float64]
+
+MIN_VACANCIES_PER_ARM = 4
+"""Clustered standard errors need respondents in this many vacancies of each arm (as the
+subgroup checks of the hypotheses require)."""
 
 UNKNOWN = "unknown"
 """The category of a missing group value in margins and response rates."""
@@ -59,10 +63,15 @@ def weighted_difference(
     codes, uniques = pd.factorize(pd.Series(np.asarray(clusters)), sort=True)
     g = len(uniques)
     t = np.asarray(treated, dtype=bool)
-    if g < 3 or t.all() or not t.any():
-        return {"reason": "needs respondents of both arms in at least three vacancies"}
+    per_arm = min(len(np.unique(codes[t])), len(np.unique(codes[~t])))
+    if per_arm < MIN_VACANCIES_PER_ARM:
+        # with one or two clusters in an arm the sandwich gives that arm (almost) no
+        # variance: a test at 5% rejects far more often than 5%
+        return {
+            "reason": f"needs respondents in at least {MIN_VACANCIES_PER_ARM} vacancies of each arm"
+        }
     x = np.column_stack([np.ones(len(y)), t.astype(np.float64)])
-    fit = sm.WLS(y, x, weights=weights).fit(
+    fit = WLS(y, x, weights=weights).fit(
         cov_type="cluster", cov_kwds={"groups": codes, "use_correction": False}
     )
     vcov = np.asarray(fit.cov_params()) * g / (g - 1)
@@ -138,6 +147,13 @@ def survey_weights(
     margins_out: list[dict[str, Any]] = []
     for margin in s.rake_to:
         cell, labels = margin_codes(population, plan, margin)
+        have = np.bincount(cell[respondent_rows], minlength=len(labels))
+        empty = [labels[i] for i in np.flatnonzero(have == 0)]
+        if empty:
+            raise EstimationError(
+                f"no respondent in {', '.join(empty)} of the margin {' x '.join(margin)}: "
+                "raking needs respondents in every category"
+            )
         codes.append(cell[respondent_rows])
         targets.append(np.bincount(cell, minlength=len(labels)).astype(np.float64))
         margins_out.append({"variables": list(margin), "categories": len(labels)})
