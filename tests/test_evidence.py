@@ -294,3 +294,23 @@ def test_goodness_of_fit_by_hand_and_by_monte_carlo() -> None:
     # the Monte Carlo p-value agrees within a few of its standard errors (about 0.0034)
     assert abs(got["p_value_monte_carlo"] - math.exp(-1.0)) < 0.015
     assert got == goodness_of_fit(observed, shares, draws=20_000, seed=1)
+
+
+def test_weighted_difference_needs_four_vacancies_per_arm() -> None:
+    y = np.arange(20, dtype=float)
+    treated = np.array([True] * 6 + [False] * 14)
+    # the treated respondents sit in three vacancies: no clustered SE for that arm
+    clusters = np.array([0, 0, 1, 1, 2, 2, *range(3, 17)])
+    got = weighted_difference(y, treated, np.ones(20), clusters, alpha=0.05)
+    assert got["reason"] == "needs respondents in at least 4 vacancies of each arm"
+
+
+def test_protect_complement_hides_a_part_whose_rest_is_small() -> None:
+    from pilot_eval.evidence import protect_complement
+
+    row = {"members_trained": 25, "members_required": 28, "compliance": 25 / 28}
+    # 28 - 25 = 3 untrained members would follow
+    assert protect_complement(row, "members_trained", "members_required", 10, ("compliance",)) == 2
+    assert row == {"members_trained": None, "members_required": 28, "compliance": None}
+    kept = {"members_trained": 15, "members_required": 40, "compliance": 15 / 40}
+    assert protect_complement(kept, "members_trained", "members_required", 10) == 0

@@ -321,3 +321,22 @@ def _response_parts(rows: list[dict[str, Any]]) -> dict[tuple[str, str], list[di
         if r["by"] != "all":
             parts.setdefault((r["arm"], r["by"]), []).append(r)
     return parts
+
+
+def test_a_population_raking_that_fails_makes_r7_not_estimable(tmp_path: Path) -> None:
+    data = _without(tmp_path)
+    vac = pd.read_csv(data / "vacancies.csv", dtype=str, keep_default_na=False)
+    pilot_dji = (vac["arm"] == "pilot") & (vac["department"] == "DJI")
+    vac.loc[pilot_dji, "salary_scale"] = "18"
+    vac.to_csv(data / "vacancies.csv", index=False)
+    population = pd.read_csv(data / "population.csv")
+    extra = pd.DataFrame(
+        {"department": ["DJI"], "function_family": ["uitvoering"], "salary_scale": [8],
+         "vacancies": [5000]}
+    )  # fmt: skip
+    pd.concat([population, extra]).to_csv(data / "population.csv", index=False)
+    results = _results(data)
+    r7 = [r for r in results["robustness"] if r["specification"] == "R7"]
+    assert {r["verdict"] for r in r7} == {"not_estimable"}
+    assert all(r["reason"].startswith("population weights: raking did not converge") for r in r7)
+    assert [h["verdict"] for h in results["hypotheses"]]  # the run went on
