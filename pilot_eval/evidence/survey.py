@@ -263,7 +263,10 @@ def survey_section(frame: pd.DataFrame, survey: pd.DataFrame, plan: AnalysisPlan
     try:
         weights, diagnostics = survey_weights(frame, positions[responded], plan, s)
     except EstimationError as exc:
-        out["weighting"] = {"reason": exc.message}
+        out["weighting"] = {
+            "reason": exc.message,
+            "margins": [{"variables": list(m)} for m in s.rake_to],
+        }
         weights = None
     else:
         out["weighting"] = diagnostics
