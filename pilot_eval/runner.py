@@ -28,7 +28,7 @@ from pilot_eval.errors import EstimationError
 from pilot_eval.estimators import SCALES, Context, estimate, null_hypothesis, refuse
 from pilot_eval.estimators.linear import WEIGHTED
 from pilot_eval.estimators.proportions import p_value_z
-from pilot_eval.evidence import other_evidence, with_rows
+from pilot_eval.evidence import application_tables, other_evidence
 from pilot_eval.evidence.quality import mean_interview_rating
 from pilot_eval.evidence.representativeness import population_weights
 from pilot_eval.inference import (
@@ -291,11 +291,11 @@ def _reweighted(
 
 def evidence_section(frame: pd.DataFrame, bundle: Bundle, plan: AnalysisPlan) -> dict[str, Any]:
     """The other evidence, with the interview-rating gaps by group per arm."""
-    out = other_evidence(frame, bundle, plan)
+    joined = application_tables(bundle, frame)
+    out = other_evidence(frame, bundle, plan, joined)
     quality = out.get("interview_quality")
-    ratings = bundle.table("interview_ratings")
-    if quality is not None and ratings is not None and plan.interview_quality is not None:
-        rows = with_rows(ratings, bundle, frame)
+    rows = joined.get("interview_ratings")
+    if quality is not None and rows is not None and plan.interview_quality is not None:
         rated = frame.assign(
             interview_rating=mean_interview_rating(int(frame.index.max()) + 1, rows)[
                 frame.index.to_numpy()

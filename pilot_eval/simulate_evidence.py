@@ -93,6 +93,26 @@ def _stage_codes(applications: pd.DataFrame) -> npt.NDArray[np.int64]:
     return np.asarray(applications["stage_reached"].cat.codes, dtype=np.int64)
 
 
+def _ratings(
+    application_id: npt.NDArray[Any],
+    rater_id: list[str],
+    criterion: str,
+    value: FloatArray,
+    bounds: tuple[float, float],
+    instrument: str,
+) -> pd.DataFrame:
+    """Rows of interview_ratings: the value clipped to the bounds, to one decimal."""
+    return pd.DataFrame(
+        {
+            "application_id": application_id,
+            "rater_id": rater_id,
+            "criterion": criterion,
+            "score": np.rint(np.clip(value, *bounds) * 10) / 10,
+            "instrument": instrument,
+        }
+    )
+
+
 def interview_ratings(
     rng: np.random.Generator, vacancies: pd.DataFrame, applications: pd.DataFrame
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -103,6 +123,7 @@ def interview_ratings(
     score = applications["interview_score"].to_numpy(dtype=np.float64)
     rated = np.flatnonzero(~np.isnan(score))
     vac_codes, vac_ids = pd.factorize(applications["vacancy_id"], sort=True)
+    app_ids = applications["application_id"].to_numpy()
     severity = np.column_stack([rng.normal(0.0, 1.0, size=len(vac_ids)) for _ in range(RATERS)])
     parts = []
     for j in range(RATERS):
@@ -121,31 +142,15 @@ def interview_ratings(
                 + sd_e * rng.normal(0.0, 1.0, size=rated.size)
                 - bias * outside[rated]
             )
-            parts.append(
-                pd.DataFrame(
-                    {
-                        "application_id": applications["application_id"].to_numpy()[rated],
-                        "rater_id": [f"{v}-R{j + 1}" for v in vac_ids[vac_codes[rated]]],
-                        "criterion": c,
-                        "score": np.rint(np.clip(value, 1.0, 10.0) * 10) / 10,
-                        "instrument": "interview",
-                    }
-                )
-            )
+            rater = [f"{v}-R{j + 1}" for v in vac_ids[vac_codes[rated]]]
+            parts.append(_ratings(app_ids[rated], rater, c, value, (1.0, 10.0), "interview"))
     q = applications["questionnaire_score"].to_numpy(dtype=np.float64)
     answered = np.flatnonzero(~np.isnan(q))
     for item in QUESTIONNAIRE_ITEMS:
         value = q[answered] / 20 + ITEM_NOISE_SD * rng.normal(0.0, 1.0, size=answered.size)
+        assessor = [f"{v}-A" for v in vac_ids[vac_codes[answered]]]
         parts.append(
-            pd.DataFrame(
-                {
-                    "application_id": applications["application_id"].to_numpy()[answered],
-                    "rater_id": [f"{v}-A" for v in vac_ids[vac_codes[answered]]],
-                    "criterion": item,
-                    "score": np.rint(np.clip(value, 0.0, 5.0) * 10) / 10,
-                    "instrument": "questionnaire",
-                }
-            )
+            _ratings(app_ids[answered], assessor, item, value, (0.0, 5.0), "questionnaire")
         )
     table = pd.concat(parts, ignore_index=True)
     order = np.lexsort(

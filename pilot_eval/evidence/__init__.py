@@ -42,16 +42,12 @@ def protect_partition(
     remaining primary suppression happens in ``protect.protect_results``."""
     counts = {str(i): int(r[count]) for i, r in enumerate(rows) if r[count] is not None}
     protected = protect_row(counts, min_cell, partition=True)
-    hidden = 0
-    for i, r in enumerate(rows):
-        if protected.cells.get(str(i), r[count]) is None and r[count] is not None:
-            r[count] = None
-            hidden += 1
-            for share in shares:
-                if r.get(share) is not None:
-                    r[share] = None
-                    hidden += 1
-    return hidden
+    newly = [
+        r
+        for i, r in enumerate(rows)
+        if r[count] is not None and protected.cells.get(str(i), r[count]) is None
+    ]
+    return _hide(newly, count, shares)
 
 
 def with_rows(table: pd.DataFrame, bundle: Bundle, frame: pd.DataFrame) -> pd.DataFrame:
@@ -63,8 +59,31 @@ def with_rows(table: pd.DataFrame, bundle: Bundle, frame: pd.DataFrame) -> pd.Da
     return table.assign(row=row)[keep].reset_index(drop=True)
 
 
-def other_evidence(frame: pd.DataFrame, bundle: Bundle, plan: AnalysisPlan) -> dict[str, Any]:
-    """Every declared section whose table is present; notes for those skipped."""
+APPLICATION_TABLES = ("interview_ratings", "survey")
+"""Optional tables with one or more rows per application."""
+
+
+def application_tables(bundle: Bundle, frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The application-level optional tables present, each with its rows in ``frame``
+    (``with_rows``), joined once for every use."""
+    out = {}
+    for name in APPLICATION_TABLES:
+        table = bundle.table(name)
+        if table is not None:
+            out[name] = with_rows(table, bundle, frame)
+    return out
+
+
+def other_evidence(
+    frame: pd.DataFrame,
+    bundle: Bundle,
+    plan: AnalysisPlan,
+    joined: dict[str, pd.DataFrame] | None = None,
+) -> dict[str, Any]:
+    """Every declared section whose table is present; notes for those skipped.
+
+    ``joined``: ``application_tables(bundle, frame)``, when the caller has it already."""
+    joined = application_tables(bundle, frame) if joined is None else joined
     out: dict[str, Any] = {"skipped": [], "suppressed_cells": 0}
     for section, table_name in SECTIONS.items():
         if getattr(plan, section) is None:
@@ -76,9 +95,9 @@ def other_evidence(frame: pd.DataFrame, bundle: Bundle, plan: AnalysisPlan) -> d
             )
             continue
         if section == "interview_quality":
-            out[section] = quality_section(frame, with_rows(table, bundle, frame), plan)
+            out[section] = quality_section(frame, joined[table_name], plan)
         elif section == "survey":
-            out[section] = _survey(frame, with_rows(table, bundle, frame), plan)
+            out[section] = _survey(frame, joined[table_name], plan)
         elif section == "committee_training":
             out[section] = training_section(table, plan)
         else:
