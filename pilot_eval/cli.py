@@ -8,7 +8,9 @@ commands that need them, so ``pilot-eval --help`` starts quickly.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,9 @@ from pilot_eval import __version__
 from pilot_eval.errors import PilotEvalError
 
 EXIT_PROBLEM = 2
+EXIT_INTERNAL = 3
+DEBUG_VARIABLE = "PILOT_EVAL_DEBUG"
+"""Set to 1 to see the traceback of an internal error."""
 
 _path = click.Path(path_type=Path)
 _existing_file = click.Path(path_type=Path, exists=True, dir_okay=False)
@@ -35,14 +40,13 @@ def cli() -> None:
 @click.option("--data", "data_dir", type=_path, required=True, help="Folder of the data bundle.")
 def validate(plan: Path, data_dir: Path) -> None:
     """Check PLAN and the data bundle; print a summary of the data."""
-    from pilot_eval.bundle import load_bundle
-    from pilot_eval.plan import load_plan
-    from pilot_eval.summary import bundle_summary
+    from pilot_eval.api import validate as check
 
-    loaded = load_plan(plan)
-    bundle = load_bundle(data_dir, loaded.plan)
-    click.echo(f"Plan {plan.name}: valid (id {loaded.plan.id}, sha256 {loaded.sha256}).")
-    click.echo(bundle_summary(bundle, loaded.plan))
+    checked = check(plan, data_dir)
+    click.echo(
+        f"Plan {plan.name}: valid (id {checked.plan.plan.id}, sha256 {checked.plan.sha256})."
+    )
+    click.echo(checked.summary)
 
 
 @cli.command()
@@ -164,53 +168,26 @@ def simulate(out: Path, seed: int, vacancies: int, optional_tables: bool, force:
 def run(
     plan: Path, data_dir: Path, out: Path, lang: str, exploratory: bool, force: bool, no_pdf: bool
 ) -> None:
-    """Run the locked PLAN on the data bundle; write results, report and manifest."""
-    from pilot_eval.outputs import (
-        check_destination,
-        manifest,
-        relative,
-        staged_folder,
-        write_files,
-        write_text,
-    )
-    from pilot_eval.report import Lang, figures_for, pdf_bytes, render
-    from pilot_eval.results import dumps
-    from pilot_eval.runner import evaluate, input_hashes, prepare_inputs
+    """Run the locked PLAN on the data bundle; write results, report and manifest.
 
-    check_destination(out, force)  # before the work, not only when writing
-    inputs = prepare_inputs(plan, data_dir, exploratory)
-    results = evaluate(inputs)
-    command = ["pilot-eval", "run", relative(plan), "--data", relative(data_dir)]
-    command += ["--out", relative(out), "--lang", lang]
-    if exploratory:
-        command.append("--exploratory")
-    if no_pdf:
-        command.append("--no-pdf")
-    language: Lang = "en" if lang == "en" else "nl"
-    with staged_folder(out, force) as staging:
-        figures = figures_for(results, language)
-        texts: dict[str, str | bytes] = {"results.json": dumps(results)}
-        for fmt in ("html", "md"):
-            texts[f"report.{lang}.{fmt}"] = render(
-                results, language, fmt, " ".join(command), figures=figures
-            )
-        texts.update({f"figures/{f.name}.svg": f.svg for f in figures})
-        if not no_pdf:
-            texts[f"report.{lang}.pdf"] = pdf_bytes(str(texts[f"report.{lang}.html"]))
-        written = write_files(staging, texts)
-        write_text(
-            staging,
-            "manifest.json",
-            manifest(
-                command=command,
-                inputs=input_hashes(inputs, plan, data_dir),
-                software=results["software"],
-                outputs=written,
-                exploratory=exploratory,
-            ),
-        )
-    _echo_verdicts(results)
-    click.echo(f"Wrote {', '.join(sorted(written))} and manifest.json to {out}.")
+    Without WeasyPrint or its system libraries the PDF is skipped, with a note; the HTML
+    and Markdown reports are written as always."""
+    from pilot_eval.api import run_plan
+
+    outcome = run_plan(
+        plan,
+        data_dir,
+        out,
+        lang="en" if lang == "en" else "nl",
+        exploratory=exploratory,
+        force=force,
+        pdf=not no_pdf,
+    )
+    _echo_verdicts(outcome.results)
+    if outcome.pdf_skipped:
+        click.echo(f"PDF report skipped: {outcome.pdf_skipped}.", err=True)
+    written = ", ".join(name for name in outcome.files if not name.startswith("figures/"))
+    click.echo(f"Wrote {written} and the figures to {out}.")
 
 
 @cli.command()
@@ -218,17 +195,20 @@ def run(
 @click.option(
     "--tolerance",
     type=click.FloatRange(min=0, max=1),
-    default=None,
-    help="Compare numbers within this relative tolerance instead of bytes (other platforms).",
+    default=1e-9,
+    show_default=True,
+    help="Relative tolerance within which numbers count as the same when results.json is not "
+    "byte-identical (another CPU changes the last digits); 0 asks for equal numbers.",
 )
-def verify(out: Path, tolerance: float | None) -> int:
-    """Re-run what produced OUT (from its manifest) and compare: 0 same, 1 differs, 2 cannot
-    run. Run it from the folder the original command was run in."""
-    from pilot_eval.verify import verify as run_verification
+def verify(out: Path, tolerance: float) -> int:
+    """Re-run what produced OUT (from its manifest) and compare: 0 the same (byte-identical,
+    or numbers within the tolerance, with a note), 1 differs, 2 cannot run, 3 internal
+    error. Run it from the folder the original command was run in."""
+    from pilot_eval.api import verify as check
 
-    result = run_verification(out, tolerance)
+    result = check(out, tolerance)
     click.echo(result.report())
-    return 0 if result.passed else 1
+    return result.exit_code
 
 
 @cli.command("bundle")
@@ -376,6 +356,18 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("pilot-eval: interrupted", err=True)
         sys.exit(130)
+    except Exception as exc:
+        # a fault of pilot-eval itself, not of the input: a distinct status, so that a
+        # reviewer's script never reads a crash as "differs" (1) or "bad input" (2)
+        if os.environ.get(DEBUG_VARIABLE):
+            traceback.print_exc()
+        click.echo(
+            f"pilot-eval: internal error ({type(exc).__name__}: {exc}). This is a fault of "
+            f"pilot-eval, not of your input; please report it with the command. Set "
+            f"{DEBUG_VARIABLE}=1 to see the traceback.",
+            err=True,
+        )
+        sys.exit(EXIT_INTERNAL)
     sys.exit(code if isinstance(code, int) else 0)
 
 

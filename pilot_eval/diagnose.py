@@ -14,7 +14,7 @@ from pilot_eval.plan import load_plan
 from pilot_eval.progress import progress
 from pilot_eval.report import Lang, render
 from pilot_eval.results import dumps
-from pilot_eval.runner import software_versions
+from pilot_eval.runner import output_software_versions, software_versions
 from pilot_eval.simulate import simulate_bundle
 
 DIAGNOSIS_FORMAT = 1
@@ -80,7 +80,7 @@ def run_diagnosis(
                 "manifest.json": manifest(
                     command=command,
                     inputs=inputs,
-                    software=result["software"],
+                    software=output_software_versions(),
                     outputs=written,
                     exploratory=not lock.locked,
                 )

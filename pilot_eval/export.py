@@ -33,7 +33,13 @@ from pilot_eval.outputs import (
 )
 from pilot_eval.report import Lang, render
 from pilot_eval.results import dumps
-from pilot_eval.runner import RunInputs, evaluate, input_hashes, prepare_inputs
+from pilot_eval.runner import (
+    RunInputs,
+    evaluate,
+    input_hashes,
+    output_software_versions,
+    prepare_inputs,
+)
 from pilot_eval.simulate import csv_text
 
 EXPORT_FORMAT = 1
@@ -89,7 +95,7 @@ def export_open_data(
             manifest(
                 command=command,
                 inputs=input_hashes(inputs, plan_path, data_dir),
-                software=original["software"],
+                software=output_software_versions(),
                 outputs=written,
                 exploratory=exploratory,
             ),

@@ -1048,7 +1048,8 @@ def check_references(
 
 
 def plan_json_schema() -> dict[str, Any]:
-    """The JSON Schema of the plan format, as shipped in analysis_plans/plan.schema.json."""
+    """The JSON Schema of the plan format, as shipped in analysis_plans/plan.schema.json and
+    inside the package (pilot_eval/formats/plan.schema.json)."""
     schema = AnalysisPlan.model_json_schema(by_alias=True)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = "pilot-eval/plan-format-1"

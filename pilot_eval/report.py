@@ -2,7 +2,7 @@
 
 Formatting only: the report reads the results and never computes a statistic. One set of
 templates serves every language; words come from the message catalogues in
-``templates/i18n/<lang>.yaml`` and numbers are formatted with Babel in the language's
+``pilot_eval/templates/i18n/<lang>.yaml`` and numbers are formatted with Babel in the language's
 conventions (Dutch: decimal comma, thousands dot, "p < 0,001").
 """
 
@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,10 +29,35 @@ LOCALES: Mapping[Lang, str] = {"nl": "nl_NL", "en": "en_GB"}
 FORMATS = ("html", "md")
 
 
-def templates_dir() -> Path:
-    """The templates folder: ``$PILOT_EVAL_TEMPLATES`` or ``templates/`` of the project."""
-    configured = os.environ.get("PILOT_EVAL_TEMPLATES")
-    return Path(configured) if configured else Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES_VARIABLE = "PILOT_EVAL_TEMPLATES"
+"""Environment variable naming a folder of templates to use instead of the package's own
+(an organisation's house style); it must hold every template and both catalogues."""
+
+
+def templates_dir() -> Traversable:
+    """The templates: the folder named by ``$PILOT_EVAL_TEMPLATES``, else the package's own
+    ``pilot_eval/templates`` (read with :mod:`importlib.resources`, so it works from a wheel)."""
+    configured = os.environ.get(TEMPLATES_VARIABLE)
+    if configured:
+        return Path(configured)
+    return resources.files("pilot_eval") / "templates"
+
+
+class _TraversableLoader(jinja2.BaseLoader):
+    """Jinja loader reading templates from a :class:`Traversable` (a folder or package data)."""
+
+    def __init__(self, root: Traversable) -> None:
+        self.root = root
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str | None, Callable[[], bool] | None]:
+        node = self.root
+        for part in template.split("/"):
+            node = node / part
+        if not node.is_file():
+            raise jinja2.TemplateNotFound(template)
+        return node.read_text(encoding="utf-8"), None, lambda: True
 
 
 @dataclass(frozen=True)
@@ -91,19 +118,19 @@ class Formatter:
         return {"num": self.num, "count": self.count, "pct": self.pct, "p": self.p}
 
 
-def load_messages(lang: Lang, folder: Path | None = None) -> dict[str, Any]:
+def load_messages(lang: Lang, folder: Traversable | None = None) -> dict[str, Any]:
     """The message catalogue of a language."""
     path = (folder or templates_dir()) / "i18n" / f"{lang}.yaml"
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     if not isinstance(data, dict):
-        raise ValueError(f"{path} is not a message catalogue")
+        raise ValueError(f"i18n/{lang}.yaml is not a message catalogue")
     return data
 
 
-def environment(fmt: str, folder: Path | None = None) -> jinja2.Environment:
+def environment(fmt: str, folder: Traversable | None = None) -> jinja2.Environment:
     """A strict Jinja environment; HTML output is autoescaped."""
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(folder or templates_dir())),
+        loader=_TraversableLoader(folder or templates_dir()),
         undefined=jinja2.StrictUndefined,
         autoescape=fmt == "html",
         trim_blocks=True,
@@ -118,7 +145,7 @@ def formatter_for(results: Mapping[str, Any], lang: Lang) -> Formatter:
 
 
 def figures_for(
-    results: Mapping[str, Any], lang: Lang, folder: Path | None = None
+    results: Mapping[str, Any], lang: Lang, folder: Traversable | None = None
 ) -> list[ReportFigure]:
     """The report's figures in ``lang``."""
     return report_figures(results, load_messages(lang, folder), formatter_for(results, lang).short)
@@ -129,7 +156,7 @@ def render(
     lang: Lang,
     fmt: str,
     command: str,
-    folder: Path | None = None,
+    folder: Traversable | None = None,
     figures: Sequence[ReportFigure] = (),
     template: str = "report",
 ) -> str:
@@ -156,6 +183,37 @@ def render(
     )
 
 
+SOURCE_DATE_EPOCH = "SOURCE_DATE_EPOCH"
+FIXED_EPOCH = "315532800"
+"""1980-01-01, the time stamped into the PDF's fonts (and the zip entries of a bundle)."""
+
+PDF_INSTALL_HINT = (
+    "install it with: pip install 'pilot-eval[pdf]', plus the system libraries Pango and "
+    "HarfBuzz (README.md, 'The PDF report')"
+)
+
+
+def pdf_unavailable() -> str | None:
+    """Why the PDF report cannot be made here, or None when it can.
+
+    WeasyPrint is the optional extra ``pdf``; it needs the system library Pango, which it
+    loads when imported. HarfBuzz-Subset is optional for WeasyPrint (without it the fonts
+    are embedded whole): its warning at import is recorded here rather than shown.
+    """
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import weasyprint  # noqa: F401
+    except ImportError:
+        return "WeasyPrint is not installed; " + PDF_INSTALL_HINT
+    except OSError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return f"WeasyPrint cannot load its system libraries ({first}); " + PDF_INSTALL_HINT
+    return None
+
+
 def pdf_bytes(html: str) -> bytes:
     """The PDF of a rendered HTML report (WeasyPrint), with fixed metadata so that the same
     report gives the same bytes.
@@ -163,15 +221,24 @@ def pdf_bytes(html: str) -> bytes:
     Raises
     ------
     OutputError
-        When WeasyPrint or its system libraries (Pango) are missing; ``make`` installs them.
+        When WeasyPrint or its system libraries (Pango) are missing (see
+        :func:`pdf_unavailable`).
     """
-    try:
-        from weasyprint import HTML
-    except (ImportError, OSError) as exc:
-        raise OutputError(
-            "Cannot write the PDF report: WeasyPrint or its system libraries (Pango) are "
-            f"missing ({exc}). 'make report' installs them; see README.md."
-        ) from None
+    reason = pdf_unavailable()
+    if reason is not None:
+        raise OutputError(f"Cannot write the PDF report: {reason}.")
+    from weasyprint import HTML
+
     document = HTML(string=html, base_url=None)
-    data: bytes = document.write_pdf(pdf_identifier=b"pilot-eval", uncompressed_pdf=False)
+    # Without HarfBuzz-Subset, WeasyPrint subsets fonts with fontTools, which stamps each
+    # font with the time unless SOURCE_DATE_EPOCH fixes it (as reproducible builds do).
+    saved = os.environ.get(SOURCE_DATE_EPOCH)
+    os.environ[SOURCE_DATE_EPOCH] = FIXED_EPOCH
+    try:
+        data: bytes = document.write_pdf(pdf_identifier=b"pilot-eval", uncompressed_pdf=False)
+    finally:
+        if saved is None:
+            del os.environ[SOURCE_DATE_EPOCH]
+        else:
+            os.environ[SOURCE_DATE_EPOCH] = saved
     return data

@@ -13,7 +13,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from pilot_eval.errors import OutputError
-from pilot_eval.verify import read_manifest
+from pilot_eval.verification import read_manifest
 
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 """Timestamp of every zip entry, so that the same inputs give the same zip."""

@@ -65,18 +65,26 @@ from pilot_eval.weighting import DEFAULT_PROFILE, profile_weights
 
 RESULTS_FORMAT = 1
 
-SOFTWARE = (
-    "numpy",
-    "pandas",
-    "scipy",
-    "statsmodels",
-    "linearmodels",
-    "pingouin",
-    "pandera",
+SOFTWARE = ("numpy", "pandas", "scipy", "statsmodels", "linearmodels", "pingouin")
+"""Libraries whose arithmetic makes the numbers of results.json: their versions are part of
+the results, and another version may move a last digit."""
+
+SHAPING_SOFTWARE = (
     "pydantic",
+    "pyyaml",
+    "pandera",
+    "pyarrow",
+    "openpyxl",
     "jinja2",
     "babel",
+    "matplotlib",
+    "weasyprint",
+    "pydyf",
+    "fonttools",
 )
+"""Libraries that read the inputs or shape the outputs (plan, tables, report, figures, PDF)
+without computing a number: recorded in manifest.json, where a reviewer sees why a report
+differs in its bytes while results.json does not."""
 
 
 @dataclass(frozen=True)
@@ -111,11 +119,24 @@ def input_hashes(inputs: RunInputs, plan_path: Path, data_dir: Path) -> dict[str
 
 
 def software_versions() -> dict[str, str]:
-    """Versions of Python, pilot-eval and the libraries that compute results."""
+    """Versions of Python, pilot-eval and the libraries that compute results (results.json)."""
     out = {"pilot_eval": __version__, "python": platform.python_version()}
     for name in SOFTWARE:
         out[name] = metadata.version(name)
     return out
+
+
+def output_software_versions() -> dict[str, str]:
+    """Versions of every library that shapes an output, for manifest.json: those of
+    :func:`software_versions` and :data:`SHAPING_SOFTWARE` ("not installed" for an optional
+    one that is absent, such as WeasyPrint without the ``pdf`` extra)."""
+    out = software_versions()
+    for name in SHAPING_SOFTWARE:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return dict(sorted(out.items()))
 
 
 def applicable_estimators(plan: AnalysisPlan, kind: str) -> tuple[str, ...]:

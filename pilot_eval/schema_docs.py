@@ -15,6 +15,9 @@ from pilot_eval.schemas import BOOLEAN_WORDS, REQUIRED_TABLES, TABLES
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_PATH = Path("analysis_plans/plan.schema.json")
+PACKAGED_SCHEMA_PATH = Path("pilot_eval/formats/plan.schema.json")
+"""The same schema inside the package, so that an installed wheel carries it
+(``pilot_eval.api.plan_schema``)."""
 PLAN_REFERENCE_PATH = Path("docs/plan-reference.md")
 DATA_DICTIONARY_PATH = Path("docs/data-dictionary.md")
 
@@ -151,6 +154,7 @@ def data_dictionary_text() -> str:
 
 GENERATED = {
     SCHEMA_PATH: schema_text,
+    PACKAGED_SCHEMA_PATH: schema_text,
     PLAN_REFERENCE_PATH: plan_reference_text,
     DATA_DICTIONARY_PATH: data_dictionary_text,
 }

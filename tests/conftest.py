@@ -8,6 +8,15 @@ from pathlib import Path
 import pytest
 
 from pilot_eval.plan import AnalysisPlan, load_plan
+from pilot_eval.report import pdf_unavailable
+
+PDF_MISSING = pdf_unavailable()
+"""Why this machine cannot make the PDF report (WeasyPrint or Pango missing), or None."""
+
+needs_pdf = pytest.mark.skipif(
+    PDF_MISSING is not None, reason=f"the PDF report cannot be made here: {PDF_MISSING}"
+)
+"""Mark of a test that makes the PDF report: skipped, with the reason, without Pango."""
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_PLAN = ROOT / "analysis_plans" / "breed-werven-2024.yaml"

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from pilot_eval.cli import main
+from tests.conftest import PDF_MISSING, needs_pdf
 
 ROOT = Path(__file__).resolve().parent.parent
 PLAN_NAME = "breed-werven-2024.yaml"
@@ -143,23 +144,22 @@ def test_run_writes_results_report_and_manifest(
     code, _out, err = run_cli(args, capsys)
     assert code == 0, err
     names = sorted(p.name for p in (tmp_path / "out").iterdir())
-    assert names == [
-        "figures",
-        "manifest.json",
-        "report.nl.html",
-        "report.nl.md",
-        "report.nl.pdf",
-        "results.json",
-    ]
+    pdf = [] if PDF_MISSING else ["report.nl.pdf"]
+    assert names == sorted(
+        ["figures", "manifest.json", "report.nl.html", "report.nl.md", *pdf, "results.json"]
+    )
+    assert ("PDF report skipped" in err) == bool(PDF_MISSING)
     results_text = (tmp_path / "out" / "results.json").read_text(encoding="utf-8")
     assert str(tmp_path) not in results_text
     assert str(ROOT) not in results_text
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["command"][:2] == ["pilot-eval", "run"]
     assert not any(os.path.isabs(part) for part in manifest["command"])
-    assert {"results.json", "report.nl.html", "report.nl.md", "report.nl.pdf"} <= set(
-        manifest["outputs"]
-    )
+    assert {"results.json", "report.nl.html", "report.nl.md", *pdf} == {
+        name for name in manifest["outputs"] if not name.startswith("figures/")
+    }
+    assert manifest["software"]["weasyprint"] != ""
+    assert {"matplotlib", "jinja2", "babel", "numpy"} <= set(manifest["software"])
     assert "figures/forest.svg" in manifest["outputs"]
     assert set(manifest["inputs"]) == {"plan", "lock", "data"}
     results = json.loads(results_text)
@@ -172,6 +172,88 @@ def test_run_writes_results_report_and_manifest(
     assert code == 0, err
     assert (tmp_path / "out2" / "results.json").read_text(encoding="utf-8") == results_text
     assert (tmp_path / "out2" / "report.nl.md").read_bytes() != b""
+
+
+def test_run_without_weasyprint_skips_the_pdf_and_succeeds(
+    plan_dir: Path,
+    bundle_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import pilot_eval.report
+
+    reason = "WeasyPrint is not installed; install it with: pip install 'pilot-eval[pdf]'"
+    monkeypatch.setattr(pilot_eval.report, "pdf_unavailable", lambda: reason)
+    out_dir = tmp_path / "out"
+    args = ["run", str(plan_dir / PLAN_NAME), "--data", str(bundle_dir), "--out", str(out_dir)]
+    code, _out, err = run_cli(args, capsys)
+    assert code == 0, err
+    assert err.count("PDF report skipped") == 1
+    assert err.strip().splitlines()[-1] == f"PDF report skipped: {reason}."
+    assert "Traceback" not in err
+    assert not (out_dir / "report.nl.pdf").exists()
+    assert (out_dir / "report.nl.html").exists()
+    assert (out_dir / "report.nl.md").exists()
+    manifest = json.loads((out_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert "report.nl.pdf" not in manifest["outputs"]
+
+
+def test_no_pdf_writes_no_pdf_and_says_nothing_of_it(
+    plan_dir: Path, bundle_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out_dir = tmp_path / "out"
+    args = ["run", str(plan_dir / PLAN_NAME), "--data", str(bundle_dir), "--out", str(out_dir)]
+    code, _, err = run_cli([*args, "--no-pdf"], capsys)
+    assert code == 0, err
+    assert "PDF" not in err
+    assert not (out_dir / "report.nl.pdf").exists()
+    manifest = json.loads((out_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["command"][-1] == "--no-pdf"
+
+
+@needs_pdf
+def test_pdf_report_is_a_pdf_and_deterministic(
+    plan_dir: Path,
+    bundle_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pdfs = []
+    for name in ("a", "b"):
+        # sibling folders: the command line the report prints is the same
+        (tmp_path / name).mkdir()
+        monkeypatch.chdir(tmp_path / name)
+        args = ["run", str(plan_dir / PLAN_NAME), "--data", str(bundle_dir), "--out", "out"]
+        code, _, err = run_cli([*args, "--lang", "en"], capsys)
+        assert code == 0, err
+        pdfs.append((tmp_path / name / "out" / "report.en.pdf").read_bytes())
+    assert pdfs[0].startswith(b"%PDF-")
+    assert pdfs[0] == pdfs[1]
+
+
+def test_internal_error_exits_3_without_traceback(
+    plan_dir: Path,
+    bundle_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import pilot_eval.runner
+
+    def broken(*_: object) -> None:
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(pilot_eval.runner, "evaluate", broken)
+    monkeypatch.delenv("PILOT_EVAL_DEBUG", raising=False)
+    out_dir = tmp_path / "out"
+    args = ["run", str(plan_dir / PLAN_NAME), "--data", str(bundle_dir), "--out", str(out_dir)]
+    code, _, err = run_cli(args, capsys)
+    assert code == 3
+    assert "internal error (ZeroDivisionError: division by zero)" in err
+    assert "Traceback" not in err
+    assert not out_dir.exists()
 
 
 def test_existing_output_folder_needs_force(

@@ -1,10 +1,13 @@
-"""pilot-eval verify: 0 when the re-run is identical, 1 with a diff, 2 when it cannot run."""
+"""pilot-eval verify: 0 when the re-run is identical (or differs only in floating-point noise,
+with a note), 1 with a diff, 2 when it cannot run, 3 on an internal error."""
 
 from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -49,21 +52,109 @@ def test_untouched_output_verifies(
     assert "byte-identical" in out
 
 
-def test_tolerance_accepts_tiny_numeric_differences(
+def _edit_results(path: Path, edit: Callable[[dict[str, Any]], None]) -> None:
+    results = json.loads(path.read_text(encoding="utf-8"))
+    edit(results)
+    path.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def test_floating_point_noise_verifies_with_a_note(
     workspace: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(workspace)
     _run(workspace, "tol", capsys)
-    path = workspace / "tol" / "results.json"
-    results = json.loads(path.read_text(encoding="utf-8"))
-    results["hypotheses"][0]["estimate"] *= 1 + 1e-11  # as another platform's last bits might
-    path.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+    def noise(results: dict[str, Any]) -> None:
+        # as another CPU's last bits might: twelfth significant digit, and residue near 0
+        results["hypotheses"][0]["estimate"] *= 1 + 1e-11
+        results["hypotheses"][0]["p_value"] *= 1 - 3e-12
+
+    _edit_results(workspace / "tol" / "results.json", noise)
     code, out, _ = _cli(["verify", "tol"], capsys)
+    assert code == 0, out
+    assert "within a relative tolerance of 1e-09" in out
+    assert "2 number(s) differ in their last digits only" in out
+    code, out, _ = _cli(["verify", "tol", "--tolerance", "0"], capsys)
     assert code == 1
     assert "H1: estimate" in out
-    code, out, _ = _cli(["verify", "tol", "--tolerance", "1e-9"], capsys)
-    assert code == 0
-    assert "tolerance of 1e-09" in out
+
+
+def test_a_moved_number_or_verdict_fails(
+    workspace: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(workspace)
+    _run(workspace, "moved", capsys)
+    path = workspace / "moved" / "results.json"
+    original = path.read_text(encoding="utf-8")
+
+    def moved(results: dict[str, Any]) -> None:
+        results["hypotheses"][1]["ci_low"] *= 1 + 1e-6
+
+    def verdict(results: dict[str, Any]) -> None:
+        h = results["hypotheses"][0]
+        h["verdict"] = "not_met" if h["verdict"] == "met" else "met"
+
+    for edit, shown in ((moved, "H2: ci_low"), (verdict, "H1: verdict")):
+        path.write_text(original, encoding="utf-8")
+        _edit_results(path, edit)
+        code, out, _ = _cli(["verify", "moved"], capsys)
+        assert code == 1, out
+        assert "NOT verified" in out
+        assert shown in out
+
+
+def test_versions_of_libraries_that_compute_nothing_are_only_a_note(
+    workspace: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(workspace)
+    _run(workspace, "versions", capsys)
+    results = json.loads((workspace / "versions" / "results.json").read_text(encoding="utf-8"))
+    assert "babel" not in results["software"]
+    assert "pydantic" not in results["software"]
+    assert {"numpy", "pandas", "scipy", "statsmodels"} <= set(results["software"])
+    path = workspace / "versions" / "manifest.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    assert {"babel", "pydantic", "jinja2", "matplotlib", "weasyprint"} <= set(manifest["software"])
+    manifest["software"]["babel"] = "0.0.1"
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+    code, out, _ = _cli(["verify", "versions"], capsys)
+    assert code == 0, out
+    assert "byte-identical" in out
+    assert "babel: 0.0.1 recorded" in out
+
+
+def test_a_numerical_library_version_alone_verifies_with_a_note(
+    workspace: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(workspace)
+    _run(workspace, "numver", capsys)
+    _edit_results(
+        workspace / "numver" / "results.json",
+        lambda r: r["software"].update(numpy="1.0.0"),
+    )
+    code, out, _ = _cli(["verify", "numver"], capsys)
+    assert code == 0, out
+    assert "only the software versions differ" in out
+    assert "numpy: 1.0.0 recorded" in out
+
+
+def test_internal_error_of_verify_exits_3(
+    workspace: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pilot_eval.runner
+
+    monkeypatch.chdir(workspace)
+    _run(workspace, "crash", capsys)
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(pilot_eval.runner, "evaluate", broken)
+    code, out, err = _cli(["verify", "crash"], capsys)
+    assert code == 3
+    assert "internal error" in err
+    assert "Verified" not in out
+    assert "NOT verified" not in out
 
 
 def test_one_changed_data_value_is_found(

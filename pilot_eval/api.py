@@ -1,0 +1,202 @@
+"""The Python interface of pilot-eval: what the ``pilot-eval`` commands do, as functions.
+
+>>> from pilot_eval import run_plan, validate, verify
+>>> checked = validate("analysis_plans/breed-werven-2024.yaml", "data/synthetic")
+>>> outcome = run_plan("analysis_plans/breed-werven-2024.yaml", "data/synthetic", "out")
+>>> verify("out").exit_code
+0
+
+Each function raises a :class:`~pilot_eval.errors.PilotEvalError` (with every problem of
+the input listed) where the command would exit 2. Paths may be absolute or relative; what
+is recorded in outputs (the command in manifest.json) is relative to the working folder,
+so that a reviewer can re-run it from the same place. Heavy modules are imported when a
+function is called, so ``import pilot_eval`` stays quick.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from pilot_eval.bundle import Bundle
+    from pilot_eval.plan import LoadedPlan
+    from pilot_eval.verification import Verification
+
+PathLike = str | Path
+
+
+@dataclass(frozen=True)
+class Validation:
+    """A plan and a data bundle that passed every check.
+
+    Attributes
+    ----------
+    plan:
+        The loaded plan with its SHA-256.
+    bundle:
+        The validated tables, with the exclusion ledger.
+    summary:
+        The plain-text summary ``pilot-eval validate`` prints (counts per arm, missing
+        demographics per arm, stage counts of all arms together).
+    """
+
+    plan: LoadedPlan
+    bundle: Bundle
+    summary: str
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What :func:`run_plan` wrote.
+
+    Attributes
+    ----------
+    out:
+        The output folder.
+    results:
+        The content of results.json as a dictionary (numbers rounded as written).
+    files:
+        Every file written, relative to ``out`` -> its SHA-256 (manifest.json included).
+    pdf_skipped:
+        Why the PDF report was not written, when it was asked for and WeasyPrint or its
+        system libraries are missing; None otherwise.
+    """
+
+    out: Path
+    results: dict[str, Any]
+    files: dict[str, str]
+    pdf_skipped: str | None
+
+
+def validate(plan: PathLike, data: PathLike) -> Validation:
+    """Check the plan and the data bundle against each other (``pilot-eval validate``).
+
+    Raises
+    ------
+    PilotEvalError
+        With every problem of the plan, or of the bundle, at once.
+    """
+    from pilot_eval.bundle import load_bundle
+    from pilot_eval.plan import load_plan
+    from pilot_eval.summary import bundle_summary
+
+    loaded = load_plan(Path(plan))
+    bundle = load_bundle(Path(data), loaded.plan)
+    return Validation(plan=loaded, bundle=bundle, summary=bundle_summary(bundle, loaded.plan))
+
+
+def run_plan(
+    plan: PathLike,
+    data: PathLike,
+    out: PathLike,
+    *,
+    lang: Literal["nl", "en"] = "nl",
+    exploratory: bool = False,
+    force: bool = False,
+    pdf: bool = True,
+) -> RunOutcome:
+    """Run the locked plan on the bundle and write results, report and manifest into
+    ``out`` (``pilot-eval run``).
+
+    Parameters
+    ----------
+    plan, data, out:
+        The plan file, the bundle folder and the output folder.
+    lang:
+        Language of the report.
+    exploratory:
+        Run a plan that is not (or no longer) the locked version; every output says so.
+    force:
+        Replace an existing output folder.
+    pdf:
+        Also write the PDF report. When WeasyPrint or its system libraries are missing, the
+        PDF is skipped and :attr:`RunOutcome.pdf_skipped` says why; the rest is written.
+
+    Raises
+    ------
+    PilotEvalError
+        On a bad plan, lock or bundle, or an existing ``out`` without ``force``; nothing is
+        written then.
+    """
+    from pilot_eval.outputs import (
+        check_destination,
+        manifest,
+        relative,
+        sha256_bytes,
+        staged_folder,
+        write_files,
+    )
+    from pilot_eval.report import figures_for, pdf_bytes, pdf_unavailable, render
+    from pilot_eval.results import dumps
+    from pilot_eval.runner import evaluate, input_hashes, output_software_versions, prepare_inputs
+
+    plan_path, data_dir, out_dir = Path(plan), Path(data), Path(out)
+    check_destination(out_dir, force)  # before the work, not only when writing
+    inputs = prepare_inputs(plan_path, data_dir, exploratory)
+    results = evaluate(inputs)
+    command = ["pilot-eval", "run", relative(plan_path), "--data", relative(data_dir)]
+    command += ["--out", relative(out_dir), "--lang", lang]
+    if exploratory:
+        command.append("--exploratory")
+    if not pdf:
+        command.append("--no-pdf")
+    skipped = pdf_unavailable() if pdf else None
+    results_text = dumps(results)
+    with staged_folder(out_dir, force) as staging:
+        figures = figures_for(results, lang)
+        texts: dict[str, str | bytes] = {"results.json": results_text}
+        for fmt in ("html", "md"):
+            texts[f"report.{lang}.{fmt}"] = render(
+                results, lang, fmt, " ".join(command), figures=figures
+            )
+        texts.update({f"figures/{f.name}.svg": f.svg for f in figures})
+        if pdf and skipped is None:
+            texts[f"report.{lang}.pdf"] = pdf_bytes(str(texts[f"report.{lang}.html"]))
+        written = write_files(staging, texts)
+        manifest_text = manifest(
+            command=command,
+            inputs=input_hashes(inputs, plan_path, data_dir),
+            software=output_software_versions(),
+            outputs=written,
+            exploratory=exploratory,
+        )
+        write_files(staging, {"manifest.json": manifest_text})
+    files = {**written, "manifest.json": sha256_bytes(manifest_text.encode("utf-8"))}
+    return RunOutcome(
+        out=out_dir,
+        results=json.loads(results_text),
+        files=dict(sorted(files.items())),
+        pdf_skipped=skipped,
+    )
+
+
+def verify(out: PathLike, tolerance: float | None = None) -> Verification:
+    """Re-run what produced ``out`` from its manifest and compare (``pilot-eval verify``).
+
+    ``tolerance`` is the relative tolerance within which numbers count as the same when
+    results.json is not byte-identical (default
+    :data:`~pilot_eval.verification.DEFAULT_TOLERANCE`, 1e-9). The returned record says what
+    differs; its :attr:`~pilot_eval.verification.Verification.exit_code` is the command's exit
+    status (0 same, 1 differs).
+
+    Raises
+    ------
+    PilotEvalError
+        When the re-run cannot be done (manifest, plan or data missing or invalid).
+    """
+    from pilot_eval.verification import DEFAULT_TOLERANCE
+    from pilot_eval.verification import verify as run_verification
+
+    return run_verification(Path(out), DEFAULT_TOLERANCE if tolerance is None else tolerance)
+
+
+def plan_schema() -> dict[str, Any]:
+    """The JSON Schema of the plan format, as shipped inside the package."""
+    from importlib import resources
+
+    text = (resources.files("pilot_eval") / "formats" / "plan.schema.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Install pilot-eval as a user does and run the example from another folder.
+# Builds the wheel, installs it (without extras) into a fresh venv, then in a temporary
+# folder: imports the Python API, runs the example plan (the PDF is skipped without
+# WeasyPrint, with a note), verifies the output, and compares results.json with a run of
+# the checkout. Usage: scripts/check-wheel.sh [PYTHON of the development venv]
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+python="${1:-$root/.venv/bin/python}"
+case "$python" in /*) ;; *) python="$PWD/$python" ;; esac
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+echo "wheel-check: building the wheel"
+"$python" -m build --wheel --outdir "$work/dist" "$root" >"$work/build.log" 2>&1 ||
+  { cat "$work/build.log"; exit 1; }
+wheel="$(ls "$work"/dist/pilot_eval-*.whl)"
+for member in pilot_eval/evidence/__init__.py pilot_eval/estimators/__init__.py \
+  pilot_eval/templates/report.html.j2 pilot_eval/templates/i18n/nl.yaml \
+  pilot_eval/templates/report.css pilot_eval/formats/plan.schema.json pilot_eval/py.typed; do
+  "$python" -m zipfile -l "$wheel" | grep -q " *$member " ||
+    { echo "wheel-check: $member is missing from $(basename "$wheel")"; exit 1; }
+done
+
+echo "wheel-check: installing $(basename "$wheel") into a fresh venv"
+"$python" -m venv "$work/venv"
+"$work/venv/bin/python" -m pip install --quiet -c "$root/constraints.txt" "$wheel"
+
+mkdir "$work/elsewhere"
+cd "$work/elsewhere"
+"$work/venv/bin/python" - <<'PY'
+from pilot_eval import __version__, plan_schema, run_plan, validate, verify
+assert callable(run_plan) and callable(validate) and callable(verify)
+assert plan_schema()["$id"] == "pilot-eval/plan-format-1"
+print(f"wheel-check: pilot_eval {__version__} imports from {__import__('pilot_eval').__file__}")
+PY
+"$work/venv/bin/pilot-eval" run "$root/analysis_plans/breed-werven-2024.yaml" \
+  --data "$root/data/synthetic" --out out --lang nl 2>"$work/run.err" >"$work/run.out" ||
+  { cat "$work/run.out" "$work/run.err"; exit 1; }
+grep -q "^PDF report skipped: WeasyPrint is not installed" "$work/run.err" ||
+  { echo "wheel-check: expected the one-line note that the PDF was skipped"; cat "$work/run.err"; exit 1; }
+test -s out/report.nl.html && test -s out/report.nl.md && test ! -e out/report.nl.pdf
+"$work/venv/bin/pilot-eval" verify out
+mkdir "$work/checkout"
+cd "$work/checkout"  # beside elsewhere/, so that the recorded relative paths are the same
+"$(dirname "$python")/pilot-eval" run "$root/analysis_plans/breed-werven-2024.yaml" \
+  --data "$root/data/synthetic" --out out >/dev/null 2>&1
+cmp "$work/elsewhere/out/results.json" out/results.json
+cmp "$work/elsewhere/out/report.nl.md" out/report.nl.md
+echo "wheel-check: the installed wheel gives the same results.json and report as the checkout"

@@ -1,0 +1,73 @@
+"""The example on a machine whose last digits differ, emulated on this one.
+
+OpenBLAS picks its kernels by CPU; ``OPENBLAS_CORETYPE=Prescott`` makes it use those of an
+old x86-64 CPU without AVX, which changes the last digits of some results as another machine
+does (p-values near 1e-12 differ in their twelfth significant digit). The pinned results and
+``verify`` must hold there. Where the variable changes nothing (another BLAS, another
+architecture), the test still checks that both pass.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.numbers import differences
+
+ROOT = Path(__file__).resolve().parent.parent
+PLAN = ROOT / "analysis_plans" / "breed-werven-2024.yaml"
+OTHER_CPU = {"OPENBLAS_CORETYPE": "Prescott"}
+
+
+def _cli(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pilot_eval.cli", *args],
+        cwd=cwd,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def _kernels_per_cpu() -> bool:
+    """numpy's BLAS is an x86-64 OpenBLAS that chooses its kernels by CPU."""
+    import numpy
+
+    config = numpy.show_config(mode="dicts")
+    blas = json.dumps(config.get("Build Dependencies", {}).get("blas", {}))
+    return "DYNAMIC_ARCH" in blas and os.uname().machine == "x86_64"
+
+
+def test_pinned_results_and_verify_hold_where_last_digits_differ(tmp_path: Path) -> None:
+    outputs = {}
+    for name, env in (("here", {}), ("other", OTHER_CPU)):
+        folder = tmp_path / name
+        folder.mkdir()
+        args = ["run", str(PLAN), "--data", str(ROOT / "data" / "synthetic"), "--out", "out"]
+        done = _cli([*args, "--no-pdf"], folder, env)
+        assert done.returncode == 0, done.stderr
+        outputs[name] = (folder / "out" / "results.json").read_text(encoding="utf-8")
+
+    if _kernels_per_cpu():
+        # the emulation took: the two machines differ in their last digits
+        assert outputs["here"] != outputs["other"]
+    other = json.loads(outputs["other"])
+    other.pop("software")
+    pinned = ROOT / "tests" / "test_example_results" / "example_results.json"
+    assert list(differences(other, json.loads(pinned.read_text(encoding="utf-8")))) == []
+
+    # a reviewer on the other machine verifies the output made here
+    done = _cli(["verify", "out"], tmp_path / "here", OTHER_CPU)
+    assert done.returncode == 0, done.stdout + done.stderr
+    if outputs["here"] == outputs["other"]:
+        assert "byte-identical" in done.stdout
+    else:
+        assert "differ in their last digits only" in done.stdout
+        # and asking for equal numbers shows what differs
+        strict = _cli(["verify", "out", "--tolerance", "0"], tmp_path / "here", OTHER_CPU)
+        assert strict.returncode == 1
+        assert "NOT verified" in strict.stdout
