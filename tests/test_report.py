@@ -80,3 +80,68 @@ def test_html_escapes_plan_text(results: dict[str, object]) -> None:
     text = render(changed, "nl", "html", "cmd")
     assert "<script>alert(1)</script>" not in text
     assert "&lt;script&gt;" in text
+
+
+def test_pdf_unavailable_names_a_missing_weasyprint(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from pilot_eval.report import pdf_unavailable
+
+    monkeypatch.setitem(sys.modules, "weasyprint", None)  # import raises ImportError
+    reason = pdf_unavailable()
+    assert reason is not None
+    assert reason.startswith("WeasyPrint is not installed")
+    assert "pip install 'pilot-eval[pdf]'" in reason
+
+
+def test_pdf_unavailable_names_missing_system_libraries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from pilot_eval.errors import OutputError
+    from pilot_eval.report import pdf_bytes, pdf_unavailable
+
+    # a WeasyPrint whose import fails as it does where Pango is missing
+    fake = tmp_path / "weasyprint"
+    fake.mkdir()
+    (fake / "__init__.py").write_text(
+        "raise OSError(\"cannot load library 'libpango-1.0-0': libpango-1.0-0: cannot open "
+        'shared object file: No such file or directory\\nmore detail")\n',
+        encoding="utf-8",
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "weasyprint", raising=False)
+    reason = pdf_unavailable()
+    assert reason is not None
+    assert reason.startswith("WeasyPrint cannot load its system libraries (cannot load library")
+    assert "more detail" not in reason  # one line
+    with pytest.raises(OutputError, match="Cannot write the PDF report"):
+        pdf_bytes("<p>x</p>")
+
+
+def test_templates_come_from_the_package_or_a_folder_of_ones_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+    from importlib import resources
+
+    from pilot_eval.report import TEMPLATES_VARIABLE, templates_dir
+
+    monkeypatch.delenv(TEMPLATES_VARIABLE, raising=False)
+    packaged = templates_dir()
+    assert packaged == resources.files("pilot_eval") / "templates"
+    assert (packaged / "report.html.j2").is_file()
+    results = json.loads(
+        (ROOT / "tests" / "test_example_results" / "example_results.json").read_text("utf-8")
+    )
+    results["software"] = {"pilot_eval": "x"}
+    own = tmp_path / "house-style"
+    shutil.copytree(str(packaged), own)
+    template = own / "report.md.j2"
+    template.write_text("Huisstijl\n" + template.read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.setenv(TEMPLATES_VARIABLE, str(own))
+    assert templates_dir() == own
+    assert render(results, "nl", "md", "cmd").startswith("Huisstijl")
+    monkeypatch.delenv(TEMPLATES_VARIABLE)
+    assert not render(results, "nl", "md", "cmd").startswith("Huisstijl")
