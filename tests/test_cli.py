@@ -28,6 +28,11 @@ def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
     return (code if isinstance(code, int) else 0), out, err
 
 
+def _run_args(plan_dir: Path, bundle_dir: Path, out: Path | str) -> list[str]:
+    """``pilot-eval run`` of the example plan on ``bundle_dir`` into ``out``."""
+    return ["run", str(plan_dir / PLAN_NAME), "--data", str(bundle_dir), "--out", str(out)]
+
+
 def _replace(path: Path, old: str, new: str) -> None:
     text = path.read_text(encoding="utf-8")
     assert old in text, old
@@ -108,7 +113,7 @@ def test_bad_input_exits_2_with_message_and_writes_nothing(
     breaker(plan_dir, bundle_dir)
     out_dir = tmp_path / "results" / "out"
     before = sorted(tmp_path.rglob("*"))
-    args = ["run", str(plan_dir / PLAN_NAME), "--data", str(bundle_dir), "--out", str(out_dir)]
+    args = _run_args(plan_dir, bundle_dir, out_dir)
     code, _, err = run_cli(args, capsys)
     assert code == 2
     for text in expected:
@@ -186,7 +191,7 @@ def test_run_without_weasyprint_skips_the_pdf_and_succeeds(
     reason = "WeasyPrint is not installed; install it with: pip install 'pilot-eval[pdf]'"
     monkeypatch.setattr(pilot_eval.report, "pdf_unavailable", lambda: reason)
     out_dir = tmp_path / "out"
-    args = ["run", str(plan_dir / PLAN_NAME), "--data", str(bundle_dir), "--out", str(out_dir)]
+    args = _run_args(plan_dir, bundle_dir, out_dir)
     code, _out, err = run_cli(args, capsys)
     assert code == 0, err
     assert err.count("PDF report skipped") == 1
@@ -203,7 +208,7 @@ def test_no_pdf_writes_no_pdf_and_says_nothing_of_it(
     plan_dir: Path, bundle_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out_dir = tmp_path / "out"
-    args = ["run", str(plan_dir / PLAN_NAME), "--data", str(bundle_dir), "--out", str(out_dir)]
+    args = _run_args(plan_dir, bundle_dir, out_dir)
     code, _, err = run_cli([*args, "--no-pdf"], capsys)
     assert code == 0, err
     assert "PDF" not in err
@@ -225,7 +230,7 @@ def test_pdf_report_is_a_pdf_and_deterministic(
         # sibling folders: the command line the report prints is the same
         (tmp_path / name).mkdir()
         monkeypatch.chdir(tmp_path / name)
-        args = ["run", str(plan_dir / PLAN_NAME), "--data", str(bundle_dir), "--out", "out"]
+        args = _run_args(plan_dir, bundle_dir, "out")
         code, _, err = run_cli([*args, "--lang", "en"], capsys)
         assert code == 0, err
         pdfs.append((tmp_path / name / "out" / "report.en.pdf").read_bytes())
@@ -248,7 +253,7 @@ def test_internal_error_exits_3_without_traceback(
     monkeypatch.setattr(pilot_eval.runner, "evaluate", broken)
     monkeypatch.delenv("PILOT_EVAL_DEBUG", raising=False)
     out_dir = tmp_path / "out"
-    args = ["run", str(plan_dir / PLAN_NAME), "--data", str(bundle_dir), "--out", str(out_dir)]
+    args = _run_args(plan_dir, bundle_dir, out_dir)
     code, _, err = run_cli(args, capsys)
     assert code == 3
     assert "internal error (ZeroDivisionError: division by zero)" in err
@@ -262,7 +267,7 @@ def test_existing_output_folder_needs_force(
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     (out_dir / "keep.txt").write_text("mine", encoding="utf-8")
-    args = ["run", str(plan_dir / PLAN_NAME), "--data", str(bundle_dir), "--out", str(out_dir)]
+    args = _run_args(plan_dir, bundle_dir, out_dir)
     code, _, err = run_cli(args, capsys)
     assert code == 2
     assert "--force" in err
@@ -278,7 +283,7 @@ def test_exploratory_run_of_an_edited_plan_is_marked(
 ) -> None:
     _replace(plan_dir / PLAN_NAME, "alpha: 0.05", "alpha: 0.10")
     out_dir = tmp_path / "out"
-    args = ["run", str(plan_dir / PLAN_NAME), "--data", str(bundle_dir), "--out", str(out_dir)]
+    args = _run_args(plan_dir, bundle_dir, out_dir)
     code, out, err = run_cli([*args, "--exploratory", "--lang", "en"], capsys)
     assert code == 0, err
     assert "EXPLORATORY" in out

@@ -42,6 +42,14 @@ def _run(folder: Path, out: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0, err
 
 
+def _fresh(workspace: Path, name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A copy of one run of the workspace, as ``name``: to be edited by a test."""
+    base = workspace / "base"
+    if not base.exists():
+        _run(workspace, "base", capsys)
+    shutil.copytree(base, workspace / name)
+
+
 def test_untouched_output_verifies(
     workspace: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -62,7 +70,7 @@ def test_floating_point_noise_verifies_with_a_note(
     workspace: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(workspace)
-    _run(workspace, "tol", capsys)
+    _fresh(workspace, "tol", capsys)
 
     def noise(results: dict[str, Any]) -> None:
         # as another CPU's last bits might: twelfth significant digit, and residue near 0
@@ -83,7 +91,7 @@ def test_a_moved_number_or_verdict_fails(
     workspace: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(workspace)
-    _run(workspace, "moved", capsys)
+    _fresh(workspace, "moved", capsys)
     path = workspace / "moved" / "results.json"
     original = path.read_text(encoding="utf-8")
 
@@ -107,7 +115,7 @@ def test_versions_of_libraries_that_compute_nothing_are_only_a_note(
     workspace: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(workspace)
-    _run(workspace, "versions", capsys)
+    _fresh(workspace, "versions", capsys)
     results = json.loads((workspace / "versions" / "results.json").read_text(encoding="utf-8"))
     assert "babel" not in results["software"]
     assert "pydantic" not in results["software"]
@@ -127,7 +135,7 @@ def test_a_numerical_library_version_alone_verifies_with_a_note(
     workspace: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(workspace)
-    _run(workspace, "numver", capsys)
+    _fresh(workspace, "numver", capsys)
     _edit_results(
         workspace / "numver" / "results.json",
         lambda r: r["software"].update(numpy="1.0.0"),
@@ -144,7 +152,7 @@ def test_internal_error_of_verify_exits_3(
     import pilot_eval.runner
 
     monkeypatch.chdir(workspace)
-    _run(workspace, "crash", capsys)
+    _fresh(workspace, "crash", capsys)
 
     def broken(*_: object) -> None:
         raise RuntimeError("boom")
