@@ -120,6 +120,8 @@ def run_plan(
     PilotEvalError
         On a bad plan, lock or bundle, or an existing ``out`` without ``force``; nothing is
         written then.
+    ValueError
+        On a language other than ``nl`` or ``en``.
     """
     from pilot_eval.outputs import (
         check_destination,
@@ -133,6 +135,8 @@ def run_plan(
     from pilot_eval.results import dumps
     from pilot_eval.runner import evaluate, input_hashes, output_software_versions, prepare_inputs
 
+    if lang not in ("nl", "en"):
+        raise ValueError(f"lang must be 'nl' or 'en', not {lang!r}")
     plan_path, data_dir, out_dir = Path(plan), Path(data), Path(out)
     check_destination(out_dir, force)  # before the work, not only when writing
     inputs = prepare_inputs(plan_path, data_dir, exploratory)

@@ -81,3 +81,9 @@ def test_public_names_and_the_packaged_schema() -> None:
     import json
 
     assert plan_schema() == json.loads(committed)
+
+
+def test_run_plan_refuses_an_unknown_language_before_any_work(checkout_like: Path) -> None:
+    with pytest.raises(ValueError, match="lang must be 'nl' or 'en'"):
+        run_plan("analysis_plans/breed-werven-2024.yaml", "data/synthetic", "out", lang="de")  # type: ignore[arg-type]
+    assert not (checkout_like / "out").exists()
