@@ -9,7 +9,7 @@ Bundles come from ``pilot-eval simulate --vacancies V`` and are written once int
 ``--work`` (default ``benchmarks/.work``, ignored by git); generating them is not timed.
 In-process figures are the best of ``--repeat`` runs; whole-process figures time one
 ``pilot-eval`` process from start to exit, with its peak resident memory. Peers run only
-where they are installed: linearmodels (a dependency), pyfixest (``pip install
+where they are installed: linearmodels (the ``bench`` extra), pyfixest (``pip install
 '.[bench]'``) and R with estimatr (``apt-get install r-cran-estimatr``). Every peer must
 give the same estimate as pilot-eval (to 1e-8), or the script says so.
 

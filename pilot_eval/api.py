@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from pilot_eval.tolerance import DEFAULT_TOLERANCE
+
 if TYPE_CHECKING:
     from pilot_eval.bundle import Bundle
     from pilot_eval.plan import LoadedPlan
@@ -131,7 +133,7 @@ def run_plan(
         staged_folder,
         write_files,
     )
-    from pilot_eval.report import figures_for, pdf_bytes, pdf_unavailable, render
+    from pilot_eval.report import figures_for, pdf_bytes, pdf_unavailable, render, templates_dir
     from pilot_eval.results import dumps
     from pilot_eval.runner import evaluate, input_hashes, output_software_versions, prepare_inputs
 
@@ -139,6 +141,7 @@ def run_plan(
         raise ValueError(f"lang must be 'nl' or 'en', not {lang!r}")
     plan_path, data_dir, out_dir = Path(plan), Path(data), Path(out)
     check_destination(out_dir, force)  # before the work, not only when writing
+    templates_dir()  # a folder of one's own templates that lacks one: before the work too
     inputs = prepare_inputs(plan_path, data_dir, exploratory)
     results = evaluate(inputs)
     command = ["pilot-eval", "run", relative(plan_path), "--data", relative(data_dir)]
@@ -177,24 +180,25 @@ def run_plan(
     )
 
 
-def verify(out: PathLike, tolerance: float | None = None) -> Verification:
+def verify(out: PathLike, tolerance: float = DEFAULT_TOLERANCE) -> Verification:
     """Re-run what produced ``out`` from its manifest and compare (``pilot-eval verify``).
 
-    ``tolerance`` is the relative tolerance within which numbers count as the same when
-    results.json is not byte-identical (default
-    :data:`~pilot_eval.verification.DEFAULT_TOLERANCE`, 1e-9). The returned record says what
-    differs; its :attr:`~pilot_eval.verification.Verification.exit_code` is the command's exit
-    status (0 same, 1 differs).
+    ``tolerance`` is the relative tolerance within which floats count as the same when
+    results.json is not byte-identical (:mod:`pilot_eval.tolerance`; default 1e-9, 0 asks for
+    equal numbers). The returned record says what differs; its
+    :attr:`~pilot_eval.verification.Verification.exit_code` is the command's exit status (0
+    same, 1 differs).
 
     Raises
     ------
     PilotEvalError
         When the re-run cannot be done (manifest, plan or data missing or invalid).
+    ValueError
+        When ``tolerance`` is negative.
     """
-    from pilot_eval.verification import DEFAULT_TOLERANCE
     from pilot_eval.verification import verify as run_verification
 
-    return run_verification(Path(out), DEFAULT_TOLERANCE if tolerance is None else tolerance)
+    return run_verification(Path(out), tolerance)
 
 
 def plan_schema() -> dict[str, Any]:

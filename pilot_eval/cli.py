@@ -18,6 +18,7 @@ import click
 
 from pilot_eval import __version__
 from pilot_eval.errors import PilotEvalError
+from pilot_eval.tolerance import DEFAULT_TOLERANCE
 
 EXIT_PROBLEM = 2
 EXIT_INTERNAL = 3
@@ -195,7 +196,7 @@ def run(
 @click.option(
     "--tolerance",
     type=click.FloatRange(min=0, max=1),
-    default=1e-9,
+    default=DEFAULT_TOLERANCE,
     show_default=True,
     help="Relative tolerance within which numbers count as the same when results.json is not "
     "byte-identical (another CPU changes the last digits); 0 asks for equal numbers.",

@@ -69,6 +69,10 @@ def staged_folder(out: Path, force: bool) -> Iterator[Path]:
         raise OutputError(f"Cannot write the output folder {out}: {exc.strerror or exc}") from None
     try:
         yield staging
+    except OSError as exc:
+        # the disk is full, a file cannot be written: the destination's fault, not ours
+        shutil.rmtree(staging, ignore_errors=True)
+        raise OutputError(f"Cannot write the output folder {out}: {exc.strerror or exc}") from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -36,11 +36,40 @@ TEMPLATES_VARIABLE = "PILOT_EVAL_TEMPLATES"
 
 def templates_dir() -> Traversable:
     """The templates: the folder named by ``$PILOT_EVAL_TEMPLATES``, else the package's own
-    ``pilot_eval/templates`` (read with :mod:`importlib.resources`, so it works from a wheel)."""
+    ``pilot_eval/templates`` (read with :mod:`importlib.resources`, so it works from a wheel).
+
+    Raises
+    ------
+    OutputError
+        When ``$PILOT_EVAL_TEMPLATES`` names a folder that lacks a template or catalogue of
+        the package's own.
+    """
+    packaged = resources.files("pilot_eval") / "templates"
     configured = os.environ.get(TEMPLATES_VARIABLE)
-    if configured:
-        return Path(configured)
-    return resources.files("pilot_eval") / "templates"
+    if not configured:
+        return packaged
+    folder = Path(configured)
+    missing = [name for name in _names(packaged) if not (folder / name).is_file()]
+    if missing:
+        shown = ", ".join(missing[:5]) + (
+            f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        )
+        raise OutputError(
+            f"{TEMPLATES_VARIABLE}={configured}: the folder lacks {shown}. Copy the package's "
+            "templates (pilot_eval/templates) and change the copy, or unset the variable."
+        )
+    return folder
+
+
+def _names(root: Traversable, prefix: str = "") -> list[str]:
+    """Relative names of the files below ``root``."""
+    names: list[str] = []
+    for node in sorted(root.iterdir(), key=lambda n: n.name):
+        if node.is_dir():
+            names.extend(_names(node, f"{prefix}{node.name}/"))
+        elif not node.name.startswith((".", "__")):
+            names.append(prefix + node.name)
+    return names
 
 
 class _TraversableLoader(jinja2.BaseLoader):
@@ -185,7 +214,7 @@ def render(
 
 SOURCE_DATE_EPOCH = "SOURCE_DATE_EPOCH"
 FIXED_EPOCH = "315532800"
-"""1980-01-01, the time stamped into the PDF's fonts (and the zip entries of a bundle)."""
+"""1980-01-01 (seconds since 1970), the time stamped into the fonts of the PDF."""
 
 PDF_INSTALL_HINT = (
     "install it with: pip install 'pilot-eval[pdf]', plus the system libraries Pango and "

@@ -65,7 +65,7 @@ from pilot_eval.weighting import DEFAULT_PROFILE, profile_weights
 
 RESULTS_FORMAT = 1
 
-SOFTWARE = ("numpy", "pandas", "scipy", "statsmodels", "linearmodels", "pingouin")
+SOFTWARE = ("numpy", "pandas", "scipy", "statsmodels", "pingouin")
 """Libraries whose arithmetic makes the numbers of results.json: their versions are part of
 the results, and another version may move a last digit."""
 

@@ -4,9 +4,10 @@
 names (paths relative to where the reviewer runs the command, as recorded), and compares
 the new results.json with the one in OUT:
 
-* exit 0: byte-identical; or every number agrees within the relative tolerance
-  (:data:`DEFAULT_TOLERANCE`, 1e-9) and only floating-point noise differs, as happens on
-  another CPU or with another version of a numerical library, which the output notes;
+* exit 0: byte-identical; or every float agrees within the relative tolerance
+  (:data:`~pilot_eval.tolerance.DEFAULT_TOLERANCE`, 1e-9) and every other value is equal
+  (:mod:`pilot_eval.tolerance`): only floating-point noise differs, as happens on another
+  CPU or with another version of a numerical library, which the output notes;
 * exit 1: an input file's SHA-256, a number beyond the tolerance, a verdict or another
   value differs; the report names the input files that changed, the software versions
   that differ and, per hypothesis, the numbers that moved and by how much;
@@ -21,7 +22,6 @@ reported as a note, never as a difference.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,14 +29,11 @@ from typing import Any
 
 from pilot_eval.errors import OutputError, PilotEvalError
 from pilot_eval.io import sha256_file
+from pilot_eval.tolerance import ABSOLUTE_TOLERANCE, DEFAULT_TOLERANCE, Difference, differences
 
-DEFAULT_TOLERANCE = 1e-9
-"""Relative tolerance within which two numbers of results.json count as the same."""
+__all__ = ["DEFAULT_TOLERANCE", "Verification", "read_manifest", "verify"]
 
-ZERO_SCALE = 1e-3
-"""The absolute tolerance for numbers near zero is this times the relative tolerance (1e-12
-by default): a relative one means nothing for the floating-point residue of a quantity that
-is zero (1e-17 on one CPU, -3e-17 on another)."""
+NOT_RECORDED = "not recorded"
 
 COMPARED = ("estimate", "ci_low", "ci_high", "p_value", "p_adjusted", "verdict", "n_applications")
 """Fields of a hypothesis whose changes the diff lists first."""
@@ -108,9 +105,15 @@ class Verification:
                     f"{self.largest_noise:.1e}), as floating-point arithmetic does on another "
                     "CPU or with another version of a numerical library."
                 )
+            elif self.software_changes:
+                lines.append(
+                    "Note: the files are not byte-identical; only the software versions "
+                    "recorded in them differ."
+                )
             else:
                 lines.append(
-                    "Note: the files are not byte-identical; only the software versions differ."
+                    "Note: the files are not byte-identical, but every value is equal: the "
+                    "layout of results.json was changed."
                 )
         else:
             lines = ["NOT verified: the re-run gives different results or used other inputs."]
@@ -149,11 +152,54 @@ def read_manifest(out: Path) -> dict[str, Any]:
         ) from None
     if not isinstance(data, dict) or "command" not in data or "inputs" not in data:
         raise OutputError(f"{path} is not a manifest of 'pilot-eval run'.")
+    command, inputs = data["command"], data["inputs"]
+    if (
+        not isinstance(command, list)
+        or not all(isinstance(part, str) for part in command)
+        or command[:2] != ["pilot-eval", "run"]
+        or len(command) < 3
+    ):
+        raise OutputError(
+            f"{path}: 'command' is not the command line of 'pilot-eval run PLAN --data DIR ...'."
+        )
+    if _option(command, "--data") is None:
+        raise OutputError(f"{path}: the recorded command names no --data folder.")
+    if not isinstance(inputs, dict) or not all(
+        isinstance(files, dict)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in files.items())
+        for files in inputs.values()
+    ):
+        raise OutputError(f"{path}: 'inputs' is not a list of files with their SHA-256 by role.")
     return data
 
 
 def _option(command: list[str], name: str) -> str | None:
-    return command[command.index(name) + 1] if name in command else None
+    """The value after ``name`` in ``command``; None when absent or last."""
+    if name not in command:
+        return None
+    at = command.index(name) + 1
+    return command[at] if at < len(command) else None
+
+
+def _read_results(path: Path) -> tuple[str, dict[str, Any]]:
+    """The text and content of a results.json, checked to have the shape verify compares.
+
+    Raises
+    ------
+    OutputError
+        When it cannot be read or is not the results.json of a run.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text)
+    except (OSError, ValueError) as exc:
+        raise OutputError(f"Cannot read {path}: {exc}") from None
+    hypotheses = data.get("hypotheses") if isinstance(data, dict) else None
+    if not isinstance(hypotheses, list) or not all(
+        isinstance(h, dict) and isinstance(h.get("id"), str) for h in hypotheses
+    ):
+        raise OutputError(f"{path} is not the results.json of a run: no list of hypotheses.")
+    return text, data
 
 
 def verify(out: Path, tolerance: float = DEFAULT_TOLERANCE) -> Verification:
@@ -163,84 +209,100 @@ def verify(out: Path, tolerance: float = DEFAULT_TOLERANCE) -> Verification:
     ------
     PilotEvalError
         When the re-run cannot be done (exit 2).
+    ValueError
+        When ``tolerance`` is negative.
     """
     from pilot_eval.results import dumps
     from pilot_eval.runner import evaluate, output_software_versions, prepare_inputs
 
+    if not tolerance >= 0:
+        raise ValueError(f"the tolerance must be 0 or more, not {tolerance}")
     manifest = read_manifest(out)
-    command = [str(part) for part in manifest["command"]]
-    plan = Path(command[2])
+    command: list[str] = manifest["command"]
     data = _option(command, "--data")
-    if data is None:
-        raise OutputError("The manifest's command names no --data folder.")
-    original_path = out / "results.json"
+    assert data is not None  # read_manifest checked it
+    original_text, original = _read_results(out / "results.json")
     try:
-        original_text = original_path.read_text(encoding="utf-8")
-        original = json.loads(original_text)
-    except (OSError, ValueError) as exc:
-        raise OutputError(f"Cannot read {original_path}: {exc}") from None
-    if not isinstance(original, dict):
-        raise OutputError(f"{original_path} is not the results.json of a run.")
-    try:
-        inputs = prepare_inputs(plan, Path(data), "--exploratory" in command)
+        inputs = prepare_inputs(Path(command[2]), Path(data), "--exploratory" in command)
     except PilotEvalError as exc:
         raise type(exc)(f"Cannot re-run the evaluation: {exc.message}", exc.problems) from None
     rerun_text = dumps(evaluate(inputs))
+    current = output_software_versions()
+    recorded = original.get("software")
+    recorded = recorded if isinstance(recorded, dict) else {}
     result = Verification(
         identical=rerun_text == original_text,
         tolerance=tolerance,
         input_changes=[
-            f"{name}: sha256 {recorded[:12]}... recorded, {current[:12]}... now"
-            for name, recorded, current in _input_hashes(manifest)
-            if recorded != current
+            f"{name}: sha256 {old[:12]}... recorded, {new[:12]}... now"
+            for name, old, new in _input_hashes(manifest)
+            if old != new
         ],
         output_software_changes=_version_changes(
-            manifest.get("software", {}), output_software_versions(), skip=original.get("software")
+            manifest.get("software"), current, skip=set(recorded)
         ),
     )
     if not result.identical:
-        _compare(original, json.loads(rerun_text), result)
+        _compare(original, json.loads(rerun_text), result, current)
     return result
 
 
-def _compare(original: dict[str, Any], rerun: dict[str, Any], result: Verification) -> None:
-    """Fill ``result`` with what differs between two results.json contents."""
-    result.software_changes = _version_changes(original.get("software"), rerun.get("software"))
-    old_h = {h["id"]: h for h in original.get("hypotheses", [])}
-    new_h = {h["id"]: h for h in rerun.get("hypotheses", [])}
+def _compare(
+    original: dict[str, Any], rerun: dict[str, Any], result: Verification, current: dict[str, str]
+) -> None:
+    """Fill ``result`` with what differs between two results.json contents (``current``: the
+    versions of every library here, for names an older results.json records)."""
+    recorded, software = original.get("software"), rerun.get("software", {})
+    names = set(recorded if isinstance(recorded, dict) else {}) | set(software)
+    here = {**current, **software}
+    result.software_changes = _version_changes(recorded, {n: here[n] for n in names if n in here})
+    atol = ABSOLUTE_TOLERANCE if result.tolerance > 0 else 0.0
+    old_h = {h["id"]: h for h in original["hypotheses"]}
+    new_h = {h["id"]: h for h in rerun["hypotheses"]}
     for h_id in sorted(set(old_h) | set(new_h)):
         if h_id not in old_h or h_id not in new_h:
             result.hypothesis_changes.append(f"{h_id}: present in only one of the two runs")
             continue
-        moved = [
-            _describe(path, a, b) for path, a, b in _differences(old_h[h_id], new_h[h_id], result)
-        ]
+        moved = _beyond(differences(old_h[h_id], new_h[h_id], result.tolerance, atol), result)
         if moved:
-            first = sorted(moved, key=lambda m: (m.split(":")[0] not in COMPARED, m))
-            shown = "; ".join(first[:SHOWN])
+            first = sorted(moved, key=lambda d: (d.path not in COMPARED, d.path))
+            shown = "; ".join(d.describe() for d in first[:SHOWN])
             more = f"; and {len(first) - SHOWN} more" if len(first) > SHOWN else ""
             result.hypothesis_changes.append(f"{h_id}: {shown}{more}")
     for key in sorted(set(original) | set(rerun)):
         if key in ("hypotheses", "software"):
             continue
-        diffs = list(_differences(original.get(key), rerun.get(key), result))
+        diffs = _beyond(
+            differences(original.get(key), rerun.get(key), result.tolerance, atol, key), result
+        )
         if diffs:
             result.other_changes.append(
-                f"{key}: {len(diffs)} value(s) differ, e.g. {_describe(*diffs[0])}"
+                f"{key}: {len(diffs)} value(s) differ, e.g. {diffs[0].describe()}"
             )
 
 
-def _version_changes(
-    recorded: Any, current: Any, skip: Mapping[str, Any] | None = None
-) -> list[str]:
+def _beyond(found: Iterator[Difference], result: Verification) -> list[Difference]:
+    """The differences beyond the tolerance; those within it are counted as noise."""
+    beyond = []
+    for d in found:
+        if not d.within:
+            beyond.append(d)
+            continue
+        result.noise += 1
+        if d.relative is not None:
+            result.largest_noise = max(result.largest_noise, d.relative)
+    return beyond
+
+
+def _version_changes(recorded: Any, current: Any, skip: set[str] | None = None) -> list[str]:
     """ "name: a recorded, b now" for each version that differs (``skip``: names compared
     elsewhere)."""
     a = recorded if isinstance(recorded, dict) else {}
     b = current if isinstance(current, dict) else {}
     return [
-        f"{name}: {a.get(name)} recorded, {b.get(name)} now"
+        f"{name}: {a.get(name, NOT_RECORDED)} recorded, {b.get(name, NOT_RECORDED)} now"
         for name in sorted(set(a) | set(b))
-        if a.get(name) != b.get(name) and name not in (skip or {})
+        if a.get(name) != b.get(name) and name not in (skip or set())
     ]
 
 
@@ -250,40 +312,3 @@ def _input_hashes(manifest: Mapping[str, Any]) -> Iterator[tuple[str, str, str]]
             path = Path(name)
             current = sha256_file(path) if path.is_file() else "missing"
             yield name, recorded, current
-
-
-def _differences(
-    a: Any, b: Any, result: Verification, path: str = ""
-) -> Iterator[tuple[str, Any, Any]]:
-    """Paths where two JSON values differ beyond the tolerance; numbers that differ within
-    it are counted in ``result.noise``."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        for key in sorted(set(a) | set(b)):
-            child = f"{path}.{key}" if path else key
-            yield from _differences(a.get(key), b.get(key), result, child)
-    elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-        for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            yield from _differences(x, y, result, f"{path}[{i}]")
-    elif _number(a) and _number(b):
-        x, y = float(a), float(b)
-        if x == y:
-            return
-        if math.isclose(x, y, rel_tol=result.tolerance, abs_tol=result.tolerance * ZERO_SCALE):
-            result.noise += 1
-            scale = max(abs(x), abs(y))
-            result.largest_noise = max(result.largest_noise, abs(x - y) / scale)
-        else:
-            yield path, a, b
-    elif a != b:
-        yield path, a, b
-
-
-def _number(x: Any) -> bool:
-    return isinstance(x, int | float) and not isinstance(x, bool)
-
-
-def _describe(path: str, a: Any, b: Any) -> str:
-    if _number(a) and _number(b) and float(a) != 0:
-        change = (float(b) - float(a)) / abs(float(a))
-        return f"{path}: {a} -> {b} ({change:+.2%})"
-    return f"{path}: {a} -> {b}"

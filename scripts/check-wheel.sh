@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install pilot-eval as a user does and run the example from another folder.
-# Builds the wheel, installs it (without extras) into a fresh venv, then in a temporary
+# Builds the sdist and the wheel from it, installs the wheel (without extras) into a fresh venv, then in a temporary
 # folder: imports the Python API, runs the example plan (the PDF is skipped without
 # WeasyPrint, with a note), verifies the output, and compares results.json with a run of
 # the checkout. Usage: scripts/check-wheel.sh [PYTHON of the development venv]
@@ -11,8 +11,9 @@ case "$python" in /*) ;; *) python="$PWD/$python" ;; esac
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
-echo "wheel-check: building the wheel"
-"$python" -m build --wheel --outdir "$work/dist" "$root" >"$work/build.log" 2>&1 ||
+echo "wheel-check: building the sdist and, from it, the wheel"
+# from the sdist, so that nothing left over in the checkout (build/, a deleted module) enters
+"$python" -m build --outdir "$work/dist" "$root" >"$work/build.log" 2>&1 ||
   { cat "$work/build.log"; exit 1; }
 wheel="$(ls "$work"/dist/pilot_eval-*.whl)"
 for member in pilot_eval/evidence/__init__.py pilot_eval/estimators/__init__.py \
@@ -21,6 +22,11 @@ for member in pilot_eval/evidence/__init__.py pilot_eval/estimators/__init__.py 
   "$python" -m zipfile -l "$wheel" | grep -q " *$member " ||
     { echo "wheel-check: $member is missing from $(basename "$wheel")"; exit 1; }
 done
+
+# every module and template of the source, and nothing else
+diff <(cd "$root" && find pilot_eval -type f -not -path '*/__pycache__/*' | sort) \
+  <("$python" -m zipfile -l "$wheel" | awk '{print $1}' | grep '^pilot_eval/' | sort) ||
+  { echo "wheel-check: the wheel's files differ from pilot_eval/ (above)"; exit 1; }
 
 echo "wheel-check: installing $(basename "$wheel") into a fresh venv"
 "$python" -m venv "$work/venv"

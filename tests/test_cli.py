@@ -163,7 +163,11 @@ def test_run_writes_results_report_and_manifest(
     assert {"results.json", "report.nl.html", "report.nl.md", *pdf} == {
         name for name in manifest["outputs"] if not name.startswith("figures/")
     }
-    assert manifest["software"]["weasyprint"] != ""
+    from importlib import metadata, util
+
+    installed = util.find_spec("weasyprint") is not None
+    weasyprint = metadata.version("weasyprint") if installed else "not installed"
+    assert manifest["software"]["weasyprint"] == weasyprint
     assert {"matplotlib", "jinja2", "babel", "numpy"} <= set(manifest["software"])
     assert "figures/forest.svg" in manifest["outputs"]
     assert set(manifest["inputs"]) == {"plan", "lock", "data"}
@@ -236,6 +240,52 @@ def test_pdf_report_is_a_pdf_and_deterministic(
         pdfs.append((tmp_path / name / "out" / "report.en.pdf").read_bytes())
     assert pdfs[0].startswith(b"%PDF-")
     assert pdfs[0] == pdfs[1]
+
+
+def test_templates_of_ones_own_that_lack_a_file_exit_2_before_the_work(
+    plan_dir: Path,
+    bundle_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import pilot_eval.runner
+
+    own = tmp_path / "house-style"
+    own.mkdir()
+    (own / "report.md.j2").write_text("{{ r }}", encoding="utf-8")
+    monkeypatch.setenv("PILOT_EVAL_TEMPLATES", str(own))
+    monkeypatch.setattr(pilot_eval.runner, "evaluate", lambda _: pytest.fail("evaluated"))
+    out_dir = tmp_path / "out"
+    code, _, err = run_cli(_run_args(plan_dir, bundle_dir, out_dir), capsys)
+    assert code == 2, err
+    assert "PILOT_EVAL_TEMPLATES=" in err
+    assert "the folder lacks" in err
+    assert "diagnosis.html.j2" in err
+    assert "more." in err
+    assert not out_dir.exists()
+
+
+def test_an_output_folder_that_cannot_be_written_exits_2(
+    plan_dir: Path,
+    bundle_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import pilot_eval.outputs
+
+    def full(*_: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pilot_eval.outputs, "write_files", full)
+    out_dir = tmp_path / "out"
+    code, _, err = run_cli(_run_args(plan_dir, bundle_dir, out_dir), capsys)
+    assert code == 2, err
+    assert "Cannot write the output folder" in err
+    assert "No space left on device" in err
+    assert not out_dir.exists()
+    assert not list(tmp_path.glob(".out.partial-*"))
 
 
 def test_internal_error_exits_3_without_traceback(

@@ -1,10 +1,14 @@
-"""The tolerant comparison of pinned results (tests/numbers.py) finds what it must."""
+"""The tolerant comparison of results (pilot_eval.tolerance, used by verify and by the pinned
+example results in tests/numbers.py) finds what it must and lets noise pass."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from tests.numbers import differences
+import pytest
+
+from pilot_eval.tolerance import differences as walk
+from tests.numbers import changes as differences
 
 PINNED: dict[str, Any] = {
     "hypotheses": [{"id": "H1", "estimate": 0.0321, "p_value": 1.234e-12, "verdict": "met"}],
@@ -34,7 +38,7 @@ def test_floating_point_noise_passes() -> None:
 
 def test_a_moved_number_is_named_with_both_values() -> None:
     found = list(differences(_changed(estimate=0.0322), PINNED))
-    assert found == ["hypotheses[0].estimate: obtained 0.0322, expected 0.0321 (relative 3.12e-03)"]
+    assert found == ["hypotheses[0].estimate: obtained 0.0322, expected 0.0321 (relative 3.11e-03)"]
 
 
 def test_a_small_p_value_that_changes_is_found() -> None:
@@ -48,9 +52,31 @@ def test_verdicts_counts_keys_and_lengths_are_exact() -> None:
     counted["data"]["n_applications"] += 1
     assert list(differences(counted, PINNED))
     extra = _changed(new_key=1)
-    assert list(differences(extra, PINNED)) == ["new_key: not expected (obtained 1)"]
+    assert list(differences(extra, PINNED)) == ["new_key: obtained 1, expected (missing)"]
     shorter = _changed()
     shorter["data"]["excluded"] = []
-    assert list(differences(shorter, PINNED)) == ["data.excluded: 0 items obtained, 1 expected"]
+    assert list(differences(shorter, PINNED)) == [
+        "data.excluded: obtained '0 items', expected '1 items'"
+    ]
     typed = _changed(verdict=None)
     assert list(differences(typed, PINNED))
+
+
+def test_counts_are_exact_at_any_tolerance() -> None:
+    counted = _changed()
+    counted["data"]["n_applications"] += 1
+    assert list(differences(counted, PINNED, rtol=0.5))
+
+
+def test_noise_is_marked_within_and_residue_of_zero_has_no_relative_difference() -> None:
+    noisy = _changed(estimate=0.0321 * (1 + 3e-12), zero=2e-17)
+    found = {d.path: d for d in walk(PINNED, noisy)}
+    assert set(found) == {"hypotheses[0].estimate", "zero"}
+    assert all(d.within for d in found.values())
+    assert found["hypotheses[0].estimate"].relative == pytest.approx(3e-12, rel=1e-3)
+    assert found["zero"].relative is None
+
+
+def test_negative_tolerance_is_refused() -> None:
+    with pytest.raises(ValueError, match="must not be negative"):
+        list(walk(PINNED, PINNED, rtol=-1.0))

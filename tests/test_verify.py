@@ -142,7 +142,7 @@ def test_a_numerical_library_version_alone_verifies_with_a_note(
     )
     code, out, _ = _cli(["verify", "numver"], capsys)
     assert code == 0, out
-    assert "only the software versions differ" in out
+    assert "only the software versions recorded in them differ" in out
     assert "numpy: 1.0.0 recorded" in out
 
 
@@ -254,3 +254,100 @@ def test_bundle_without_data_lists_hashes(
         listing = archive.read("DATA-SHA256.txt").decode()
     assert not any(name.startswith("data/") for name in names)
     assert "data/applications.csv" in listing
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda m: m.update(command=["pilot-eval"]), "'command' is not the command line"),
+        (lambda m: m.update(command=["pilot-eval", "run", "p.yaml", "--data"]), "no --data"),
+        (lambda m: m.update(inputs={"data": ["a.csv"]}), "'inputs' is not"),
+        (lambda m: m.update(command="pilot-eval run"), "'command' is not the command line"),
+    ],
+)
+def test_a_malformed_manifest_cannot_run(
+    workspace: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    edit: Callable[[dict[str, Any]], None],
+    message: str,
+) -> None:
+    monkeypatch.chdir(workspace)
+    name = f"manifest-{abs(hash(message)) % 10_000}"
+    if not (workspace / name).exists():
+        _fresh(workspace, name, capsys)
+    path = workspace / name / "manifest.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    edit(manifest)
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+    code, _, err = _cli(["verify", name], capsys)
+    assert code == 2, err
+    assert message in err
+    assert "internal error" not in err
+
+
+def test_a_results_file_without_hypotheses_cannot_run(
+    workspace: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(workspace)
+    _fresh(workspace, "nohyp", capsys)
+    _edit_results(workspace / "nohyp" / "results.json", lambda r: r.update(hypotheses=[{}]))
+    code, _, err = _cli(["verify", "nohyp"], capsys)
+    assert code == 2, err
+    assert "not the results.json of a run" in err
+
+
+def test_a_changed_input_fails_even_when_the_numbers_do_not_move(
+    workspace: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(workspace)
+    _fresh(workspace, "comment", capsys)
+    plan = workspace / "plans" / "breed-werven-2024.yaml"
+    original = plan.read_text(encoding="utf-8")
+    plan.write_text(original + "# a comment changes the file, not the canonical plan\n", "utf-8")
+    try:
+        code, out, _ = _cli(["verify", "comment"], capsys)
+    finally:
+        plan.write_text(original, encoding="utf-8")
+    assert code == 1, out
+    assert "NOT verified" in out
+    assert "plans/breed-werven-2024.yaml: sha256" in out
+    assert "Hypotheses whose results moved" not in out
+
+
+def test_a_changed_layout_or_an_older_format_verifies_with_the_right_note(
+    workspace: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(workspace)
+    _fresh(workspace, "layout", capsys)
+    path = workspace / "layout" / "results.json"
+    results = json.loads(path.read_text(encoding="utf-8"))
+    path.write_text(json.dumps(results, indent=4, sort_keys=True), encoding="utf-8")
+    code, out, _ = _cli(["verify", "layout"], capsys)
+    assert code == 0, out
+    assert "every value is equal: the layout of results.json was changed" in out
+    # results.json of an earlier version also recorded libraries that compute nothing
+    results["software"]["babel"] = "0.0.1"
+    path.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    code, out, _ = _cli(["verify", "layout"], capsys)
+    assert code == 0, out
+    from importlib import metadata
+
+    assert f"babel: 0.0.1 recorded, {metadata.version('babel')} now" in out
+    assert "None" not in out
+
+
+def test_counts_are_exact_whatever_the_tolerance(
+    workspace: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(workspace)
+    _fresh(workspace, "count", capsys)
+    _edit_results(
+        workspace / "count" / "results.json",
+        lambda r: r["hypotheses"][0].update(
+            n_applications=r["hypotheses"][0]["n_applications"] + 1
+        ),
+    )
+    code, out, _ = _cli(["verify", "count", "--tolerance", "0.5"], capsys)
+    assert code == 1, out
+    assert "H1: n_applications" in out
