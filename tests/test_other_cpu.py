@@ -15,7 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.numbers import differences
+from tests.numbers import changes
 
 ROOT = Path(__file__).resolve().parent.parent
 PLAN = ROOT / "analysis_plans" / "breed-werven-2024.yaml"
@@ -67,7 +67,7 @@ def test_pinned_results_and_verify_hold_where_last_digits_differ(tmp_path: Path)
     other = json.loads(outputs["other"])
     other.pop("software")
     pinned = ROOT / "tests" / "test_example_results" / "example_results.json"
-    assert list(differences(other, json.loads(pinned.read_text(encoding="utf-8")))) == []
+    assert list(changes(other, json.loads(pinned.read_text(encoding="utf-8")))) == []
 
     # a reviewer on the other machine verifies the output made here
     done = _cli(["verify", "out"], tmp_path / "here", OTHER_CPU)
