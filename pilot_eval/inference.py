@@ -136,15 +136,17 @@ def minimum_detectable_effect(
 
     ``(q_{1-alpha} + q_{power}) * SE`` (one-sided; ``q_{1-alpha/2}`` two-sided) with the
     estimate's own standard error, so the vacancy-clustered structure of the data is taken
-    into account (Bloom 1995). Quantiles are t with the estimate's df where it has one,
-    standard normal otherwise. On ratio scales the standard error is that of the log and
-    the result is a ratio. Returned on the estimate's scale, on the side of the
-    alternative (above the value of no effect for two-sided); None without a standard error.
+    into account (Bloom 1995). Quantiles are t with the estimate's df where its statistic is
+    a t, standard normal otherwise (z, and chi-square with one df, whose root is a z). On
+    ratio scales the standard error is that of the log and the result is a ratio. Returned
+    on the estimate's scale, on the side of the alternative (above the value of no effect
+    for two-sided); None without a standard error.
     """
     if est.std_error is None or not est.estimable:
         return None
     tail = alpha / 2 if alternative == "two-sided" else alpha
-    if est.df:
+    if est.df and est.statistic_name == "t":
+        # a chi-square statistic's df (Mantel-Haenszel: 1) is not a t distribution's
         q = float(stats.t.ppf(1 - tail, est.df) + stats.t.ppf(power, est.df))
     else:
         q = float(stats.norm.ppf(1 - tail) + stats.norm.ppf(power))

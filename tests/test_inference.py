@@ -103,3 +103,20 @@ def test_holm_equals_statsmodels() -> None:
             p[rng.random(m) < 0.2] = p[0]  # ties
             expected = multipletests(p, method="holm")[1]
             assert np.allclose(holm(p), expected, rtol=0, atol=1e-15)
+
+
+def test_minimum_detectable_effect_of_a_chi_square_test_uses_normal_quantiles() -> None:
+    from pilot_eval.inference import minimum_detectable_effect
+
+    mh = Estimate(
+        "mantel_haenszel", "odds_ratio", "null", estimate=0.8, std_error=0.1,
+        statistic=6.6, statistic_name="chi2", df=1.0, p_value=0.01,
+    )  # fmt: skip
+    # by hand: z_0.95 + z_0.80 = 1.644854 + 0.841621 = 2.486475; exp(-0.2486475) = 0.779855
+    assert minimum_detectable_effect(mh, "less", 0.05) == pytest.approx(0.779855, abs=1e-6)
+    lpm = Estimate(
+        "lpm_fe", "difference", "null", estimate=0.03, std_error=0.01,
+        statistic=3.0, statistic_name="t", df=19.0, p_value=0.01,
+    )  # fmt: skip
+    # by hand: t_19(0.95) + t_19(0.80) = 1.729133 + 0.860951 = 2.590084
+    assert minimum_detectable_effect(lpm, "greater", 0.05) == pytest.approx(0.02590084, abs=1e-7)

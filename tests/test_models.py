@@ -236,3 +236,20 @@ def test_score_gap_difference_between_arms(plan: AnalysisPlan) -> None:
     se = math.sqrt(pilot["std_error"] ** 2 + control["std_error"] ** 2)
     assert diff["std_error"] == pytest.approx(se)
     assert diff["ci_high"] - diff["ci_low"] == pytest.approx(2 * 1.959963984540054 * se)
+
+
+def test_logit_quasi_separation_is_not_estimable_and_the_run_goes_on(plan: AnalysisPlan) -> None:
+    """0 offers among 13 focal applicants in 12 vacancies: the maximum-likelihood odds ratio
+    is 0, and the fit would stop at a coefficient near -30 with a meaningless standard
+    error (p = 1e-16), as Mantel-Haenszel refuses to report it."""
+    from tests.samples import sample_from_tables
+
+    counts = [(2, 3), (1, 5), (1, 1), (1, 4), (1, 2), (1, 5)] * 2
+    tables = [(f"V{v}", 0, n1, c, 10) for v, (n1, c) in enumerate(counts)]
+    sample = sample_from_tables(tables)
+    ctx = _ctx(plan, kind="stage_gap", arm="control", stage=STAGE, alternative="two-sided")
+    e = estimate("logit", sample, ctx)
+    assert not e.estimable
+    assert e.reason is not None
+    assert e.reason.startswith("quasi-separation")
+    assert estimate("lpm_fe", sample, ctx).estimable

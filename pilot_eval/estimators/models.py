@@ -33,6 +33,21 @@ from pilot_eval.estimators.linear import t_inference
 from pilot_eval.prepare import ComparisonSample
 from pilot_eval.results import Estimate, not_estimable
 
+_LARGEST_LOG_ODDS = 700.0
+"""exp() of more overflows a float."""
+
+
+def _boundary_group(successes: np.ndarray, trials: np.ndarray, indicators: np.ndarray) -> bool:
+    """True when a group of cells with the same indicator values (focal, arm) has applications
+    that all fail or all pass: the maximum-likelihood odds ratio is then 0 or infinite (quasi-
+    separation), and the fit stops at a large coefficient with a meaningless standard error
+    instead of saying so (Albert & Anderson 1984)."""
+    _, group = np.unique(indicators, axis=0, return_inverse=True)
+    group = group.ravel()
+    passed = np.bincount(group, weights=successes)
+    total = np.bincount(group, weights=trials)
+    return bool(np.any((total > 0) & ((passed == 0) | (passed == total))))
+
 
 def _design(
     sample: ComparisonSample, ctx: Context
@@ -87,6 +102,12 @@ def logit(sample: ComparisonSample, ctx: Context) -> Estimate:
         return refuse("no variation: every application has the same outcome")
     if np.linalg.matrix_rank(x) < x.shape[1]:
         return refuse("the regressors are collinear (a group or arm is empty)")
+    groups_of = x[:, 1:3] if ctx.hypothesis.kind == "gap_difference" else x[:, 1:2]
+    if _boundary_group(successes, trials, groups_of):
+        return refuse(
+            "quasi-separation: in one group (focal or reference, in one arm) no application "
+            "or every application passes, so the odds ratio is 0 or infinite"
+        )
     names = _names(ctx)
     with warnings.catch_warnings():
         warnings.simplefilter("error", PerfectSeparationWarning)
@@ -121,10 +142,13 @@ def logit(sample: ComparisonSample, ctx: Context) -> Estimate:
     factor = n_vac / (n_vac - 1) * (n_app - 1) / (n_app - k)
     j = names.index(target)
     b = float(fit.params[j])
-    se = math.sqrt(factor * float(fit.cov_params()[j, j]))
-    if not math.isfinite(se) or se <= 0:
-        return refuse("the standard error is not finite")
+    variance = factor * float(fit.cov_params()[j, j])
+    if not math.isfinite(variance) or variance <= 0:
+        return refuse("the clustered variance of the log odds ratio is not positive")
+    se = math.sqrt(variance)
     t, p, low, high = t_inference(b, se, n_vac - 1, ctx.hypothesis.alternative, ctx.alpha)
+    if max(abs(b), abs(low), abs(high)) > _LARGEST_LOG_ODDS:
+        return refuse("the odds ratio or its interval is too large to be represented")
     return Estimate(
         estimator=name,
         scale=SCALES[name],
