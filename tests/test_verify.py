@@ -66,19 +66,30 @@ def _edit_results(path: Path, edit: Callable[[dict[str, Any]], None]) -> None:
     path.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
+def _verify_edited(
+    workspace: Path,
+    name: str,
+    edit: Callable[[dict[str, Any]], None],
+    capsys: pytest.CaptureFixture[str],
+    *options: str,
+) -> tuple[int, str, str]:
+    """Verify a copy of the run whose results.json was edited; exit code, stdout, stderr."""
+    _fresh(workspace, name, capsys)
+    _edit_results(workspace / name / "results.json", edit)
+    return _cli(["verify", name, *options], capsys)
+
+
 def test_floating_point_noise_verifies_with_a_note(
     workspace: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(workspace)
-    _fresh(workspace, "tol", capsys)
 
     def noise(results: dict[str, Any]) -> None:
-        # as another CPU's last bits might: twelfth significant digit, and residue near 0
+        # as another CPU's last bits might: the twelfth significant digit
         results["hypotheses"][0]["estimate"] *= 1 + 1e-11
         results["hypotheses"][0]["p_value"] *= 1 - 3e-12
 
-    _edit_results(workspace / "tol" / "results.json", noise)
-    code, out, _ = _cli(["verify", "tol"], capsys)
+    code, out, _ = _verify_edited(workspace, "tol", noise, capsys)
     assert code == 0, out
     assert "within a relative tolerance of 1e-09" in out
     assert "2 number(s) differ in their last digits only" in out
@@ -135,12 +146,9 @@ def test_a_numerical_library_version_alone_verifies_with_a_note(
     workspace: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(workspace)
-    _fresh(workspace, "numver", capsys)
-    _edit_results(
-        workspace / "numver" / "results.json",
-        lambda r: r["software"].update(numpy="1.0.0"),
+    code, out, _ = _verify_edited(
+        workspace, "numver", lambda r: r["software"].update(numpy="1.0.0"), capsys
     )
-    code, out, _ = _cli(["verify", "numver"], capsys)
     assert code == 0, out
     assert "only the software versions recorded in them differ" in out
     assert "numpy: 1.0.0 recorded" in out
@@ -290,9 +298,7 @@ def test_a_results_file_without_hypotheses_cannot_run(
     workspace: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(workspace)
-    _fresh(workspace, "nohyp", capsys)
-    _edit_results(workspace / "nohyp" / "results.json", lambda r: r.update(hypotheses=[{}]))
-    code, _, err = _cli(["verify", "nohyp"], capsys)
+    code, _, err = _verify_edited(workspace, "nohyp", lambda r: r.update(hypotheses=[{}]), capsys)
     assert code == 2, err
     assert "not the results.json of a run" in err
 
@@ -341,13 +347,10 @@ def test_counts_are_exact_whatever_the_tolerance(
     workspace: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(workspace)
-    _fresh(workspace, "count", capsys)
-    _edit_results(
-        workspace / "count" / "results.json",
-        lambda r: r["hypotheses"][0].update(
-            n_applications=r["hypotheses"][0]["n_applications"] + 1
-        ),
-    )
-    code, out, _ = _cli(["verify", "count", "--tolerance", "0.5"], capsys)
+
+    def one_more(results: dict[str, Any]) -> None:
+        results["hypotheses"][0]["n_applications"] += 1
+
+    code, out, _ = _verify_edited(workspace, "count", one_more, capsys, "--tolerance", "0.5")
     assert code == 1, out
     assert "H1: n_applications" in out
