@@ -129,7 +129,6 @@ def run_plan(
         check_destination,
         manifest,
         relative,
-        sha256_bytes,
         staged_folder,
         write_files,
     )
@@ -170,8 +169,7 @@ def run_plan(
             outputs=written,
             exploratory=exploratory,
         )
-        write_files(staging, {"manifest.json": manifest_text})
-    files = {**written, "manifest.json": sha256_bytes(manifest_text.encode("utf-8"))}
+        files = {**written, **write_files(staging, {"manifest.json": manifest_text})}
     return RunOutcome(
         out=out_dir,
         results=json.loads(results_text),
