@@ -16,16 +16,19 @@ echo "wheel-check: building the sdist and, from it, the wheel"
 "$python" -m build --outdir "$work/dist" "$root" >"$work/build.log" 2>&1 ||
   { cat "$work/build.log"; exit 1; }
 wheel="$(ls "$work"/dist/pilot_eval-*.whl)"
+# the listing goes to a file first: `grep -q` on a pipe stops reading at its first match,
+# and under pipefail the writer's broken pipe would fail the check at random
+"$python" -m zipfile -l "$wheel" | awk 'NR > 1 {print $1}' >"$work/wheel-files"
 for member in pilot_eval/evidence/__init__.py pilot_eval/estimators/__init__.py \
   pilot_eval/templates/report.html.j2 pilot_eval/templates/i18n/nl.yaml \
   pilot_eval/templates/report.css pilot_eval/formats/plan.schema.json pilot_eval/py.typed; do
-  "$python" -m zipfile -l "$wheel" | grep -q " *$member " ||
+  grep -qxF "$member" "$work/wheel-files" ||
     { echo "wheel-check: $member is missing from $(basename "$wheel")"; exit 1; }
 done
 
 # every module and template of the source, and nothing else
 diff <(cd "$root" && find pilot_eval -type f -not -path '*/__pycache__/*' | sort) \
-  <("$python" -m zipfile -l "$wheel" | awk '{print $1}' | grep '^pilot_eval/' | sort) ||
+  <(grep '^pilot_eval/' "$work/wheel-files" | sort) ||
   { echo "wheel-check: the wheel's files differ from pilot_eval/ (above)"; exit 1; }
 
 echo "wheel-check: installing $(basename "$wheel") into a fresh venv"
