@@ -16,7 +16,7 @@ import datetime as dt
 import difflib
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
@@ -49,6 +49,10 @@ EstimatorName = Literal[
     "z_test",
     "hedges_g",
     "randomisation",
+    "lpm_cr2",
+    "difference_pooled_cr2",
+    "impact_ratio_cr2",
+    "hedges_g_cr2",
 ]
 
 ESTIMATOR_SCALES: Mapping[str, str] = {
@@ -61,6 +65,10 @@ ESTIMATOR_SCALES: Mapping[str, str] = {
     "z_test": "ratio",
     "hedges_g": "smd",
     "randomisation": "difference",
+    "lpm_cr2": "difference",
+    "difference_pooled_cr2": "difference",
+    "impact_ratio_cr2": "ratio",
+    "hedges_g_cr2": "smd",
 }
 """The scale of each estimator's estimate."""
 
@@ -71,13 +79,45 @@ STAGES: tuple[Stage, ...] = get_args(Stage)
 """The ordered stages of a selection procedure, earliest first."""
 
 ESTIMATORS_BY_KIND: Mapping[str, tuple[str, ...]] = {
-    "pool_share": ("lpm_fe", "difference_pooled", "logit", "randomisation"),
-    "stage_gap": ("lpm_fe", "difference_pooled", "mantel_haenszel", "logit"),
-    "gap_difference": ("lpm_fe", "difference_pooled", "logit", "randomisation"),
-    "impact_ratio": ("impact_ratio", "fisher_exact", "z_test"),
-    "score_gap": ("hedges_g",),
+    "pool_share": ("lpm_fe", "difference_pooled", "logit", "randomisation", "lpm_cr2"),
+    "stage_gap": (
+        "lpm_fe",
+        "difference_pooled",
+        "mantel_haenszel",
+        "logit",
+        "lpm_cr2",
+        "difference_pooled_cr2",
+    ),
+    "gap_difference": ("lpm_fe", "difference_pooled", "logit", "randomisation", "lpm_cr2"),
+    "impact_ratio": ("impact_ratio", "fisher_exact", "z_test", "impact_ratio_cr2"),
+    "score_gap": ("hedges_g", "hedges_g_cr2"),
 }
 """Estimators that apply to each hypothesis kind; the first is the default."""
+
+CLUSTER_AWARE: tuple[str, ...] = (
+    "lpm_cr2",
+    "difference_pooled_cr2",
+    "impact_ratio_cr2",
+    "hedges_g_cr2",
+    "randomisation",
+)
+"""Tests whose error rate respects applicants clustered in vacancies (and vacancies in
+blocks): CR2 with Bell-McCaffrey degrees of freedom, or randomisation inference that
+re-draws the assignment within blocks. Only these may decide a verdict."""
+
+DECIDING_DEFAULT: Mapping[str, str] = {
+    "lpm_fe": "lpm_cr2",
+    "mantel_haenszel": "lpm_cr2",
+    "logit": "lpm_cr2",
+    "difference_pooled": "difference_pooled_cr2",
+    "impact_ratio": "impact_ratio_cr2",
+    "fisher_exact": "impact_ratio_cr2",
+    "z_test": "impact_ratio_cr2",
+    "hedges_g": "hedges_g_cr2",
+}
+"""The cluster-aware test that decides when the plan's estimator is not one: the same
+estimand with CR2 inference where there is one (pooled difference, impact ratio, Hedges'
+g), otherwise the within-vacancy linear model (Mantel-Haenszel, logit)."""
 
 RANDOMISED: tuple[Assignment, ...] = ("randomised", "block_randomised")
 
@@ -191,6 +231,15 @@ class Hypothesis(_Frozen):
     estimator: EstimatorName | None = Field(
         None, description="Estimator reported at the top level; default depends on the kind."
     )
+    decided_by: EstimatorName | None = Field(
+        None,
+        description="The cluster-aware test whose adjusted p-value and interval decide the "
+        "verdict (lpm_cr2, difference_pooled_cr2, impact_ratio_cr2, hedges_g_cr2 or "
+        "randomisation). Default: the estimator itself when it is cluster-aware, otherwise "
+        "its cluster-aware counterpart (lpm_fe, mantel_haenszel and logit: lpm_cr2; "
+        "difference_pooled: difference_pooled_cr2, or lpm_cr2 between arms; impact_ratio, "
+        "fisher_exact and z_test: impact_ratio_cr2; hedges_g: hedges_g_cr2).",
+    )
     criterion: Criterion = Field(Criterion(), description="Success criterion.")
     description: str | None = Field(None, description="The hypothesis in words.")
 
@@ -198,6 +247,56 @@ class Hypothesis(_Frozen):
     def chosen_estimator(self) -> str:
         """The plan's estimator, or the documented default of the kind."""
         return self.estimator or ESTIMATORS_BY_KIND[self.kind][0]
+
+    @property
+    def deciding_test(self) -> str:
+        """The test that decides the verdict: the plan's ``decided_by`` or the default."""
+        return self.decided_by or deciding_default(self.kind, self.chosen_estimator)
+
+
+def _check_deciding_test(
+    plan: AnalysisPlan, h: Hypothesis, at: str, add: Callable[..., None]
+) -> None:
+    """``decided_by`` names a cluster-aware test of the kind; min_effect is on its scale."""
+    test = h.decided_by
+    if test is not None:
+        allowed = [t for t in ESTIMATORS_BY_KIND[h.kind] if t in CLUSTER_AWARE]
+        if test not in allowed:
+            add(
+                f"{at}.decided_by",
+                f"not a cluster-aware test of {h.kind} (allowed: {', '.join(allowed)})",
+                test,
+            )
+            return
+        if test == "randomisation" and plan.design.assignment not in RANDOMISED:
+            add(
+                f"{at}.decided_by",
+                f"randomisation inference needs a randomised design, not "
+                f"'{plan.design.assignment}'",
+                test,
+            )
+    if h.estimator is not None and h.estimator not in ESTIMATORS_BY_KIND[h.kind]:
+        return  # reported above
+    deciding, chosen = h.deciding_test, h.chosen_estimator
+    if (
+        h.criterion.min_effect is not None
+        and ESTIMATOR_SCALES[deciding] != ESTIMATOR_SCALES[chosen]
+    ):
+        add(
+            f"{at}.criterion.min_effect",
+            f"is on the scale of {chosen} ({ESTIMATOR_SCALES[chosen]}), but {deciding}, which "
+            f"decides, reports a {ESTIMATOR_SCALES[deciding]}: name a test on the same scale "
+            "in decided_by, or the estimator that decides in estimator",
+            h.criterion.min_effect,
+        )
+
+
+def deciding_default(kind: str, estimator: str) -> str:
+    """The cluster-aware test that decides for ``estimator`` on ``kind`` by default."""
+    if estimator in CLUSTER_AWARE:
+        return estimator
+    default = DECIDING_DEFAULT[estimator]
+    return default if default in ESTIMATORS_BY_KIND[kind] else "lpm_cr2"
 
 
 class RandomisationInference(_Frozen):
@@ -562,6 +661,8 @@ def canonical_json(plan: AnalysisPlan) -> str:
     for h, entry in zip(plan.hypotheses, data["hypotheses"], strict=True):
         if entry.get("estimator") == ESTIMATORS_BY_KIND[h.kind][0]:
             del entry["estimator"]
+        if entry.get("decided_by") == deciding_default(h.kind, h.chosen_estimator):
+            del entry["decided_by"]
         if "arm" in entry and entry["arm"] == plan.arm_of(h.model_copy(update={"arm": None})):
             del entry["arm"]
         no_effect = NO_EFFECT[ESTIMATOR_SCALES[h.chosen_estimator]]
@@ -982,6 +1083,7 @@ def check_references(
                     f"'{plan.design.assignment}'",
                     h.estimator,
                 )
+        _check_deciding_test(plan, h, at, add)
     ids = {h.id: h for h in plan.hypotheses}
     spec_ids: set[str] = set()
     for i, spec in enumerate(plan.robustness):

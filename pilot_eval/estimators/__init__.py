@@ -115,6 +115,7 @@ def null_hypothesis(ctx: Context) -> str:
 
 # The implementations register themselves on import; they need the names above.
 from pilot_eval.estimators import (  # noqa: E402, F401
+    clustered,
     linear,
     models,
     proportions,
