@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import scipy.linalg
+import scipy.stats
 
 from pilot_eval.estimators import Context, estimate
 from pilot_eval.estimators.linear import cluster_cr2
@@ -106,7 +106,8 @@ def test_impact_ratio(small: pd.DataFrame, plan: AnalysisPlan) -> None:
     _check(e, 1.29949874686717, 0.153922757302412, 3.80911232074042)
     assert e.estimate == pytest.approx(estimate("impact_ratio", sample, Context(plan, h)).estimate)
     low, high = e.ci_low, e.ci_high
-    assert low is not None and high is not None
+    assert low is not None
+    assert high is not None
     q = scipy.stats.t.ppf(0.975, 3.80911232074042)
     assert np.log(high) == pytest.approx(np.log(1.29949874686717) + q * 0.153922757302412)
 
