@@ -333,11 +333,15 @@ def _echo_verdicts(results: dict[str, Any]) -> None:
     if plan["exploratory"]:
         state = "matches its lock" if plan["locked"] else "is not the locked version"
         click.echo(f"EXPLORATORY run (the plan {state}); every output is marked exploratory.")
+    click.echo(f"  {'':<6} {'':<15} {'decided by':<22} {'estimate':>9}  {'p adj.':>7}  verdict")
     for h in results["hypotheses"]:
-        est = h["estimate"]
+        decision = h.get("decision") or h
+        est, p_adj = decision["estimate"], h["p_adjusted"]
         shown = "n/a" if est is None else f"{est:.4f}"
+        p_shown = "n/a" if p_adj is None else f"{p_adj:.4f}"
         click.echo(
-            f"  {h['id']:<6} {h['kind']:<15} {h['estimator']:<18} {shown:>9}  {h['verdict']}"
+            f"  {h['id']:<6} {h['kind']:<15} {h.get('decided_by', h['estimator']):<22} "
+            f"{shown:>9}  {p_shown:>7}  {h['verdict']}"
         )
 
 

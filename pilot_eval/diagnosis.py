@@ -5,7 +5,7 @@ In the manner of DeclareDesign's ``diagnose_design`` (Blair, Cooper, Coppock & H
 vacancies, blocks, arms and assignment mechanism, applications per vacancy, group shares,
 missing demographics, stage rates) is simulated many times under the true effects the
 plan's ``diagnosis`` section declares, and once more under no effect at all; every
-hypothesis of the plan is estimated on each simulated bundle with its chosen estimator,
+hypothesis of the plan is estimated on each simulated bundle with the test that decides it (``decided_by``),
 adjusted within its family and judged by its criterion, exactly as ``run`` does. Subgroup
 checks, robustness specifications and descriptive tables decide no verdict and are not
 simulated.
@@ -329,7 +329,7 @@ def _logit(p: FloatArray) -> FloatArray:
 
 
 def run_once(bundle: Bundle, plan: AnalysisPlan) -> list[tuple[Any, ...]]:
-    """Each hypothesis with its chosen estimator, adjusted and judged as ``run`` does:
+    """Each hypothesis with the test that decides it, adjusted and judged as ``run`` does:
     (estimate, ci_low, ci_high, p_value, p_adjusted, verdict) per hypothesis."""
     with silenced():
         return _run_once(bundle, plan)
@@ -339,7 +339,7 @@ def _run_once(bundle: Bundle, plan: AnalysisPlan) -> list[tuple[Any, ...]]:
     from pilot_eval.runner import Analysis, verdicts
 
     frame = analysis_frame(bundle, plan)
-    # only what the chosen estimators read: every selection then copies a few columns
+    # only what the deciding tests read: every selection then copies a few columns
     needed = ["vacancy_id", "arm", *plan.application_columns()]
     needed += [c for h in plan.hypotheses for c in h.adjust_for]
     needed += [plan.design.block] if plan.design.block else []
@@ -348,15 +348,15 @@ def _run_once(bundle: Bundle, plan: AnalysisPlan) -> list[tuple[Any, ...]]:
     analyses = []
     for h in plan.hypotheses:
         sample = comparison_sample(frame, plan, h)
-        chosen = estimate(h.chosen_estimator, sample, Context(plan, h))
-        analyses.append(Analysis(h, sample, {chosen.estimator: chosen}, chosen))
+        decides = estimate(h.deciding_test, sample, Context(plan, h))
+        analyses.append(Analysis(h, sample, {decides.estimator: decides}, decides, decides))
     adjusted, judged = verdicts(plan, analyses)
     return [
         (
-            a.chosen.estimate,
-            a.chosen.ci_low,
-            a.chosen.ci_high,
-            a.chosen.p_value,
+            a.deciding.estimate,
+            a.deciding.ci_low,
+            a.deciding.ci_high,
+            a.deciding.p_value,
             adjusted[a.hypothesis.id],
             judged[a.hypothesis.id],
         )
@@ -448,7 +448,7 @@ def simulate_runs(
 def true_value(h: Hypothesis, plan: AnalysisPlan, d: Diagnosis, model: DesignModel) -> float | None:
     """The value the hypothesis estimates under the declared effects (module docstring);
     None for transitions over more than one stage, whose value the model does not give."""
-    scale = ESTIMATOR_SCALES[h.chosen_estimator]
+    scale = ESTIMATOR_SCALES[h.deciding_test]
     arm, ref = plan.arm_of(h), plan.reference_arm
     if h.kind == "pool_share":
         shifts = d.pool_share.get(h.group, {})
@@ -547,7 +547,7 @@ def diagnose(
     runs = simulate_runs(model, plan, d, sims, jobs, scheduler, progress)
     rows = []
     for i, h in enumerate(plan.hypotheses):
-        scale = ESTIMATOR_SCALES[h.chosen_estimator]
+        scale = ESTIMATOR_SCALES[h.deciding_test]
         null_value = NO_EFFECT[scale]
         truth = true_value(h, plan, d, model)
         declared = diagnosands([r[i] for r in runs["declared"]], truth, null_value, plan.alpha)
@@ -561,7 +561,7 @@ def diagnose(
                 "id": h.id,
                 "family": h.family,
                 "kind": h.kind,
-                "estimator": h.chosen_estimator,
+                "estimator": h.deciding_test,
                 "scale": scale,
                 "alternative": h.alternative,
                 "truth": truth,

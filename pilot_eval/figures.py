@@ -148,8 +148,11 @@ def impact_ratios(
 def forest(
     results: Mapping[str, Any], t: Mapping[str, Any], num: Callable[[float], str]
 ) -> ReportFigure:
-    """Every hypothesis' chosen estimate with its interval, one panel per scale."""
-    rows = [h for h in results["hypotheses"] if h["estimate"] is not None]
+    """Every hypothesis' deciding estimate with its interval, one panel per scale."""
+    decided = [
+        {**h, **h.get("decision", {}), "verdict": h["verdict"]} for h in results["hypotheses"]
+    ]
+    rows = [h for h in decided if h["estimate"] is not None]
     scales = [
         s
         for s in ("difference", "odds_ratio", "ratio", "smd")

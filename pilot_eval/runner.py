@@ -149,21 +149,26 @@ def applicable_estimators(plan: AnalysisPlan, kind: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Analysis:
-    """One hypothesis analysed: its sample, every applicable estimate, the chosen one."""
+    """One hypothesis analysed: its sample, every applicable estimate, the chosen one (the
+    plan's estimator, reported first) and the deciding one (the cluster-aware test whose
+    adjusted p-value and interval give the verdict; often the same)."""
 
     hypothesis: Hypothesis
     sample: ComparisonSample
     estimates: dict[str, Estimate]
     chosen: Estimate
+    deciding: Estimate
 
 
 def analyse(frame: pd.DataFrame, plan: AnalysisPlan, h: Hypothesis) -> Analysis:
     """Run every applicable estimator of hypothesis ``h`` on its comparison sample."""
     sample = comparison_sample(frame, plan, h)
     ctx = Context(plan=plan, hypothesis=h)
-    names = dict.fromkeys((*applicable_estimators(plan, h.kind), h.chosen_estimator))
+    names = dict.fromkeys(
+        (*applicable_estimators(plan, h.kind), h.chosen_estimator, h.deciding_test)
+    )
     estimates = {name: estimate(name, sample, ctx) for name in names}
-    return Analysis(h, sample, estimates, estimates[h.chosen_estimator])
+    return Analysis(h, sample, estimates, estimates[h.chosen_estimator], estimates[h.deciding_test])
 
 
 def score_gap_by_arm(frame: pd.DataFrame, plan: AnalysisPlan, h: Hypothesis) -> dict[str, Any]:
@@ -225,9 +230,9 @@ def verdicts(
     plan: AnalysisPlan, analyses: Sequence[Analysis]
 ) -> tuple[dict[str, float | None], dict[str, str]]:
     """Adjusted p-values within the plan's families, and the verdict per hypothesis."""
-    adjusted = adjust_p_values(plan, {a.hypothesis.id: a.chosen for a in analyses})
+    adjusted = adjust_p_values(plan, {a.hypothesis.id: a.deciding for a in analyses})
     return adjusted, {
-        a.hypothesis.id: verdict(a.hypothesis, a.chosen, adjusted[a.hypothesis.id], plan.alpha)
+        a.hypothesis.id: verdict(a.hypothesis, a.deciding, adjusted[a.hypothesis.id], plan.alpha)
         for a in analyses
     }
 
@@ -394,8 +399,8 @@ def robustness(
             for a in targets:
                 h = a.hypothesis
                 missing = not_estimable(
-                    h.chosen_estimator,
-                    SCALES[h.chosen_estimator],
+                    h.deciding_test,
+                    SCALES[h.deciding_test],
                     null_hypothesis(Context(plan, h)),
                     "population weights need the table population, absent from the bundle",
                 )
@@ -427,15 +432,13 @@ def robustness(
         weightings: list[dict[str, Any] | None] = []
         ledgers: list[list[dict[str, Any]]] = []
         for a in targets:
-            update: dict[str, Any] = {}
-            if spec.estimator is not None:
-                update["estimator"] = spec.estimator
+            # the specification's estimator decides its verdict; otherwise the test that
+            # decides the main verdict, so that only the declared change differs
+            name = spec.estimator or a.hypothesis.deciding_test
+            update: dict[str, Any] = {"estimator": name, "decided_by": None}
             if spec.adjust_for is not None:
                 update["adjust_for"] = spec.adjust_for
-            if (
-                SCALES[a.hypothesis.chosen_estimator]
-                != SCALES[spec.estimator or a.hypothesis.chosen_estimator]
-            ):
+            if SCALES[a.hypothesis.deciding_test] != SCALES[name]:
                 # a threshold on another scale does not carry over: test against no effect
                 update["criterion"] = Criterion()
             h = a.hypothesis.model_copy(update=update)
@@ -468,32 +471,29 @@ def robustness(
             sample = comparison_sample(rows, plan, h)
             ctx = Context(plan, h)
             if weight_failure is not None:
-                alt = refuse(h.chosen_estimator, sample, ctx, weight_failure)
+                alt = refuse(name, sample, ctx, weight_failure)
             elif (
                 spec.adjust_for
                 and h.kind in ("stage_gap", "gap_difference")
-                and h.chosen_estimator != "lpm_fe"
+                and name not in ("lpm_fe", "lpm_cr2")
             ):
                 alt = refuse(
-                    h.chosen_estimator,
+                    name,
                     sample,
                     ctx,
                     f"adjust_for lets the gap vary with vacancy columns, which only lpm_fe "
-                    f"estimates (focal x column); {h.chosen_estimator} cannot",
+                    f"and lpm_cr2 estimate (focal x column); {name} cannot",
                 )
-            elif (spec.reweight is not None or spec.population_weights) and (
-                h.chosen_estimator not in WEIGHTED
-            ):
+            elif (spec.reweight is not None or spec.population_weights) and (name not in WEIGHTED):
                 alt = refuse(
-                    h.chosen_estimator,
+                    name,
                     sample,
                     ctx,
-                    f"{h.chosen_estimator} does not use weights; reweighting is run with "
-                    f"{', '.join(WEIGHTED)}",
+                    f"{name} does not use weights; reweighting is run with {', '.join(WEIGHTED)}",
                 )
             else:
-                alt = estimate(h.chosen_estimator, sample, ctx)
-            changed.append(Analysis(h, sample, {alt.estimator: alt}, alt))
+                alt = estimate(name, sample, ctx)
+            changed.append(Analysis(h, sample, {alt.estimator: alt}, alt, alt))
             ledger += [{"reason": e.reason, "rows": e.rows} for e in sample.exclusions]
             ledgers.append(ledger)
         sub_plan = plan.model_copy(update={"hypotheses": tuple(c.hypothesis for c in changed)})
@@ -513,11 +513,11 @@ def robustness(
                 }
             )
             # verdicts on different scales rest on different thresholds: compare signs only
-            same_scale = a.chosen.scale == c.chosen.scale
+            same_scale = a.deciding.scale == c.chosen.scale
             flips += robustness_flip(
                 h_id,
                 spec.id,
-                a.chosen,
+                a.deciding,
                 main_verdicts[h_id] if same_scale else None,
                 c.chosen,
                 spec_verdicts[h_id] if same_scale else None,
@@ -537,7 +537,7 @@ def _hypothesis_row(
     verdict_: str,
     subgroups: list[dict[str, Any]],
 ) -> dict[str, Any]:
-    h, pick = a.hypothesis, a.chosen
+    h, pick, decides = a.hypothesis, a.chosen, a.deciding
     row = {
         "id": h.id,
         "family": h.family,
@@ -549,14 +549,16 @@ def _hypothesis_row(
         "alternative": h.alternative,
         "description": h.description,
         "criterion": {
-            "min_effect": threshold(h, pick.scale),
-            "text": criterion_text(h, pick.scale, plan.alpha),
+            "min_effect": threshold(h, decides.scale),
+            "text": criterion_text(h, decides.scale, plan.alpha),
         },
         **_estimate_fields(pick),
+        "decided_by": decides.estimator,
+        "decision": _estimate_fields(decides),
         "p_adjusted": p_adjusted,
         "verdict": verdict_,
         "minimum_detectable_effect": minimum_detectable_effect(
-            pick, h.alternative, family_level(plan, h)
+            decides, h.alternative, family_level(plan, h)
         ),
         "estimates": {
             name: {**e.as_json(), "alternative": h.alternative} for name, e in a.estimates.items()
