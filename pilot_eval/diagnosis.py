@@ -5,10 +5,10 @@ In the manner of DeclareDesign's ``diagnose_design`` (Blair, Cooper, Coppock & H
 vacancies, blocks, arms and assignment mechanism, applications per vacancy, group shares,
 missing demographics, stage rates) is simulated many times under the true effects the
 plan's ``diagnosis`` section declares, and once more under no effect at all; every
-hypothesis of the plan is estimated on each simulated bundle with the test that decides it (``decided_by``),
-adjusted within its family and judged by its criterion, exactly as ``run`` does. Subgroup
-checks, robustness specifications and descriptive tables decide no verdict and are not
-simulated.
+hypothesis of the plan is estimated on each simulated bundle with the test that decides
+it (``decided_by``), adjusted within its family and judged by its criterion, exactly as
+``run`` does. Subgroup checks, robustness specifications and descriptive tables decide no
+verdict and are not simulated.
 
 The design comes from a data bundle (``--data``: its vacancies, blocks, arms and sizes; the
 shares and missingness of the group columns by arm; the transition rates of the reference
