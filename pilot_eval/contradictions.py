@@ -104,7 +104,7 @@ def tests_disagree(
                 f"{', '.join(below)}; not significant: {', '.join(above)}. Tests that ignore "
                 "the clustering of applications in vacancies (pooled, z, Fisher) are too "
                 "confident when vacancies differ; the small-sample exact test is more "
-                "conservative than the z-test. The verdict follows the plan's chosen estimator."
+                "conservative than the z-test. The verdict follows the plan's deciding test."
             ),
         }
     ]

@@ -87,8 +87,9 @@ def test_true_values_follow_from_the_declared_effects(
     # H2: gap in the pilot minus gap in control, -0.01 - (-0.08)
     assert true_value(by_id["H2"], plan, d, small_model) == pytest.approx(0.07)
     assert true_value(by_id["H3"], plan, d, small_model) == pytest.approx(0.04)
-    # H4 is an odds ratio under a gap in probabilities: not given by the model
-    assert true_value(by_id["H4"], plan, d, small_model) is None
+    # H4 reports a Mantel-Haenszel odds ratio but is decided by the within-vacancy
+    # difference (lpm_cr2), whose true value is the declared gap in control
+    assert true_value(by_id["H4"], plan, d, small_model) == pytest.approx(-0.08)
     # H5: (r - 0.01) / r with r the mean reference rate over vacancies
     ratio = true_value(by_id["H5"], plan, d, small_model)
     assert ratio is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -166,7 +167,7 @@ def test_registering_the_example_again_reproduces_its_committed_lock(plan_path: 
     committed = EXAMPLE_LOCK.read_bytes()
     entries = json.loads(committed)["entries"]
     # Register the plan as it was, before its diagnosis section and the deviation that
-    # added it, on the date the committed lock records; amend it with the diagnosis
+    # (deviation 1); then amend it with the other evidence (deviation 2).
     # (deviation 1); then amend it to the example, with the other evidence (deviation 2).
     full = EXAMPLE.read_text(encoding="utf-8")
     evidence_start = full.index("  - id: R6\n")
@@ -177,8 +178,13 @@ def test_registering_the_example_again_reproduces_its_committed_lock(plan_path: 
     lock_plan(load_plan(plan_path), dt.date.fromisoformat(entries[0]["date"]))
     plan_path.write_text(with_diagnosis, encoding="utf-8")
     lock_plan(load_plan(plan_path), dt.date.fromisoformat(entries[1]["date"]))
-    plan_path.write_text(full, encoding="utf-8")
+    # deviation 3 named the deciding test of every hypothesis (decided_by)
+    third_deviation = full.index("  - date: 2026-12-04\n    what: >-\n      Bij elke hypothese")
+    before_deciding = re.sub(r"    decided_by: \w+\n", "", full[:third_deviation])
+    plan_path.write_text(before_deciding, encoding="utf-8")
     lock_plan(load_plan(plan_path), dt.date.fromisoformat(entries[2]["date"]))
+    plan_path.write_text(full, encoding="utf-8")
+    lock_plan(load_plan(plan_path), dt.date.fromisoformat(entries[3]["date"]))
     assert lock_path(plan_path).read_bytes() == committed
 
 

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from pilot_eval import schema_docs
 from pilot_eval.errors import PlanError, Problem
 from pilot_eval.plan import (
+    CLUSTER_AWARE,
     ESTIMATORS_BY_KIND,
     AnalysisPlan,
     Criterion,
@@ -31,6 +32,7 @@ from pilot_eval.plan import (
     LoadedPlan,
     RandomisationInference,
     StageTransition,
+    deciding_default,
     load_plan,
     plan_json_schema,
 )
@@ -167,7 +169,8 @@ def test_every_kind_default_estimator_is_allowed_for_the_kind() -> None:
 def test_omitted_hypothesis_keys_take_their_defaults(tmp_path: Path) -> None:
     text = edit(
         EXAMPLE_TEXT,
-        "    score: questionnaire_score\n    arm: pilot\n    alternative: two-sided\n",
+        "    score: questionnaire_score\n    arm: pilot\n    decided_by: hedges_g_cr2\n"
+        "    alternative: two-sided\n",
         "    score: questionnaire_score\n",
     )
     h6 = load_text(tmp_path, text).plan.hypotheses[5]
@@ -176,6 +179,8 @@ def test_omitted_hypothesis_keys_take_their_defaults(tmp_path: Path) -> None:
     assert h6.alternative == "two-sided"
     assert h6.adjust_for == ()
     assert h6.estimator is None
+    assert h6.decided_by is None
+    assert h6.deciding_test == "hedges_g_cr2"
     assert h6.criterion == Criterion(min_effect=None)
     assert h6.stage is None
 
@@ -937,11 +942,11 @@ def test_yaml_yes_and_no_are_refused(tmp_path: Path) -> None:
 def test_hash_is_independent_of_writing_min_effect_at_no_effect(
     tmp_path: Path, example: LoadedPlan
 ) -> None:
-    # H4 reports an odds ratio (mantel_haenszel): no effect is 1; H2 a difference: 0
+    # H5 is decided by a ratio (impact_ratio_cr2): no effect is 1; H2 by a difference: 0
     text = edit(
         EXAMPLE_TEXT,
-        "    estimator: mantel_haenszel\n",
-        "    estimator: mantel_haenszel\n    criterion: {min_effect: 1.0}\n",
+        "    decided_by: impact_ratio_cr2\n",
+        "    decided_by: impact_ratio_cr2\n    criterion: {min_effect: 1.0}\n",
     )
     text = edit(
         text, "    estimator: lpm_fe\n", "    estimator: lpm_fe\n    criterion: {min_effect: 0}\n"
@@ -987,3 +992,73 @@ def test_robustness_randomisation_needs_a_randomised_design(tmp_path: Path) -> N
     )
     problems = plan_problems(tmp_path, text, "problem in the plan")
     assert any(p.column == "robustness[5].estimator" for p in problems)
+
+
+def test_decided_by_must_be_a_cluster_aware_test_of_the_kind(tmp_path: Path) -> None:
+    text = edit(
+        EXAMPLE_TEXT,
+        "    decided_by: lpm_cr2\n    alternative: less",
+        "    decided_by: mantel_haenszel\n    alternative: less",
+    )  # H4
+    problem = only_problem(tmp_path, text, "problem in the plan")
+    assert problem.column == "hypotheses[3].decided_by"
+    assert problem.value == "mantel_haenszel"
+    assert "not a cluster-aware test of stage_gap" in problem.rule
+    assert "lpm_cr2, difference_pooled_cr2" in problem.rule
+
+
+def test_decided_by_randomisation_needs_a_randomised_design(tmp_path: Path) -> None:
+    text = edit(EXAMPLE_TEXT, "assignment: block_randomised", "assignment: self_selected")
+    text = edit(
+        text,
+        "    decided_by: lpm_cr2\n    alternative: greater\n    estimator: lpm_fe",
+        "    decided_by: randomisation\n    alternative: greater\n    estimator: lpm_fe",
+    )  # H2
+    problem = only_problem(tmp_path, text, "problem in the plan")
+    assert problem.column == "hypotheses[1].decided_by"
+    assert "needs a randomised design" in problem.rule
+
+
+def test_min_effect_must_be_on_the_scale_of_the_deciding_test(tmp_path: Path) -> None:
+    # H4 reports an odds ratio but is decided by a difference: an odds-ratio threshold
+    # cannot be tested by it
+    text = edit(
+        EXAMPLE_TEXT,
+        "    estimator: mantel_haenszel\n",
+        "    estimator: mantel_haenszel\n    criterion: {min_effect: 0.8}\n",
+    )
+    problem = only_problem(tmp_path, text, "problem in the plan")
+    assert problem.column == "hypotheses[3].criterion.min_effect"
+    assert "lpm_cr2, which decides, reports a difference" in problem.rule
+
+
+@pytest.mark.parametrize(
+    ("kind", "estimator", "deciding"),
+    [
+        ("stage_gap", "lpm_fe", "lpm_cr2"),
+        ("stage_gap", "mantel_haenszel", "lpm_cr2"),
+        ("stage_gap", "difference_pooled", "difference_pooled_cr2"),
+        ("gap_difference", "difference_pooled", "lpm_cr2"),
+        ("pool_share", "randomisation", "randomisation"),
+        ("impact_ratio", "fisher_exact", "impact_ratio_cr2"),
+        ("score_gap", "hedges_g", "hedges_g_cr2"),
+        ("score_gap", "hedges_g_cr2", "hedges_g_cr2"),
+    ],
+)
+def test_deciding_test_defaults_to_the_cluster_aware_counterpart(
+    kind: str, estimator: str, deciding: str
+) -> None:
+    assert deciding_default(kind, estimator) == deciding
+    assert deciding in CLUSTER_AWARE
+    assert deciding in ESTIMATORS_BY_KIND[kind]
+
+
+def test_hash_is_independent_of_writing_the_default_deciding_test(
+    tmp_path: Path, example: LoadedPlan
+) -> None:
+    data = example_data()
+    for h in data["hypotheses"]:
+        del h["decided_by"]  # each names its default
+    assert load_text(tmp_path, dump(data)).sha256 == example.sha256
+    data["hypotheses"][0]["decided_by"] = "randomisation"
+    assert load_text(tmp_path, dump(data)).sha256 != example.sha256
