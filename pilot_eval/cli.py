@@ -292,7 +292,16 @@ def diagnose(
     click.echo(f"{summary['sims']} runs per scenario; per hypothesis power and type-I error:")
     for h in summary["hypotheses"]:
         power, size = h["declared"]["power"], h["null"]["type_i_error"]
-        click.echo(f"  {h['id']:<6} {h['kind']:<15} power {_fmt(power)}  type-I error {_fmt(size)}")
+        flag = "  (above 1.5 x alpha)" if h["null"]["type_i_inflated"] else ""
+        click.echo(
+            f"  {h['id']:<6} {h['kind']:<15} power {_fmt(power)}  type-I error {_fmt(size)}{flag}"
+        )
+    if summary["type_i_inflated"]:
+        click.echo(
+            "Warning: under no effect the deciding test of "
+            f"{', '.join(summary['type_i_inflated'])} rejects more often than 1.5 x alpha.",
+            err=True,
+        )
     click.echo(f"Wrote diagnosis.json, diagnosis.{lang}.md, diagnosis.{lang}.html to {out}.")
 
 

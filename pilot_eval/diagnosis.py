@@ -16,14 +16,22 @@ arm), or from the synthetic generator (``--simulate``). In each simulation:
 
 * arms are re-drawn as the plan's assignment says (within blocks, or over all vacancies);
   matched and self-selected designs keep the observed arms;
-* each application's group values are drawn from the reference arm's distribution of known
-  values, missing with the arm's share of missing values; a declared ``pool_share`` change
-  moves applicants of the reference group to the focal group in that arm (or back);
-* each vacancy has its own probability of each transition (logit-normal around the
-  reference arm's rate, standard deviation ``vacancy_sd``); a focal applicant's probability
-  is shifted by the declared gap of its arm, clipped to [0.01, 0.99];
-* scores are standard normal plus the declared standardised difference for the focal group,
-  observed with the arm's share of observed scores.
+* vacancies differ (``pilot_eval.heterogeneity``; every value from the plan's
+  ``diagnosis.heterogeneity`` or else estimated from the bundle's reference arm), in every
+  scenario, the one without effect included;
+* each vacancy has its own shares of a group column's values (Dirichlet around the
+  reference arm's shares of known values, with the column's intraclass correlation); each
+  application's value is drawn from its vacancy's shares, missing with the arm's share of
+  missing values; a declared ``pool_share`` change moves applicants of the reference group
+  to the focal group in that arm (or back);
+* each vacancy has its own probability of each transition (Beta around the reference arm's
+  rate with the transition's intraclass correlation; logit-normal with standard deviation
+  ``vacancy_sd`` where neither plan nor bundle gives one); a focal applicant's probability
+  is shifted by the declared gap of its arm plus its vacancy's deviation from that gap
+  (normal, the gap's SD across vacancies), clipped to [0.01, 0.99];
+* scores are standard normal with a vacancy part of the score's intraclass correlation,
+  plus the declared standardised difference and the vacancy's deviation from it for the
+  focal group, observed with the arm's share of observed scores.
 
 The true value of each hypothesis follows from the declared effects: the declared change
 (pool_share), gap (stage_gap) or difference of gaps (gap_difference); for an impact ratio
@@ -35,7 +43,8 @@ declared values approximations, and bias and coverage are measured against them.
 Per hypothesis and scenario (Morris, White & Crowther 2019, *Statistics in Medicine* 38,
 table 6, for the Monte Carlo standard errors): power (adjusted p below alpha) and the
 share of runs whose criterion is met; bias, RMSE and coverage of the interval; under no
-effect the type-I error of the test (its p below alpha) and after adjustment; the type-S
+effect the type-I error of the test (its p below alpha) and after adjustment, flagged when it
+exceeds ``INFLATION`` (1.5) times alpha; the type-S
 error (significant with the wrong sign) and the exaggeration ratio (mean |estimate| /
 |truth| among significant runs; Gelman & Carlin 2014, *Perspectives on Psychological
 Science* 9(6)). Each run has its own child of ``SeedSequence(seed).spawn(sims)``, so the
@@ -59,6 +68,13 @@ import pandas as pd
 from pilot_eval.bundle import Bundle
 from pilot_eval.errors import PilotEvalError
 from pilot_eval.estimators import Context, estimate
+from pilot_eval.heterogeneity import (
+    Estimated,
+    beta_rates,
+    dirichlet_shares,
+    effective,
+    estimate_heterogeneity,
+)
 from pilot_eval.plan import (
     ESTIMATOR_SCALES,
     NO_EFFECT,
@@ -76,6 +92,10 @@ IntArray = npt.NDArray[np.int64]
 
 MIN_SIMS = 30
 """Fewer simulations than this give Monte Carlo errors too large to read; a warning says so."""
+
+INFLATION = 1.5
+"""A deciding test whose type-I error under no effect exceeds this many times alpha is
+flagged: its verdicts claim more certainty than the design gives."""
 
 CLIP = (0.01, 0.99)
 SCENARIOS = ("declared", "null")
@@ -112,6 +132,8 @@ class DesignModel:
         Column -> a typed empty series whose dtype the simulated column takes.
     source:
         ``data`` or ``simulate``.
+    estimated:
+        Heterogeneity between vacancies estimated from the bundle (``pilot_eval.heterogeneity``).
     """
 
     vacancies: pd.DataFrame
@@ -121,6 +143,7 @@ class DesignModel:
     scores: Mapping[str, Mapping[str, float]]
     templates: Mapping[str, pd.Series]
     source: str
+    estimated: Estimated
 
     def summary(self) -> dict[str, Any]:
         """The design in results form."""
@@ -184,7 +207,9 @@ def design_from_bundle(bundle: Bundle, plan: AnalysisPlan, source: str) -> Desig
     }
     scores = {s: {a: 0.0 if math.isnan(v) else v for a, v in m.items()} for s, m in scores.items()}
     templates["stage_reached"] = apps["stage_reached"].iloc[:0]
-    return DesignModel(vac, sizes, columns, tuple(rates), scores, templates, source)
+    as_text = {c: _text(apps[c]) for c in columns}
+    estimated = estimate_heterogeneity(apps, arm, plan, as_text)
+    return DesignModel(vac, sizes, columns, tuple(rates), scores, templates, source, estimated)
 
 
 # --------------------------------------------------------------------------------------
@@ -212,6 +237,7 @@ def simulate_design(
 ) -> Bundle:
     """One simulated bundle of the design under the declared effects (or none)."""
     rng = np.random.default_rng(seed)
+    het = effective(plan, d, model.estimated)
     arms = _arms(model, plan, rng)
     vac = model.vacancies.assign(arm=arms.astype(model.vacancies["arm"].dtype))
     v = np.repeat(np.arange(len(vac)), model.sizes)
@@ -237,7 +263,13 @@ def simulate_design(
         names = list(dict.fromkeys([*cm.values, *(x for g in groups for x in g.focal[:1])]))
         names = list(dict.fromkeys([*names, *(x for g in groups for x in g.reference[:1])]))
         code = {name: i for i, name in enumerate(names)}
-        values = np.searchsorted(np.cumsum(cm.shares), rng.random(n) * (1 - 1e-12), side="right")
+        shares = dirichlet_shares(rng, np.array(cm.shares), het.membership[column].value, len(vac))
+        # the value whose cumulative share first exceeds a uniform, per vacancy
+        cumulative = np.cumsum(shares, axis=1)[v]
+        values = np.minimum(
+            (rng.random(n)[:, None] * cumulative[:, -1:] >= cumulative).sum(axis=1),
+            len(cm.shares) - 1,
+        )
         missing = rng.random(n) < by_arm(cm.missing)
         for gname, group in plan.groups.items():
             if group.column != column or null:
@@ -252,9 +284,19 @@ def simulate_design(
                 focal[gname] = np.isin(values, [code[x] for x in group.focal if x in code])
         data[column] = _typed(values, names, model.templates.get(column))
     transitions = _transitions()
-    intercept = rng.normal(0.0, d.vacancy_sd, size=(len(vac), len(transitions)))
-    base = 1 / (1 + np.exp(-(_logit(np.array(model.base_rates)) + intercept)))
+    base = np.column_stack(
+        [
+            beta_rates(rng, rate, icc.value, len(vac))
+            if icc is not None
+            else 1 / (1 + np.exp(-(_logit(np.array(rate)) + rng.normal(0, d.vacancy_sd, len(vac)))))
+            for rate, icc in zip(model.base_rates, het.stages, strict=True)
+        ]
+    )
     p = base[v]
+    # every gap varies by vacancy around its arm's value, with or without an effect
+    for (gname, t), sd in het.gap_sd.items():
+        if sd.value > 0:
+            p[:, t] += rng.normal(0.0, sd.value, len(vac))[v] * focal[gname]
     if not null:
         for gap in d.gaps:
             t = transitions.index((gap.stage.from_, gap.stage.to))
@@ -267,7 +309,12 @@ def simulate_design(
         np.asarray(stage, dtype=np.int64), dtype=pd.CategoricalDtype(list(STAGES), ordered=True)
     )
     for score, observed in model.scores.items():
-        drawn = rng.standard_normal(n)
+        icc = het.scores[score].value
+        drawn = math.sqrt(icc) * rng.standard_normal(len(vac))[v]
+        drawn += math.sqrt(1 - icc) * rng.standard_normal(n)
+        for (gname, column), sd in het.score_gap_sd.items():
+            if column == score and sd.value > 0:
+                drawn += rng.normal(0.0, sd.value, len(vac))[v] * focal[gname]
         if not null:
             for sg in d.score_gaps:
                 if sg.score == score:
@@ -470,7 +517,11 @@ def true_value(h: Hypothesis, plan: AnalysisPlan, d: Diagnosis, model: DesignMod
         return gap[arm]
     if h.kind == "gap_difference":
         return gap[arm] - gap[ref]
-    rate = _mean_rate(model.base_rates[STAGES.index(h.stage.from_)], d.vacancy_sd)
+    t = STAGES.index(h.stage.from_)
+    if effective(plan, d, model.estimated).stages[t] is not None:
+        rate = model.base_rates[t]  # the mean of the vacancies' Beta-distributed rates
+    else:
+        rate = _mean_rate(model.base_rates[t], d.vacancy_sd)
     return (rate + gap[arm]) / rate
 
 
@@ -546,6 +597,7 @@ def diagnose(
     d = plan.diagnosis or Diagnosis(seed=0)
     runs = simulate_runs(model, plan, d, sims, jobs, scheduler, progress)
     rows = []
+    inflated: list[bool] = []
     for i, h in enumerate(plan.hypotheses):
         scale = ESTIMATOR_SCALES[h.deciding_test]
         null_value = NO_EFFECT[scale]
@@ -556,6 +608,8 @@ def diagnose(
         null["type_i_error_mcse"] = null.pop("power_unadjusted_mcse")
         null["type_i_error_adjusted"] = null.pop("power")
         null["type_i_error_adjusted_mcse"] = null.pop("power_mcse")
+        null["type_i_inflated"] = _inflated(null["type_i_error"], plan.alpha)
+        inflated.append(null["type_i_inflated"])
         rows.append(
             {
                 "id": h.id,
@@ -579,6 +633,15 @@ def diagnose(
         else None,
         "alpha": plan.alpha,
         "vacancy_sd": d.vacancy_sd,
+        "heterogeneity": effective(plan, d, model.estimated).as_json(),
+        "groups": {name: g.model_dump(mode="json") for name, g in plan.groups.items()},
+        "type_i_limit": INFLATION * plan.alpha,
+        "type_i_inflated": [h["id"] for h, flag in zip(rows, inflated, strict=True) if flag],
         "design": model.summary(),
         "hypotheses": rows,
     }
+
+
+def _inflated(type_i: float | None, alpha: float) -> bool:
+    """The test rejects a true null more often than ``INFLATION`` times alpha."""
+    return type_i is not None and type_i > INFLATION * alpha

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import hashlib
+import itertools
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -380,6 +381,43 @@ class DiagnosisScoreGap(_Frozen):
     )
 
 
+Icc = Annotated[float, Field(ge=0, lt=1)]
+"""An intraclass correlation: the share of an outcome's variance between vacancies."""
+VacancySd = Annotated[float, Field(ge=0, le=1)]
+
+
+class Heterogeneity(_Frozen):
+    """How much vacancies differ, for a design diagnosis. Every value left out is estimated
+    from the data bundle the design is taken from (its reference arm), or 0 when the bundle
+    cannot tell."""
+
+    membership: dict[str, Icc] = Field(
+        {},
+        description="Group column -> intraclass correlation of group membership among "
+        "applicants of one vacancy (each value's share varies by vacancy, Dirichlet).",
+    )
+    stages: dict[str, Icc] = Field(
+        {},
+        description="Transition 'from->to' (adjacent stages, e.g. 'applied->invited') -> "
+        "intraclass correlation of passing it (each vacancy's probability is Beta-distributed "
+        "around the reference arm's rate). Takes precedence over vacancy_sd.",
+    )
+    scores: dict[str, Icc] = Field(
+        {}, description="Score column -> intraclass correlation of the score."
+    )
+    gap_sd: dict[str, dict[str, VacancySd]] = Field(
+        {},
+        description="Group -> transition 'from->to' -> standard deviation across vacancies of "
+        "the gap in that transition (focal minus reference probability), in every arm and "
+        "also under no effect.",
+    )
+    score_gap_sd: dict[str, dict[str, VacancySd]] = Field(
+        {},
+        description="Group -> score column -> standard deviation across vacancies of the "
+        "standardised score difference.",
+    )
+
+
 class Diagnosis(_Frozen):
     """The true effects under which `pilot-eval diagnose` simulates the design."""
 
@@ -400,6 +438,11 @@ class Diagnosis(_Frozen):
     gaps: tuple[DiagnosisGap, ...] = Field((), description="True gaps in stage transitions.")
     score_gaps: tuple[DiagnosisScoreGap, ...] = Field(
         (), description="True standardised score differences."
+    )
+    heterogeneity: Heterogeneity = Field(
+        Heterogeneity(),
+        description="Intraclass correlations and vacancy-level SDs of the gaps; what is left "
+        "out is estimated from the data bundle.",
     )
 
 
@@ -665,7 +708,7 @@ def canonical_json(plan: AnalysisPlan) -> str:
             del entry["decided_by"]
         if "arm" in entry and entry["arm"] == plan.arm_of(h.model_copy(update={"arm": None})):
             del entry["arm"]
-        no_effect = NO_EFFECT[ESTIMATOR_SCALES[h.chosen_estimator]]
+        no_effect = NO_EFFECT[ESTIMATOR_SCALES[h.deciding_test]]
         if entry.get("criterion", {}).get("min_effect") == no_effect:
             del entry["criterion"]["min_effect"]
             if not entry["criterion"]:
@@ -928,6 +971,40 @@ def _check_diagnosis(plan: AnalysisPlan, d: Diagnosis, add: Any) -> None:
                     add(f"{at}.by_arm.{arm}", "a gap in probabilities lies in [-0.9, 0.9]")
         elif entry.score not in plan.score_columns():
             add(f"{at}.score", "no score_gap hypothesis compares this score", entry.score)
+    _check_heterogeneity(plan, d.heterogeneity, add)
+
+
+def transition_name(stage: StageTransition) -> str:
+    """The name of a transition in a diagnosis: 'from->to'."""
+    return f"{stage.from_}->{stage.to}"
+
+
+TRANSITION_NAMES = tuple(f"{a}->{b}" for a, b in itertools.pairwise(STAGES))
+
+
+def _check_heterogeneity(plan: AnalysisPlan, h: Heterogeneity, add: Any) -> None:
+    """Keys of diagnosis.heterogeneity: group columns, transitions, scores, groups."""
+    at = "diagnosis.heterogeneity"
+    columns = {g.column for g in plan.groups.values()}
+    for column in h.membership:
+        if column not in columns:
+            add(f"{at}.membership.{column}", "no group of the plan uses this column", column)
+    for name in h.stages:
+        if name not in TRANSITION_NAMES:
+            add(f"{at}.stages.{name}", f"a transition is one of {', '.join(TRANSITION_NAMES)}")
+    for score in h.scores:
+        if score not in plan.score_columns():
+            add(f"{at}.scores.{score}", "no score_gap hypothesis compares this score", score)
+    for key, known, what in (
+        ("gap_sd", TRANSITION_NAMES, "a transition"),
+        ("score_gap_sd", plan.score_columns(), "a compared score"),
+    ):
+        for group, inner in getattr(h, key).items():
+            if group not in plan.groups:
+                add(f"{at}.{key}.{group}", "no such group", group)
+            for name in inner:
+                if name not in known:
+                    add(f"{at}.{key}.{group}.{name}", f"not {what}", name)
 
 
 def _check_evidence(plan: AnalysisPlan, add: Any) -> None:
