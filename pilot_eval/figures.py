@@ -150,7 +150,8 @@ def forest(
 ) -> ReportFigure:
     """Every hypothesis' deciding estimate with its interval, one panel per scale."""
     decided = [
-        {**h, **h.get("decision", {}), "verdict": h["verdict"]} for h in results["hypotheses"]
+        {**h, **h.get("decision", {}), "verdict": h["verdict"], "harm": h.get("harm")}
+        for h in results["hypotheses"]
     ]
     rows = [h for h in decided if h["estimate"] is not None]
     scales = [
@@ -171,7 +172,10 @@ def forest(
         subset = [h for h in rows if h["scale"] == scale]
         null = 0.0 if scale in ("difference", "smd") else 1.0
         for y, h in enumerate(reversed(subset)):
-            colour = "#0072B2" if h["verdict"] == "met" else "#555555"
+            # harm in vermilion, met in blue (Okabe-Ito), the rest grey
+            colour = (
+                "#D55E00" if h.get("harm") else "#0072B2" if h["verdict"] == "met" else "#555555"
+            )
             low = h["ci_low"] if h["ci_low"] is not None else h["estimate"]
             high = h["ci_high"] if h["ci_high"] is not None else h["estimate"]
             ax.plot([low, high], [y, y], color=colour, linewidth=2)

@@ -197,15 +197,38 @@ class StageTransition(_Frozen):
     to: Stage = Field(description="The later stage (the numerator).")
 
 
+CriterionRule = Literal["estimate", "bound"]
+
+
 class Criterion(_Frozen):
     """The pre-registered success criterion of a hypothesis."""
 
     min_effect: float | None = Field(
         None,
         description="Met if the estimate passes this value in the stated direction and "
-        "p_adjusted < alpha. On the chosen estimator's scale (a difference; a ratio for "
-        "impact ratios and odds ratios; Hedges' g for scores). Default: the value of no "
-        "effect (0 for differences, 1 for ratios).",
+        "p_adjusted < alpha (rule 'estimate'), or if the data show the effect beyond it "
+        "(rule 'bound'). On the deciding test's scale (a difference; a ratio for impact "
+        "ratios; Hedges' g for scores). Default: the value of no effect (0 for differences, "
+        "1 for ratios).",
+    )
+    rule: CriterionRule = Field(
+        "estimate",
+        description="'estimate': met when the estimate passes min_effect and p_adjusted < "
+        "alpha; not met when the interval lies beyond min_effect on the other side or the "
+        "estimate goes the wrong way. 'bound': min_effect is tested: met when the test of "
+        "'effect no larger than min_effect', adjusted within the family, rejects at alpha "
+        "(the adjusted confidence bound lies beyond min_effect); not met when the reverse "
+        "test, adjusted alike, rejects (the effect is shown smaller than min_effect).",
+    )
+    margin: float | None = Field(
+        None,
+        gt=0,
+        description="A disadvantage (one-sided hypotheses) or any effect (two-sided) smaller "
+        "than this counts as none: when the criterion is not met, the verdict is "
+        "'non_inferior' (one-sided: the effect is shown not to go the harmful way by more "
+        "than margin) or 'equivalent' (two-sided: shown within +-margin of no effect, two "
+        "one-sided tests), each adjusted within the family. A distance from no effect on the "
+        "deciding test's scale (for ratios below 1).",
     )
 
 
@@ -279,6 +302,24 @@ def _check_deciding_test(
     if h.estimator is not None and h.estimator not in ESTIMATORS_BY_KIND[h.kind]:
         return  # reported above
     deciding, chosen = h.deciding_test, h.chosen_estimator
+    no_effect = NO_EFFECT[ESTIMATOR_SCALES[deciding]]
+    tested = h.criterion.rule == "bound" and h.criterion.min_effect not in (None, no_effect)
+    if deciding == "randomisation" and (tested or h.criterion.margin is not None):
+        add(
+            f"{at}.criterion",
+            "randomisation inference tests no effect only: a margin or a min_effect tested "
+            "by its bound needs a test with an interval in decided_by",
+        )
+    if (
+        h.criterion.margin is not None
+        and ESTIMATOR_SCALES[deciding] in ("ratio", "odds_ratio")
+        and h.criterion.margin >= 1
+    ):
+        add(
+            f"{at}.criterion.margin",
+            "a margin around a ratio of 1 lies below 1",
+            h.criterion.margin,
+        )
     if (
         h.criterion.min_effect is not None
         and ESTIMATOR_SCALES[deciding] != ESTIMATOR_SCALES[chosen]

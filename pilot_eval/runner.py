@@ -32,12 +32,13 @@ from pilot_eval.evidence import application_tables, other_evidence
 from pilot_eval.evidence.quality import mean_interview_rating
 from pilot_eval.evidence.representativeness import population_weights
 from pilot_eval.inference import (
+    Judgement,
     adjust_p_values,
     criterion_text,
     family_level,
+    judge,
     minimum_detectable_effect,
     threshold,
-    verdict,
 )
 from pilot_eval.io import sha256_file
 from pilot_eval.lock import LockStatus, check_locked
@@ -230,11 +231,18 @@ def verdicts(
     plan: AnalysisPlan, analyses: Sequence[Analysis]
 ) -> tuple[dict[str, float | None], dict[str, str]]:
     """Adjusted p-values within the plan's families, and the verdict per hypothesis."""
-    adjusted = adjust_p_values(plan, {a.hypothesis.id: a.deciding for a in analyses})
-    return adjusted, {
-        a.hypothesis.id: verdict(a.hypothesis, a.deciding, adjusted[a.hypothesis.id], plan.alpha)
-        for a in analyses
-    }
+    adjusted, judged = judgements(plan, analyses)
+    return adjusted, {h_id: j.verdict for h_id, j in judged.items()}
+
+
+def judgements(
+    plan: AnalysisPlan, analyses: Sequence[Analysis]
+) -> tuple[dict[str, float | None], dict[str, Judgement]]:
+    """Adjusted p-values within the plan's families, and the judgement per hypothesis: its
+    verdict, harm and the adjusted criterion tests (``inference.judge``)."""
+    deciding = {a.hypothesis.id: a.deciding for a in analyses}
+    adjusted = adjust_p_values(plan, deciding)
+    return adjusted, judge(plan, deciding, adjusted)
 
 
 def subgroup_analysis(
@@ -534,7 +542,7 @@ def _hypothesis_row(
     plan: AnalysisPlan,
     a: Analysis,
     p_adjusted: float | None,
-    verdict_: str,
+    judged: Judgement,
     subgroups: list[dict[str, Any]],
 ) -> dict[str, Any]:
     h, pick, decides = a.hypothesis, a.chosen, a.deciding
@@ -550,13 +558,17 @@ def _hypothesis_row(
         "description": h.description,
         "criterion": {
             "min_effect": threshold(h, decides.scale),
+            "rule": h.criterion.rule,
+            "margin": h.criterion.margin,
             "text": criterion_text(h, decides.scale, plan.alpha),
         },
         **_estimate_fields(pick),
         "decided_by": decides.estimator,
         "decision": _estimate_fields(decides),
         "p_adjusted": p_adjusted,
-        "verdict": verdict_,
+        "verdict": judged.verdict,
+        "harm": judged.harm,
+        "criterion_tests": dict(judged.evidence),
         "minimum_detectable_effect": minimum_detectable_effect(
             decides, h.alternative, family_level(plan, h)
         ),
@@ -578,7 +590,8 @@ def evaluate(inputs: RunInputs) -> dict[str, Any]:
     plan = inputs.loaded.plan
     frame = analysis_frame(inputs.bundle, plan)
     analyses = [analyse(frame, plan, h) for h in plan.hypotheses]
-    adjusted, main_verdicts = verdicts(plan, analyses)
+    adjusted, judged = judgements(plan, analyses)
+    main_verdicts = {h_id: j.verdict for h_id, j in judged.items()}
     contradictions: list[dict[str, Any]] = []
     rows: list[dict[str, Any]] = []
     for a in analyses:
@@ -590,7 +603,7 @@ def evaluate(inputs: RunInputs) -> dict[str, Any]:
             summary, found = subgroup_analysis(frame, plan, a, column)
             subgroups.append(summary)
             contradictions += found
-        row = _hypothesis_row(plan, a, adjusted[h_id], main_verdicts[h_id], subgroups)
+        row = _hypothesis_row(plan, a, adjusted[h_id], judged[h_id], subgroups)
         if a.hypothesis.kind == "score_gap":
             row["by_arm"] = score_gap_by_arm(frame, plan, a.hypothesis)
         rows.append(row)

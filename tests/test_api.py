@@ -59,7 +59,7 @@ def test_run_plan_returns_what_it_wrote(checkout_like: Path) -> None:
     assert set(outcome.files) == on_disk
     assert "report.en.pdf" not in on_disk
     assert outcome.pdf_skipped is None
-    assert [h["id"] for h in outcome.results["hypotheses"]] == [f"H{i}" for i in range(1, 9)]
+    assert [h["id"] for h in outcome.results["hypotheses"]] == [f"H{i}" for i in range(1, 13)]
     assert verify("out").exit_code == 0
 
 

@@ -174,7 +174,7 @@ def test_run_writes_results_report_and_manifest(
     results = json.loads(results_text)
     assert results["plan"]["locked"] is True
     assert results["plan"]["exploratory"] is False
-    assert [h["id"] for h in results["hypotheses"]] == [f"H{i}" for i in range(1, 9)]
+    assert [h["id"] for h in results["hypotheses"]] == [f"H{i}" for i in range(1, 13)]
 
     # a second run into another folder gives byte-identical results
     code, _, err = run_cli([*args[:-1], "out2"], capsys)

@@ -47,7 +47,7 @@ def test_example_results_are_pinned(results_text: str, request: pytest.FixtureRe
 
 def test_every_hypothesis_of_the_plan_is_in_the_results(results_text: str) -> None:
     results = json.loads(results_text)
-    assert [h["id"] for h in results["hypotheses"]] == [f"H{i}" for i in range(1, 9)]
+    assert [h["id"] for h in results["hypotheses"]] == [f"H{i}" for i in range(1, 13)]
     for h in results["hypotheses"]:
         assert h["verdict"] in ("met", "not_met", "inconclusive", "not_estimable")
         assert h["estimator"] in h["estimates"]

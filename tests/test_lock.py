@@ -166,25 +166,35 @@ def test_lock_file_is_sorted_indented_json_ending_in_a_newline(registered: Path)
 def test_registering_the_example_again_reproduces_its_committed_lock(plan_path: Path) -> None:
     committed = EXAMPLE_LOCK.read_bytes()
     entries = json.loads(committed)["entries"]
-    # Register the plan as it was, before its diagnosis section and the deviation that
-    # (deviation 1); then amend it with the other evidence (deviation 2).
-    # (deviation 1); then amend it to the example, with the other evidence (deviation 2).
     full = EXAMPLE.read_text(encoding="utf-8")
-    evidence_start = full.index("  - id: R6\n")
-    evidence_end = full.index("randomisation_inference:")
-    second_deviation = full.index("  - date: 2026-12-03\n    what: >-\n      Overig bewijs")
-    with_diagnosis = full[:evidence_start] + full[evidence_end:second_deviation]
-    plan_path.write_text(with_diagnosis.split("\n# Design diagnosis")[0] + "\ndeviations: []\n")
-    lock_plan(load_plan(plan_path), dt.date.fromisoformat(entries[0]["date"]))
-    plan_path.write_text(with_diagnosis, encoding="utf-8")
-    lock_plan(load_plan(plan_path), dt.date.fromisoformat(entries[1]["date"]))
-    # deviation 3 named the deciding test of every hypothesis (decided_by)
-    third_deviation = full.index("  - date: 2026-12-04\n    what: >-\n      Bij elke hypothese")
-    before_deciding = re.sub(r"    decided_by: \w+\n", "", full[:third_deviation])
-    plan_path.write_text(before_deciding, encoding="utf-8")
-    lock_plan(load_plan(plan_path), dt.date.fromisoformat(entries[2]["date"]))
-    plan_path.write_text(full, encoding="utf-8")
-    lock_plan(load_plan(plan_path), dt.date.fromisoformat(entries[3]["date"]))
+    # Deviation 4 added the family 'disadvantage' (H9-H12): the plan before it is the base
+    # of the earlier entries. Their decided_by lines name the default deciding tests and
+    # leave the hash as it was.
+    base = full[: full.index("  - date: 2026-12-07\n    what: >-\n      Familie disadvantage")]
+    base = base.replace("  disadvantage: { correction: holm }\n", "")
+    base = (
+        base[: base.index("  # Does the pilot disadvantage")]
+        + base[base.index("\n# Robustness specifications") + 1 :]
+    )
+    # Register the plan as it was, before its diagnosis section and the deviation that
+    # added it, on the date the committed lock records; amend it with the diagnosis
+    # (deviation 1); then with the other evidence (deviation 2); then with decided_by
+    # (deviation 3); then with H9-H12 (deviation 4).
+    evidence_start = base.index("  - id: R6\n")
+    evidence_end = base.index("randomisation_inference:")
+    second_deviation = base.index("  - date: 2026-12-03\n    what: >-\n      Overig bewijs")
+    third_deviation = base.index("  - date: 2026-12-04\n    what: >-\n      Bij elke")
+    with_diagnosis = base[:evidence_start] + base[evidence_end:second_deviation]
+    steps = [
+        with_diagnosis.split("\n# Design diagnosis")[0] + "\ndeviations: []\n",
+        with_diagnosis,
+        re.sub(r"    decided_by: \w+\n", "", base[:third_deviation]),
+        base,
+        full,
+    ]
+    for text, entry in zip(steps, entries, strict=True):
+        plan_path.write_text(text, encoding="utf-8")
+        lock_plan(load_plan(plan_path), dt.date.fromisoformat(entry["date"]))
     assert lock_path(plan_path).read_bytes() == committed
 
 

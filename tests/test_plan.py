@@ -109,7 +109,7 @@ def test_example_plan_loads(example: LoadedPlan) -> None:
     assert plan.version == "1.0"
     assert plan.design.assignment == "block_randomised"
     assert plan.reference_arm == "control"
-    assert [h.id for h in plan.hypotheses] == [f"H{i}" for i in range(1, 9)]
+    assert [h.id for h in plan.hypotheses] == [f"H{i}" for i in range(1, 13)]
     assert set(plan.groups) == {"origin", "gender", "age", "disability"}
     # block, adjust_for columns (committee_trained of R6) and the subgroup column
     assert plan.vacancy_columns() == (
@@ -302,7 +302,7 @@ def test_unknown_family_is_named(tmp_path: Path) -> None:
     assert problem.column == "hypotheses[7].family"
     assert problem.value == "extra"
     assert problem.row == line_of(text, "family: extra")
-    assert "no such family (declared: primary, secondary)" in problem.rule
+    assert "no such family (declared: primary, secondary, disadvantage)" in problem.rule
 
 
 def test_stage_to_must_come_after_from(tmp_path: Path) -> None:
