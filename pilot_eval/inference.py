@@ -25,7 +25,8 @@ standard error on the scale where the interval is symmetric, the log for ratios,
 interval's t or normal reference) and gives one-sided p-values against thresholds:
 
 * ``met``: 'effect at most m' rejected (``greater``; mirrored for ``less``; two-sided: the
-  smaller one-sided p against ``null +- |m - null|``, doubled);
+  smaller one-sided p against ``null +- |m - null|``, doubled), adjusted over every
+  hypothesis of the family (with m its own threshold, no effect when left out);
 * ``not_met``: the reverse, 'effect at least m' rejected (two-sided: two one-sided tests
   that the effect lies within ``null +- |m - null|``).
 
@@ -193,30 +194,35 @@ class Judgement:
     evidence: Mapping[str, float | None]
 
 
-CRITERION_TESTS = ("met", "not_met", "margin", "harm")
+CRITERION_TESTS = ("met", "not_met", "min_effect", "margin", "harm")
+"""The criterion tests of a hypothesis. ``min_effect`` tests 'the effect lies beyond
+min_effect' (no effect when left out, then it is the hypothesis' own test) for every
+hypothesis, so that the family it is adjusted in is the plan's family; with rule 'bound' it
+decides ('met'), with rule 'estimate' it is shown for information."""
 
 
 def _criterion_tests(h: Hypothesis, est: Estimate, alpha: float) -> dict[str, float]:
     """Raw p-values of the criterion tests of one hypothesis (module docstring)."""
+    null, m = NULL_VALUE[est.scale], threshold(h, est.scale)
     pv = pivot(est, alpha)
     if pv is None:
-        return {}
-    null, m = NULL_VALUE[est.scale], threshold(h, est.scale)
+        # a test without an interval (randomisation) tests no effect only
+        return {"min_effect": est.p_value} if m == null and est.p_value is not None else {}
     margin, bound = h.criterion.margin, h.criterion.rule == "bound"
     out: dict[str, float] = {}
     if h.alternative == "two-sided":
         reach = abs(m - null)
-        if bound:
-            out["met"] = min(1.0, 2 * min(pv.p_above(null + reach), pv.p_below(null - reach)))
-            if reach > 0:
-                out["not_met"] = max(pv.p_above(null - reach), pv.p_below(null + reach))
+        out["min_effect"] = min(1.0, 2 * min(pv.p_above(null + reach), pv.p_below(null - reach)))
+        if bound and reach > 0:
+            out["not_met"] = max(pv.p_above(null - reach), pv.p_below(null + reach))
         if margin is not None:
             out["margin"] = max(pv.p_above(null - margin), pv.p_below(null + margin))
         return out
     up = h.alternative == "greater"
     toward, away = (pv.p_above, pv.p_below) if up else (pv.p_below, pv.p_above)
+    out["min_effect"] = toward(m)
     if bound:
-        out["met"], out["not_met"] = toward(m), away(m)
+        out["not_met"] = away(m)
     if h.kind in BETWEEN_ARMS:  # the pilot against the reference arm: a wrong way is harm
         out["harm"] = away(null)
     if margin is not None:
@@ -246,7 +252,8 @@ def judge(
             return value is not None and value < plan.alpha
 
         v = verdict(h, est, p_adj, plan.alpha)
-        if v != "not_estimable" and h.criterion.rule == "bound" and evidence["met"] is not None:
+        if v != "not_estimable" and h.criterion.rule == "bound":
+            evidence["met"] = evidence["min_effect"]
             v = "met" if shown("met") else "not_met" if shown("not_met") else "inconclusive"
         if v in ("not_met", "inconclusive") and shown("margin"):
             v = "equivalent" if h.alternative == "two-sided" else "non_inferior"

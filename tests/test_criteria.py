@@ -201,3 +201,23 @@ def test_a_margin_needs_a_test_with_an_interval(example: AnalysisPlan, tmp_path:
     with pytest.raises(ValueError, match="greater than 0"):
         Criterion.model_validate({"margin": 0})
     assert PlanError  # the loader turns these problems into a PlanError with exit 2
+
+
+def test_a_tested_min_effect_is_adjusted_over_the_whole_family(example: AnalysisPlan) -> None:
+    plan = plan_of(
+        example,
+        "holm",
+        {"id": "M", "alternative": "greater", "criterion": {"rule": "bound", "min_effect": 0.02}},
+        {"id": "N", "alternative": "greater"},
+    )
+    e = {
+        "M": one_sided(t_estimate(0.05, 0.01, 60), "greater"),  # t = 3 against 0.02
+        "N": one_sided(t_estimate(0.01, 0.01, 60), "greater"),  # t = 1 against 0
+    }
+    got = judged(plan, e)
+    p_m, p_n = stats.t.sf(3.0, 60), stats.t.sf(1.0, 60)
+    # Holm over both: the smaller doubled
+    assert got["M"].evidence["met"] == pytest.approx(2 * p_m, rel=1e-9)
+    assert got["N"].evidence["min_effect"] == pytest.approx(max(2 * p_m, p_n), rel=1e-9)
+    assert got["M"].verdict == "met"
+    assert got["N"].verdict == "inconclusive"
