@@ -138,13 +138,24 @@ def power(
     show_default=True,
     help="Also write interview_ratings, survey, committee_training and population.",
 )
+@click.option(
+    "--gap-sd",
+    type=click.FloatRange(min=0, max=0.3),
+    default=0.0,
+    show_default=True,
+    help="SD across vacancies of every origin gap in progression (probability scale).",
+)
 @click.option("--force", is_flag=True, help="Replace an existing output folder.")
-def simulate(out: Path, seed: int, vacancies: int, optional_tables: bool, force: bool) -> None:
+def simulate(
+    out: Path, seed: int, vacancies: int, optional_tables: bool, gap_sd: float, force: bool
+) -> None:
     """Write a synthetic data bundle with known true effects (truth.json)."""
     from pilot_eval.outputs import staged_folder
     from pilot_eval.simulate import simulate_bundle, write_bundle
 
-    bundle = simulate_bundle(seed=seed, n_vacancies=vacancies, optional=optional_tables)
+    bundle = simulate_bundle(
+        seed=seed, n_vacancies=vacancies, optional=optional_tables, gap_sd=gap_sd
+    )
     with staged_folder(out, force) as staging:
         write_bundle(bundle, staging)
     click.echo(

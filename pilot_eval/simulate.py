@@ -270,7 +270,10 @@ class SyntheticBundle:
 
 
 def simulate_bundle(
-    seed: int = DEFAULT_SEED, n_vacancies: int = DEFAULT_N_VACANCIES, optional: bool = True
+    seed: int = DEFAULT_SEED,
+    n_vacancies: int = DEFAULT_N_VACANCIES,
+    optional: bool = True,
+    gap_sd: float = 0.0,
 ) -> SyntheticBundle:
     """Generate a synthetic bundle with known true effects.
 
@@ -282,6 +285,11 @@ def simulate_bundle(
         Number of vacancies; applications scale with it (about 104 per vacancy).
     optional : bool, default True
         Also generate the optional tables (``pilot_eval.simulate_evidence``).
+    gap_sd : float, default 0
+        Standard deviation across vacancies of every origin gap in progression (each
+        vacancy's shift for applicants of origin outside Europe, and half of it for Europe,
+        deviates from the arm's declared shift by a normal draw); the declared shifts stay the
+        mean. 0 keeps the bundle of earlier versions byte for byte.
 
     Returns
     -------
@@ -297,6 +305,8 @@ def simulate_bundle(
         raise PilotEvalError(f"seed must be a non-negative integer, got {seed!r}")
     if isinstance(n_vacancies, bool) or not isinstance(n_vacancies, int) or n_vacancies < 1:
         raise PilotEvalError(f"n_vacancies must be a positive integer, got {n_vacancies!r}")
+    if not 0 <= gap_sd <= 0.3:
+        raise PilotEvalError(f"gap_sd must lie in [0, 0.3], got {gap_sd!r}")
 
     # Separate child streams keep the vacancy table unchanged when application code changes.
     rng_vacancies, rng_applications = (
@@ -304,13 +314,15 @@ def simulate_bundle(
     )
     vac = _simulate_vacancies(rng_vacancies, n_vacancies)
     vacancies = _vacancy_frame(vac)
-    applications = _simulate_applications(rng_applications, vac)
+    applications = _simulate_applications(rng_applications, vac, gap_sd)
     truth = _truth(
         seed=seed,
         n_vacancies=n_vacancies,
         n_applications=len(applications),
         n_pilot_vacancies=int(vac.pilot.sum()),
     )
+    if gap_sd:
+        truth["gap_sd_across_vacancies"] = gap_sd
     tables: dict[str, pd.DataFrame] = {}
     if optional:
         tables, truth["evidence"] = _optional_tables(seed, vacancies, applications)
@@ -534,7 +546,9 @@ def _vacancy_frame(vac: _Vacancies) -> pd.DataFrame:
     return frame.loc[:, list(VACANCY_COLUMNS)]
 
 
-def _simulate_applications(rng: np.random.Generator, vac: _Vacancies) -> pd.DataFrame:
+def _simulate_applications(
+    rng: np.random.Generator, vac: _Vacancies, gap_sd: float = 0.0
+) -> pd.DataFrame:
     n_vac = vac.ids.size
     families = list(FAMILY_WEIGHTS)
 
@@ -568,7 +582,7 @@ def _simulate_applications(rng: np.random.Generator, vac: _Vacancies) -> pd.Data
     gender_code = np.where(missing["gender"], -1, gender_code)
     age_code = np.where(missing["age_band"], -1, age_code)
 
-    stage, latent = _simulate_stages(rng, vac, v, arm, origin_code)
+    stage, latent = _simulate_stages(rng, vac, v, arm, origin_code, gap_sd)
     stopped = stage < len(TRANSITIONS)
     withdraw_p = np.array(WITHDRAWAL_AT_STAGE)[np.minimum(stage, len(TRANSITIONS) - 1)]
     withdrew = stopped & (rng.random(n) < withdraw_p)
@@ -622,6 +636,7 @@ def _simulate_stages(
     v: IntArray,
     arm: IntArray,
     origin_code: IntArray,
+    gap_sd: float = 0.0,
 ) -> tuple[IntArray, FloatArray]:
     """Return the stage reached (code into STAGES) and the uniform latent of each transition."""
     n_vac = vac.ids.size
@@ -635,7 +650,19 @@ def _simulate_stages(
         shift[a, ORIGINS.index("outside_europe")] = outside
         shift[a, ORIGINS.index("europe")] = EUROPE_SHIFT_FRACTION * outside
     # origin_code -1 (missing) wraps to index 3 on purpose.
-    probability = np.clip(base[v] + shift[arm, origin_code], *PROBABILITY_CLIP)
+    applicant_shift = shift[arm, origin_code]
+    if gap_sd > 0:  # drawn only then: without it the random stream is that of earlier versions
+        deviation = rng.normal(0.0, gap_sd, size=(n_vac, len(TRANSITIONS)))[v]
+        weight = np.select(
+            [
+                origin_code == ORIGINS.index("outside_europe"),
+                origin_code == ORIGINS.index("europe"),
+            ],
+            [1.0, EUROPE_SHIFT_FRACTION],
+            0.0,
+        )
+        applicant_shift = applicant_shift + deviation * weight[:, None]
+    probability = np.clip(base[v] + applicant_shift, *PROBABILITY_CLIP)
 
     latent = rng.random((v.size, len(TRANSITIONS)))
     passed = latent < probability

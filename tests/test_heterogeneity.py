@@ -222,3 +222,18 @@ def test_diagnosis_flags_a_test_that_rejects_too_often(
     assert got["hypotheses"][1]["null"]["type_i_inflated"] is False
     kinds = {row["kind"] for row in got["heterogeneity"]}
     assert kinds == {"membership", "stages", "scores", "gap_sd", "score_gap_sd"}
+
+
+def test_synthetic_bundles_can_have_gaps_that_vary_by_vacancy(plan: AnalysisPlan) -> None:
+    plain = simulate_bundle(seed=6, n_vacancies=240, optional=False)
+    varying = simulate_bundle(seed=6, n_vacancies=240, optional=False, gap_sd=0.08)
+    assert varying.truth["gap_sd_across_vacancies"] == 0.08
+    assert "gap_sd_across_vacancies" not in plain.truth
+    estimated = [
+        design_from_bundle(
+            Bundle(Path("."), {}, b.vacancies, b.applications), plan, "simulate"
+        ).estimated.gap_sd["origin"]["applied->invited"]
+        for b in (plain, varying)
+    ]
+    assert estimated[0] < 0.04
+    assert estimated[1] == pytest.approx(0.08, abs=0.03)
