@@ -27,8 +27,10 @@ arm), or from the synthetic generator (``--simulate``). In each simulation:
 * each vacancy has its own probability of each transition (Beta around the reference arm's
   rate with the transition's intraclass correlation; logit-normal with standard deviation
   ``vacancy_sd`` where neither plan nor bundle gives one); a focal applicant's probability
-  is shifted by the declared gap of its arm plus its vacancy's deviation from that gap
-  (normal, the gap's SD across vacancies), clipped to [0.01, 0.99];
+  is shifted by the declared gap of its arm, clipped to [0.01, 0.99]; before that, each
+  vacancy's gap deviates from it (normal with the gap's SD across vacancies, split half up
+  for the focal and half down for the reference group on the logit scale, so that its mean
+  over vacancies is exactly the declared one);
 * scores are standard normal with a vacancy part of the score's intraclass correlation,
   plus the declared standardised difference and the vacancy's deviation from it for the
   focal group, observed with the arm's share of observed scores.
@@ -257,6 +259,7 @@ def simulate_design(
         return per_arm[arm_code]
 
     focal: dict[str, npt.NDArray[np.bool_]] = {}
+    reference: dict[str, npt.NDArray[np.bool_]] = {}
     for column, cm in model.columns.items():
         # values as codes into ``names`` (-1 missing); groups' first values may be unseen
         groups = [g for g in plan.groups.values() if g.column == column]
@@ -282,6 +285,7 @@ def simulate_design(
         for gname, group in plan.groups.items():
             if group.column == column:
                 focal[gname] = np.isin(values, [code[x] for x in group.focal if x in code])
+                reference[gname] = np.isin(values, [code[x] for x in group.reference if x in code])
         data[column] = _typed(values, names, model.templates.get(column))
     transitions = _transitions()
     base = np.column_stack(
@@ -293,10 +297,16 @@ def simulate_design(
         ]
     )
     p = base[v]
-    # every gap varies by vacancy around its arm's value, with or without an effect
+    # every gap varies by vacancy around its arm's value, with or without an effect: half
+    # the vacancy's deviation up for the focal group, half down for the reference group, on
+    # the logit scale (an SD in probabilities divided by p(1 - p)), so that the gap's mean
+    # over vacancies stays exactly that of the arm
     for (gname, t), sd in het.gap_sd.items():
         if sd.value > 0:
-            p[:, t] += rng.normal(0.0, sd.value, len(vac))[v] * focal[gname]
+            rate = np.clip(base[:, t], *CLIP)
+            half = (rng.normal(0.0, sd.value, len(vac)) / (rate * (1 - rate)) / 2)[v]
+            shift = half * focal[gname] - half * reference[gname]
+            p[:, t] = 1 / (1 + np.exp(-(_logit(np.clip(p[:, t], *CLIP)) + shift)))
     if not null:
         for gap in d.gaps:
             t = transitions.index((gap.stage.from_, gap.stage.to))

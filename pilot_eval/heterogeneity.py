@@ -51,7 +51,7 @@ MIN_VACANCIES = 10
 def anova_icc(values: FloatArray, clusters: npt.NDArray[Any]) -> float | None:
     """The one-way ANOVA intraclass correlation (MSB - MSW) / (MSB + (n0 - 1) MSW), with
     ``n0 = (N - sum n_i^2 / N) / (G - 1)``, set to 0 when negative; None with fewer than two
-    clusters or no replication within clusters."""
+    clusters, no replication within clusters or no variation within them."""
     values = np.asarray(values, dtype=np.float64)
     _, inverse = np.unique(clusters, return_inverse=True)
     n = np.bincount(inverse).astype(np.float64)
@@ -61,6 +61,8 @@ def anova_icc(values: FloatArray, clusters: npt.NDArray[Any]) -> float | None:
     means = np.bincount(inverse, weights=values) / n
     msb = float(n @ (means - values.mean()) ** 2) / (g - 1)
     msw = float(np.sum((values - means[inverse]) ** 2)) / (total - g)
+    if msw <= 0:  # every vacancy uniform: the bundle cannot tell how much they differ
+        return None
     n0 = (total - float(n @ n) / total) / (g - 1)
     denominator = msb + (n0 - 1) * msw
     if denominator <= 0:

@@ -255,7 +255,15 @@ def judge(
         if v != "not_estimable" and h.criterion.rule == "bound":
             evidence["met"] = evidence["min_effect"]
             v = "met" if shown("met") else "not_met" if shown("not_met") else "inconclusive"
-        if v in ("not_met", "inconclusive") and shown("margin"):
+        # a margin shown answers 'no disadvantage larger than the margin', unless the data
+        # show a disadvantage (harm, or with rule 'bound' an effect short of min_effect)
+        shown_short = h.criterion.rule == "bound" and v == "not_met"
+        if (
+            v in ("not_met", "inconclusive")
+            and shown("margin")
+            and not shown("harm")
+            and not shown_short
+        ):
             v = "equivalent" if h.alternative == "two-sided" else "non_inferior"
         harm = None if evidence["harm"] is None else shown("harm")
         out[h.id] = Judgement(v, harm, evidence)

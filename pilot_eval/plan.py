@@ -303,7 +303,20 @@ def _check_deciding_test(
         return  # reported above
     deciding, chosen = h.deciding_test, h.chosen_estimator
     no_effect = NO_EFFECT[ESTIMATOR_SCALES[deciding]]
-    tested = h.criterion.rule == "bound" and h.criterion.min_effect not in (None, no_effect)
+    m = h.criterion.min_effect
+    same_scale = ESTIMATOR_SCALES[deciding] == ESTIMATOR_SCALES[chosen]
+    wrong_side = (h.alternative == "greater" and m is not None and m < no_effect) or (
+        h.alternative == "less" and m is not None and m > no_effect
+    )
+    if same_scale and wrong_side:
+        add(
+            f"{at}.criterion.min_effect",
+            f"lies on the other side of no effect ({no_effect:g}) than the alternative "
+            f"'{h.alternative}': a criterion met by an effect the wrong way; to accept a small "
+            "loss, declare it as a margin",
+            m,
+        )
+    tested = h.criterion.rule == "bound" and m not in (None, no_effect)
     if deciding == "randomisation" and (tested or h.criterion.margin is not None):
         add(
             f"{at}.criterion",

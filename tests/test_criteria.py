@@ -221,3 +221,23 @@ def test_a_tested_min_effect_is_adjusted_over_the_whole_family(example: Analysis
     assert got["N"].evidence["min_effect"] == pytest.approx(max(2 * p_m, p_n), rel=1e-9)
     assert got["M"].verdict == "met"
     assert got["N"].verdict == "inconclusive"
+
+
+def test_min_effect_on_the_wrong_side_of_no_effect_is_refused(example: AnalysisPlan) -> None:
+    from pilot_eval.plan import check_references
+
+    wrong = Hypothesis.model_validate(
+        {
+            "id": "W",
+            "family": "primary",
+            "kind": "gap_difference",
+            "group": "origin",
+            "stage": {"from": "applied", "to": "invited"},
+            "alternative": "greater",
+            "criterion": {"min_effect": -0.05},
+        }
+    )
+    plan = example.model_copy(update={"hypotheses": (*example.hypotheses, wrong)})
+    problems = [p for p in check_references(plan) if p.column.endswith("criterion.min_effect")]
+    assert len(problems) == 1
+    assert "other side of no effect" in problems[0].rule

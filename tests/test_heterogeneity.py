@@ -237,3 +237,35 @@ def test_synthetic_bundles_can_have_gaps_that_vary_by_vacancy(plan: AnalysisPlan
     ]
     assert estimated[0] < 0.04
     assert estimated[1] == pytest.approx(0.08, abs=0.03)
+
+
+def test_a_gap_that_varies_by_vacancy_has_mean_zero_under_no_effect(plan: AnalysisPlan) -> None:
+    import dataclasses
+
+    synthetic = simulate_bundle(seed=2, n_vacancies=240, optional=False)
+    model = design_from_bundle(
+        Bundle(Path("."), {}, synthetic.vacancies, synthetic.applications), plan, "simulate"
+    )
+    # a low invitation rate: a deviation added to the probability would be clipped at 0.01
+    low = dataclasses.replace(model, base_rates=(0.05, *model.base_rates[1:]))
+    d = Diagnosis.model_validate(
+        {
+            "seed": 1,
+            "heterogeneity": {
+                "gap_sd": {"origin": {"applied->invited": 0.1}},
+                "stages": {"applied->invited": 0.0},
+            },
+        }
+    )
+    gaps = []
+    for i in range(6):
+        sim = simulate_design(low, plan, d, True, np.random.SeedSequence(100 + i))
+        apps = sim.applications
+        invited = (apps["stage_reached"].cat.codes >= 1).to_numpy()
+        origin = apps["origin"].astype("string")
+        gaps.append(
+            invited[(origin == "outside_europe").fillna(False).to_numpy(bool)].mean()
+            - invited[(origin == "netherlands").fillna(False).to_numpy(bool)].mean()
+        )
+    # about 24,000 applications each: the SE of the mean of six gaps is about 0.002
+    assert float(np.mean(gaps)) == pytest.approx(0.0, abs=0.006)
