@@ -7,8 +7,8 @@ effect; ``diagnose`` simulates it ``SIMS`` times in each of its two scenarios, w
 both without effect here, so every test is tried on ``2 * SIMS`` bundles. A test that
 decides a verdict must reject a true null in 3.5% to 6.5% of them (the Monte Carlo SE of a
 rate of 5% over 2,000 runs is 0.5 percentage point, so the band is three SEs wide on each
-side); comparisons within one arm, with only its vacancies as clusters, are allowed to
-be conservative and are marked so. Slow: about 40 seconds on two cores
+side); comparisons within one arm, with only its vacancies as clusters, may be
+conservative (``WITHIN_ONE_ARM``). Slow: about 40 seconds on two cores
 (``pytest -m slow``); ``benchmarks/type_i.py`` measures the cost.
 """
 
@@ -69,10 +69,12 @@ def _type_i(calibration: dict[str, Any], hypothesis: str) -> tuple[float, dict[s
 
 
 HYPOTHESES = ["T1", "T2", "T3", "T4", "T5", "T6", "T7"]
-# Comparisons within the pilot arm have the arm's 7 of 20 vacancies as clusters: CR2 with
-# Bell-McCaffrey degrees of freedom is then conservative (measured 2.9% for the impact
-# ratio and 3.4% for Hedges' g; benchmarks/README.md). Valid, but below the band.
-CONSERVATIVE = {"T6", "T7"}
+WITHIN_ONE_ARM = {"T2", "T3", "T6", "T7"}
+"""Comparisons within one arm have only that arm's vacancies as clusters (13 in control, 7
+in the pilot): CR2 with Bell-McCaffrey degrees of freedom is then conservative (measured
+3.3% to 3.6% in control, 2.9% and 3.4% in the pilot; benchmarks/README.md). Valid, at a
+cost in power; their floor is 2%, below which the test would be degenerate."""
+CONSERVATIVE_FLOOR = 0.02
 
 
 @pytest.mark.slow
@@ -85,22 +87,10 @@ def test_deciding_test_does_not_reject_a_true_null_too_often(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "hypothesis",
-    [
-        pytest.param(
-            h,
-            marks=pytest.mark.xfail(
-                reason="conservative with the 7 vacancies of one arm", strict=True
-            ),
-        )
-        if h in CONSERVATIVE
-        else h
-        for h in HYPOTHESES
-    ],
-)
+@pytest.mark.parametrize("hypothesis", HYPOTHESES)
 def test_deciding_test_rejects_a_true_null_near_alpha(
     calibration: dict[str, Any], hypothesis: str
 ) -> None:
     rate, row = _type_i(calibration, hypothesis)
-    assert rate >= BAND[0], f"{hypothesis} ({row['estimator']}): type-I {rate:.4f}"
+    floor = CONSERVATIVE_FLOOR if hypothesis in WITHIN_ONE_ARM else BAND[0]
+    assert rate >= floor, f"{hypothesis} ({row['estimator']}): type-I {rate:.4f}"
