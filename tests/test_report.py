@@ -145,3 +145,26 @@ def test_templates_come_from_the_package_or_a_folder_of_ones_own(
     assert render(results, "nl", "md", "cmd").startswith("Huisstijl")
     monkeypatch.delenv(TEMPLATES_VARIABLE)
     assert not render(results, "nl", "md", "cmd").startswith("Huisstijl")
+
+
+@pytest.mark.parametrize(("lang", "word"), [("nl", "nadelig"), ("en", "harmful")])
+def test_harm_is_never_shown_as_a_met_criterion(lang: str, word: str) -> None:
+    results = json.loads(
+        (ROOT / "tests" / "test_example_results" / "example_results.json").read_text("utf-8")
+    )
+    results["software"] = {"pilot_eval": "x"}
+    h1 = results["hypotheses"][0]
+    h1.update(verdict="not_met", harm=True)
+    html = render(results, lang, "html", "cmd")  # type: ignore[arg-type]
+    md = render(results, lang, "md", "cmd")  # type: ignore[arg-type]
+    assert '<li class="verdict-line-harm">' in html
+    assert '<td class="harm">' in html
+    assert word in html
+    assert '<td class="verdict-met">' not in html.split("<strong>H1</strong>")[1].split("</tr>")[0]
+    assert f"· {word}" in md
+    # a hypothesis with a margin shown: its own verdict words, not 'criterion met'
+    h9 = next(h for h in results["hypotheses"] if h["id"] == "H9")
+    h9.update(verdict="non_inferior", harm=False)
+    text = render(results, lang, "md", "cmd")  # type: ignore[arg-type]
+    expected = "geen nadeel groter dan de marge" if lang == "nl" else "no disadvantage larger"
+    assert expected in text
