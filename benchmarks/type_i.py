@@ -6,6 +6,7 @@ it, and prints each deciding test's type-I error over both scenarios (both witho
 with its Monte Carlo standard error. From the repository root:
 
     .venv/bin/python benchmarks/type_i.py                # 1,000 runs per scenario, 2 jobs
+    .venv/bin/python benchmarks/type_i.py --vacancies 60   # 20 in the pilot arm
     .venv/bin/python benchmarks/type_i.py --sims 200 --jobs 1
 """
 
@@ -28,11 +29,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sims", type=int, default=1000)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--vacancies", type=int, default=20)
     args = parser.parse_args()
     exe = Path(sys.executable).with_name("pilot-eval")
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "calibration"
-        command = [str(exe), "diagnose", str(PLAN), "--simulate", "--vacancies", "20"]
+        command = [str(exe), "diagnose", str(PLAN), "--simulate"]
+        command += ["--vacancies", str(args.vacancies)]
         command += ["--sims", str(args.sims), "--jobs", str(args.jobs), "--out", str(out)]
         start = time.perf_counter()
         subprocess.run(command, check=True, capture_output=True)
@@ -40,7 +43,8 @@ def main() -> int:
         result = json.loads((out / "diagnosis.json").read_text(encoding="utf-8"))
     runs = 2 * args.sims
     print(
-        f"{runs} runs ({args.sims} per scenario, {args.jobs} jobs): {seconds:.1f} s, "
+        f"{args.vacancies} vacancies, {runs} runs ({args.sims} per scenario, {args.jobs} jobs): "
+        f"{seconds:.1f} s, "
         f"{1000 * seconds / runs:.1f} ms per run of {len(result['hypotheses'])} tests"
     )
     print("| hypothesis | deciding test | type-I error | Monte Carlo SE |")
