@@ -30,6 +30,12 @@ interval's t or normal reference) and gives one-sided p-values against threshold
 * ``not_met``: the reverse, 'effect at least m' rejected (two-sided: two one-sided tests
   that the effect lies within ``null +- |m - null|``).
 
+The reverse test decides ``not_met`` under either rule, so that 'met' and 'not met' rest on
+the same multiplicity-adjusted evidence: with ``rule: estimate`` an estimate on the wrong
+side of no effect, or an unadjusted interval beyond m, is no longer enough (the list above
+gives the rule of earlier versions, which still applies where the deciding test has no
+interval, as randomisation inference).
+
 A ``margin`` d adds, for a criterion not met: ``non_inferior`` when 'the effect goes the
 harmful way by d or more' is rejected (one-sided: against ``null - d`` for ``greater``),
 ``equivalent`` when two one-sided tests show it within ``null +- d`` (Schuirmann 1987,
@@ -208,12 +214,12 @@ def _criterion_tests(h: Hypothesis, est: Estimate, alpha: float) -> dict[str, fl
     if pv is None:
         # a test without an interval (randomisation) tests no effect only
         return {"min_effect": est.p_value} if m == null and est.p_value is not None else {}
-    margin, bound = h.criterion.margin, h.criterion.rule == "bound"
+    margin = h.criterion.margin
     out: dict[str, float] = {}
     if h.alternative == "two-sided":
         reach = abs(m - null)
         out["min_effect"] = min(1.0, 2 * min(pv.p_above(null + reach), pv.p_below(null - reach)))
-        if bound and reach > 0:
+        if reach > 0:
             out["not_met"] = max(pv.p_above(null - reach), pv.p_below(null + reach))
         if margin is not None:
             out["margin"] = max(pv.p_above(null - margin), pv.p_below(null + margin))
@@ -221,8 +227,7 @@ def _criterion_tests(h: Hypothesis, est: Estimate, alpha: float) -> dict[str, fl
     up = h.alternative == "greater"
     toward, away = (pv.p_above, pv.p_below) if up else (pv.p_below, pv.p_above)
     out["min_effect"] = toward(m)
-    if bound:
-        out["not_met"] = away(m)
+    out["not_met"] = away(m)
     if h.kind in BETWEEN_ARMS:  # the pilot against the reference arm: a wrong way is harm
         out["harm"] = away(null)
     if margin is not None:
@@ -255,9 +260,15 @@ def judge(
         if v != "not_estimable" and h.criterion.rule == "bound":
             evidence["met"] = evidence["min_effect"]
             v = "met" if shown("met") else "not_met" if shown("not_met") else "inconclusive"
+        elif v in ("not_met", "inconclusive") and evidence["not_met"] is not None:
+            # 'not met' on the same adjusted evidence as 'met': the reverse test rejects
+            v = "not_met" if shown("not_met") else "inconclusive"
+        elif v == "not_met" and h.alternative == "two-sided":
+            v = "inconclusive"  # no threshold to rule out: nothing can be 'not met'
+
         # a margin shown answers 'no disadvantage larger than the margin', unless the data
-        # show a disadvantage (harm, or with rule 'bound' an effect short of min_effect)
-        shown_short = h.criterion.rule == "bound" and v == "not_met"
+        # show a disadvantage (harm, or an effect shown the other way of no effect)
+        shown_short = v == "not_met" and threshold(h, est.scale) == NULL_VALUE[est.scale]
         if (
             v in ("not_met", "inconclusive")
             and shown("margin")

@@ -164,7 +164,8 @@ def test_criterion_tests_are_adjusted_within_the_family(example: AnalysisPlan) -
     # Holm: 2 x 0.03 = 0.06 for the smaller, max(0.06, 1 x 0.04) for the larger
     assert holm["A"].evidence["margin"] == pytest.approx(0.06, rel=1e-9)
     assert holm["B"].evidence["margin"] == pytest.approx(0.06, rel=1e-9)
-    assert [holm[i].verdict for i in "AB"] == ["not_met", "not_met"]  # wrong way, rule estimate
+    # estimates on the wrong side, but not shown there: 'not met' needs adjusted evidence too
+    assert [holm[i].verdict for i in "AB"] == ["inconclusive", "inconclusive"]
 
 
 def test_a_margin_needs_a_test_with_an_interval(example: AnalysisPlan, tmp_path: Path) -> None:
@@ -241,3 +242,21 @@ def test_min_effect_on_the_wrong_side_of_no_effect_is_refused(example: AnalysisP
     problems = [p for p in check_references(plan) if p.column.endswith("criterion.min_effect")]
     assert len(problems) == 1
     assert "other side of no effect" in problems[0].rule
+
+
+def test_not_met_rests_on_the_same_adjusted_evidence_as_met(example: AnalysisPlan) -> None:
+    specs = [{"id": i, "alternative": "greater"} for i in "AB"]
+    e = {
+        # shown below 0 alone (one-sided p 0.03), not after Holm (0.06)
+        "A": one_sided(t_estimate(-0.04, 0.04 / stats.t.isf(0.03, 50), 50), "greater"),
+        "B": one_sided(t_estimate(-0.01, 0.04 / stats.t.isf(0.04, 50), 50), "greater"),
+    }
+    assert judged(plan_of(example, "none", *specs), e)["A"].verdict == "not_met"
+    holm = judged(plan_of(example, "holm", *specs), e)
+    assert holm["A"].evidence["not_met"] == pytest.approx(0.06, rel=1e-9)  # 2 x 0.03
+    assert holm["A"].verdict == "inconclusive"
+    # a disadvantage shown is not relabelled by a margin
+    with_margin = [{**x, "criterion": {"margin": 0.5}} for x in specs]
+    shown = judged(plan_of(example, "none", *with_margin), e)
+    assert shown["A"].harm is True
+    assert shown["A"].verdict == "not_met"
