@@ -46,6 +46,7 @@ from pilot_eval.outputs import relative
 from pilot_eval.plan import (
     BETWEEN_ARMS,
     ESTIMATORS_BY_KIND,
+    NO_EFFECT,
     RANDOMISED,
     AnalysisPlan,
     Criterion,
@@ -569,6 +570,8 @@ def _hypothesis_row(
         "verdict": judged.verdict,
         "harm": judged.harm,
         "criterion_tests": dict(judged.evidence),
+        "min_effect_shown": _min_effect_shown(h, decides, judged, plan.alpha),
+        "disadvantage_not_ruled_out": _disadvantage_not_ruled_out(h, decides, judged),
         "minimum_detectable_effect": minimum_detectable_effect(
             decides, h.alternative, family_level(plan, h)
         ),
@@ -583,6 +586,31 @@ def _hypothesis_row(
         row["n_vacancies"] = int(a.sample.frame["vacancy_id"].nunique())
         row["n_applications"] = len(a.sample.frame)
     return row
+
+
+def _min_effect_shown(h: Hypothesis, est: Estimate, judged: Judgement, alpha: float) -> bool | None:
+    """Whether the adjusted test shows the effect beyond a min_effect other than no effect
+    (None without one, or without the test)."""
+    p = judged.evidence.get("min_effect")
+    if p is None or threshold(h, est.scale) == NO_EFFECT[est.scale]:
+        return None
+    return p < alpha
+
+
+def _disadvantage_not_ruled_out(h: Hypothesis, est: Estimate, judged: Judgement) -> float | None:
+    """For a one-sided hypothesis with a margin that is neither met nor shown within it: how
+    far the interval reaches the harmful way from no effect (None when it does not)."""
+    if (
+        h.criterion.margin is None
+        or h.alternative == "two-sided"
+        or judged.verdict not in ("inconclusive", "not_met")
+    ):
+        return None
+    bound = est.ci_low if h.alternative == "greater" else est.ci_high
+    if bound is None:
+        return None
+    reach = (NO_EFFECT[est.scale] - bound) * (1 if h.alternative == "greater" else -1)
+    return reach if reach > 0 else None
 
 
 def evaluate(inputs: RunInputs) -> dict[str, Any]:
