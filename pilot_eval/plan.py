@@ -400,7 +400,9 @@ class RobustnessSpec(_Frozen):
     missing_group: Literal["focal", "reference"] | None = Field(
         None,
         description="Count applications whose group value is not reported as focal or as "
-        "reference (a bound for missing demographics) instead of leaving them out.",
+        "reference, in every arm, instead of leaving them out: one way to fill in the "
+        "missing values, not a bound (results give worst-case bounds per hypothesis, "
+        "missing_data).",
     )
     reweight: tuple[str, ...] | None = Field(
         None,

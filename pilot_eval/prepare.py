@@ -321,7 +321,8 @@ def analysed_arms(plan: AnalysisPlan, h: Hypothesis) -> tuple[str, ...]:
 def fill_missing_group(frame: pd.DataFrame, group: Group, side: str) -> pd.DataFrame:
     """A copy where an unreported group value counts as the first focal or reference value.
 
-    Used by robustness specifications to bound the effect of missing demographics.
+    Used by robustness specifications (``missing_group``): one way to fill in missing
+    demographics, the same in every arm; not a bound (``pilot_eval.missing_bounds``).
     """
     value = (group.focal if side == "focal" else group.reference)[0]
     col = frame[group.column]

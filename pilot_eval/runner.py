@@ -42,6 +42,7 @@ from pilot_eval.inference import (
 )
 from pilot_eval.io import sha256_file
 from pilot_eval.lock import LockStatus, check_locked
+from pilot_eval.missing_bounds import manski_bounds
 from pilot_eval.outputs import relative
 from pilot_eval.plan import (
     BETWEEN_ARMS,
@@ -632,6 +633,7 @@ def evaluate(inputs: RunInputs) -> dict[str, Any]:
             subgroups.append(summary)
             contradictions += found
         row = _hypothesis_row(plan, a, adjusted[h_id], judged[h_id], subgroups)
+        row["missing_data"] = manski_bounds(frame, plan, a.hypothesis)
         if a.hypothesis.kind == "score_gap":
             row["by_arm"] = score_gap_by_arm(frame, plan, a.hypothesis)
         rows.append(row)

@@ -167,10 +167,25 @@ def test_registering_the_example_again_reproduces_its_committed_lock(plan_path: 
     committed = EXAMPLE_LOCK.read_bytes()
     entries = json.loads(committed)["entries"]
     full = EXAMPLE.read_text(encoding="utf-8")
+    # Deviation 5 renamed R3 and R4 (fill-ins, not bounds)
+    renamed = full.index("  - date: 2026-12-07\n    what: >-\n      De omschrijving van R3")
+    with_disadvantage = (
+        full[:renamed]
+        .replace(
+            "Invulling, geen grens: onbekende herkomst in beide armen geteld als Nederlandse",
+            "Grens voor ontbrekende gegevens: onbekende herkomst geteld als Nederlandse",
+        )
+        .replace(
+            "Invulling, geen grens: onbekende herkomst in beide armen geteld als buiten",
+            "Grens voor ontbrekende gegevens: onbekende herkomst geteld als buiten",
+        )
+    )
     # Deviation 4 added the family 'disadvantage' (H9-H12): the plan before it is the base
     # of the earlier entries. Their decided_by lines name the default deciding tests and
     # leave the hash as it was.
-    base = full[: full.index("  - date: 2026-12-07\n    what: >-\n      Familie disadvantage")]
+    base = with_disadvantage[
+        : with_disadvantage.index("  - date: 2026-12-07\n    what: >-\n      Familie disadvantage")
+    ]
     base = base.replace("  disadvantage: { correction: holm }\n", "")
     base = (
         base[: base.index("  # Does the pilot disadvantage")]
@@ -179,7 +194,7 @@ def test_registering_the_example_again_reproduces_its_committed_lock(plan_path: 
     # Register the plan as it was, before its diagnosis section and the deviation that
     # added it, on the date the committed lock records; amend it with the diagnosis
     # (deviation 1); then with the other evidence (deviation 2); then with decided_by
-    # (deviation 3); then with H9-H12 (deviation 4).
+    # (deviation 3); then with H9-H12 (deviation 4); then with R3 and R4 renamed (5).
     evidence_start = base.index("  - id: R6\n")
     evidence_end = base.index("randomisation_inference:")
     second_deviation = base.index("  - date: 2026-12-03\n    what: >-\n      Overig bewijs")
@@ -190,6 +205,7 @@ def test_registering_the_example_again_reproduces_its_committed_lock(plan_path: 
         with_diagnosis,
         re.sub(r"    decided_by: \w+\n", "", base[:third_deviation]),
         base,
+        with_disadvantage,
         full,
     ]
     for text, entry in zip(steps, entries, strict=True):

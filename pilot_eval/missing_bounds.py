@@ -1,0 +1,160 @@
+"""Worst-case bounds for hypotheses on a group whose membership is partly not reported.
+
+Origin and disability are voluntary questions; fewer applicants answer them in one arm than
+in the other. Leaving out those who did not answer (complete cases) is right only if they
+resemble those who did. Filling every missing value with one category in both arms is not a
+bound: the arms may differ in who does not answer. The bounds here assume nothing about the
+missing values (Manski 1989, *Journal of Human Resources* 24(3); Horowitz & Manski 2000,
+*JASA* 95(449)): every application whose value is missing may be of the focal group, of the
+reference group or of neither, independently in each arm, and the bounds are the smallest
+and largest value the comparison can then take. They concern the pooled comparison (the
+totals of the applications compared, as ``difference_pooled``), identify what the data can
+and cannot tell, and carry no sampling uncertainty.
+
+Per arm, with ``x``/``n`` passers and applications of a known group and ``P``/``F`` passers
+and non-passers among those with a missing value:
+
+* ``pool_share``: the focal share among all applications lies in ``[f / N, (f + M) / N]``
+  (``M`` missing of ``N``); the complete-case share ``f / (N - M)`` lies inside;
+* a transition rate gap (``stage_gap``): largest when every missing passer is focal and
+  every missing non-passer reference, ``(x_f + P) / (n_f + P) - x_r / (n_r + F)``; smallest
+  the other way round;
+* an impact ratio: the same extremes, as a ratio;
+* between arms (``pool_share``, ``gap_difference``): lower bound of the arm minus upper
+  bound of the reference arm, and the other way round (the arms' missing values may differ).
+
+A conclusion depends on the missing values when the bounds straddle the criterion's
+threshold (``min_effect``, no effect when left out; two-sided: the edge of the region
+within ``|min_effect - null|`` of no effect).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from pilot_eval.plan import BETWEEN_ARMS, NO_EFFECT, AnalysisPlan, Hypothesis
+from pilot_eval.prepare import analysed_arms, group_masks
+
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class Interval:
+    """Bounds and the complete-case value of one arm's quantity; None where undefined."""
+
+    lower: float | None
+    complete_case: float | None
+    upper: float | None
+
+
+def _ratio(num: float, den: float) -> float | None:
+    return num / den if den > 0 else None
+
+
+def _diff(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else a - b
+
+
+def _quot(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None or b <= 0 else a / b
+
+
+def _arm_interval(
+    frame: pd.DataFrame, h: Hypothesis, rows: BoolArray, masks: tuple[BoolArray, ...]
+) -> tuple[Interval, int]:
+    """The arm's bounds and its number of applications with a missing value."""
+    unknown, focal, reference = (m & rows for m in masks)
+    missing = int(unknown.sum())
+    if h.kind == "pool_share":
+        n, f = int(rows.sum()), int(focal.sum())
+        return Interval(_ratio(f, n), _ratio(f, n - missing), _ratio(f + missing, n)), missing
+    assert h.stage is not None  # the plan requires a stage for the other kinds
+    success = frame[f"reached_{h.stage.to}"].to_numpy(dtype=bool)
+    x_f, n_f = int((focal & success).sum()), int(focal.sum())
+    x_r, n_r = int((reference & success).sum()), int(reference.sum())
+    passed, failed = int((unknown & success).sum()), int((unknown & ~success).sum())
+    best_f, worst_f = _ratio(x_f + passed, n_f + passed), _ratio(x_f, n_f + failed)
+    best_r, worst_r = _ratio(x_r + passed, n_r + passed), _ratio(x_r, n_r + failed)
+    rate_f, rate_r = _ratio(x_f, n_f), _ratio(x_r, n_r)
+    combine = _quot if h.kind == "impact_ratio" else _diff
+    return (
+        Interval(combine(worst_f, best_r), combine(rate_f, rate_r), combine(best_f, worst_r)),
+        missing,
+    )
+
+
+def manski_bounds(frame: pd.DataFrame, plan: AnalysisPlan, h: Hypothesis) -> dict[str, Any] | None:
+    """The worst-case bounds of hypothesis ``h`` (module docstring), in results form; None
+    for score gaps (scores have no natural bounds) and when no value is missing. With fewer
+    than the plan's ``min_cell`` missing values in an arm, nothing but the reason: the width
+    of the bounds would give that number away."""
+    if h.kind == "score_gap":
+        return None
+    masks = group_masks(frame, plan.groups[h.group])
+    reached = (
+        frame[f"reached_{h.stage.from_}"].to_numpy(dtype=bool)
+        if h.stage is not None
+        else np.ones(len(frame), dtype=bool)
+    )
+    arm_values = frame["arm"].astype("str").to_numpy()
+    arms = analysed_arms(plan, h)
+    per_arm = {a: _arm_interval(frame, h, reached & (arm_values == a), masks) for a in arms}
+    missing = {a: m for a, (_, m) in per_arm.items()}
+    if not any(missing.values()):
+        return None
+    small = plan.disclosure.min_cell
+    if any(0 < m < small for m in missing.values()):
+        # the width of the bounds would give the number of missing values away
+        return {
+            "method": "manski",
+            "lower": None,
+            "complete_case": None,
+            "upper": None,
+            "missing": None,
+            "depends_on_missing": None,
+            "reason": f"fewer than {small} applications without a value in an arm: "
+            "bounds not published",
+        }
+    if h.kind in BETWEEN_ARMS:
+        ref, arm = per_arm[arms[0]][0], per_arm[arms[1]][0]
+        interval = Interval(
+            _diff(arm.lower, ref.upper),
+            _diff(arm.complete_case, ref.complete_case),
+            _diff(arm.upper, ref.lower),
+        )
+    else:
+        interval = per_arm[arms[0]][0]
+    return {
+        "method": "manski",
+        "lower": interval.lower,
+        "complete_case": interval.complete_case,
+        "upper": interval.upper,
+        "missing": missing,
+        "depends_on_missing": depends_on_missing(h, interval),
+        "reason": None,
+    }
+
+
+def depends_on_missing(h: Hypothesis, interval: Interval) -> bool | None:
+    """Whether the bounds straddle the criterion's threshold (module docstring)."""
+    low, high = interval.lower, interval.upper
+    if low is None or high is None:
+        return None
+    scale = "ratio" if h.kind == "impact_ratio" else "difference"
+    null = NO_EFFECT[scale]
+    m = null if h.criterion.min_effect is None else h.criterion.min_effect
+    if h.alternative == "greater":
+        return low < m <= high
+    if h.alternative == "less":
+        return low <= m < high
+    reach = abs(m - null)
+    if reach == 0:
+        return low < null < high
+    within = low < null + reach and high > null - reach
+    beyond = low <= null - reach or high >= null + reach
+    return within and beyond

@@ -1,0 +1,114 @@
+"""Worst-case (Manski) bounds for missing group membership, by hand on small frames."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pilot_eval.missing_bounds import manski_bounds
+from pilot_eval.plan import AnalysisPlan, Hypothesis, load_plan
+
+ROOT = Path(__file__).resolve().parent.parent
+PLAN = ROOT / "analysis_plans" / "breed-werven-2024.yaml"
+
+
+@pytest.fixture(scope="module")
+def plan() -> AnalysisPlan:
+    loaded = load_plan(PLAN).plan
+    # a minimum cell of 1: these frames are tiny on purpose
+    return loaded.model_copy(
+        update={"disclosure": loaded.disclosure.model_copy(update={"min_cell": 1})}
+    )
+
+
+def frame(rows: list[tuple[str, str | None, bool]]) -> pd.DataFrame:
+    """Applications (arm, origin, invited); every one applied."""
+    out = pd.DataFrame(rows, columns=["arm", "origin", "reached_invited"])
+    out["origin"] = out["origin"].astype("category")
+    out["reached_applied"] = True
+    return out
+
+
+def hypothesis(kind: str, **extra: object) -> Hypothesis:
+    spec = {"id": "X", "family": "primary", "kind": kind, "group": "origin", **extra}
+    if kind != "pool_share":
+        spec["stage"] = {"from": "applied", "to": "invited"}
+    return Hypothesis.model_validate(spec)
+
+
+OUT, NL, EU = "outside_europe", "netherlands", "europe"
+
+
+def test_pool_share_bounds_by_hand(plan: AnalysisPlan) -> None:
+    # control: 2 outside Europe of 8, 2 missing -> share in [2/8, 4/8], complete case 2/6
+    # pilot: 3 outside Europe of 6, 1 missing -> [3/6, 4/6], complete case 3/5
+    control = [("control", OUT, True)] * 2 + [("control", NL, True)] * 3
+    control += [("control", EU, True)] + [("control", None, True)] * 2
+    pilot = [("pilot", OUT, True)] * 3 + [("pilot", NL, False)] * 2 + [("pilot", None, True)]
+    got = manski_bounds(frame(control + pilot), plan, hypothesis("pool_share", arm="pilot"))
+    assert got is not None
+    assert got["lower"] == pytest.approx(3 / 6 - 4 / 8)
+    assert got["upper"] == pytest.approx(4 / 6 - 2 / 8)
+    assert got["complete_case"] == pytest.approx(3 / 5 - 2 / 6)
+    assert got["missing"] == {"control": 2, "pilot": 1}
+    # criterion 'greater than 0': the bounds [0, 0.417] do not straddle it ...
+    assert got["depends_on_missing"] is False
+
+
+def test_stage_gap_bounds_by_hand(plan: AnalysisPlan) -> None:
+    # control: focal 1 of 4 invited, reference 3 of 5, missing: 2 invited, 1 not
+    rows = [("control", OUT, True)] + [("control", OUT, False)] * 3
+    rows += [("control", NL, True)] * 3 + [("control", NL, False)] * 2
+    rows += [("control", None, True)] * 2 + [("control", None, False)]
+    h = hypothesis("stage_gap", arm="control", alternative="less")
+    got = manski_bounds(frame(rows), plan, h)
+    assert got is not None
+    # largest gap: missing passers focal (3/6), missing non-passer reference (3/6): 0
+    assert got["upper"] == pytest.approx(3 / 6 - 3 / 6)
+    # smallest: missing non-passer focal (1/5), missing passers reference (5/7)
+    assert got["lower"] == pytest.approx(1 / 5 - 5 / 7)
+    assert got["complete_case"] == pytest.approx(1 / 4 - 3 / 5)
+    # the largest possible gap is 0, which still passes 'at most 0' (min_effect 0, less)
+    assert got["depends_on_missing"] is False
+    stricter = hypothesis(
+        "stage_gap", arm="control", alternative="less", criterion={"min_effect": -0.1}
+    )
+    assert manski_bounds(frame(rows), plan, stricter)["depends_on_missing"] is True  # type: ignore[index]
+    ratio = manski_bounds(frame(rows), plan, hypothesis("impact_ratio", arm="control"))
+    assert ratio is not None
+    assert ratio["lower"] == pytest.approx((1 / 5) / (5 / 7))
+    assert ratio["upper"] == pytest.approx((3 / 6) / (3 / 6))
+
+
+def test_gap_difference_takes_the_arms_extremes_against_each_other(plan: AnalysisPlan) -> None:
+    control = [("control", OUT, True), ("control", OUT, False), ("control", NL, True)]
+    control += [("control", NL, False), ("control", None, True)]
+    pilot = [("pilot", OUT, True), ("pilot", NL, True), ("pilot", NL, False)]
+    pilot += [("pilot", None, False)]
+    h = hypothesis("gap_difference", arm="pilot", alternative="greater")
+    got = manski_bounds(frame(control + pilot), plan, h)
+    stage = {
+        a: manski_bounds(frame(control + pilot), plan, hypothesis("stage_gap", arm=a))
+        for a in ("control", "pilot")
+    }
+    assert got is not None
+    assert stage["control"] is not None
+    assert stage["pilot"] is not None
+    assert got["lower"] == pytest.approx(stage["pilot"]["lower"] - stage["control"]["upper"])
+    assert got["upper"] == pytest.approx(stage["pilot"]["upper"] - stage["control"]["lower"])
+
+
+def test_no_bounds_without_missing_values_or_with_few(plan: AnalysisPlan) -> None:
+    rows = [("control", OUT, True), ("control", NL, False), ("pilot", OUT, True)]
+    rows += [("pilot", NL, True)]
+    assert manski_bounds(frame(rows), plan, hypothesis("pool_share", arm="pilot")) is None
+    strict = plan.model_copy(
+        update={"disclosure": plan.disclosure.model_copy(update={"min_cell": 10})}
+    )
+    got = manski_bounds(frame([*rows, ("pilot", None, True)]), strict, hypothesis("pool_share"))
+    assert got is not None
+    assert got["lower"] is None
+    assert got["missing"] is None
+    assert "not published" in got["reason"]
