@@ -23,6 +23,9 @@ and non-passers among those with a missing value:
 * between arms (``pool_share``, ``gap_difference``): lower bound of the arm minus upper
   bound of the reference arm, and the other way round (the arms' missing values may differ).
 
+For a pool share, trimming bounds (Lee 2009) narrow this under one assumption, monotone
+response (``lee_bounds``).
+
 A conclusion depends on the missing values when the bounds straddle the criterion's
 threshold (``min_effect``, no effect when left out; two-sided: the edge of the region
 within ``|min_effect - null|`` of no effect).
@@ -129,7 +132,7 @@ def manski_bounds(frame: pd.DataFrame, plan: AnalysisPlan, h: Hypothesis) -> dic
         )
     else:
         interval = per_arm[arms[0]][0]
-    return {
+    out: dict[str, Any] = {
         "method": "manski",
         "lower": interval.lower,
         "complete_case": interval.complete_case,
@@ -137,7 +140,52 @@ def manski_bounds(frame: pd.DataFrame, plan: AnalysisPlan, h: Hypothesis) -> dic
         "missing": missing,
         "depends_on_missing": depends_on_missing(h, interval),
         "reason": None,
+        "lee": None,
     }
+    if h.kind == "pool_share":
+        out["lee"] = lee_bounds(frame, plan, h, masks)
+    return out
+
+
+def lee_bounds(
+    frame: pd.DataFrame, plan: AnalysisPlan, h: Hypothesis, masks: tuple[BoolArray, ...]
+) -> dict[str, Any] | None:
+    """Trimming bounds (Lee 2009, *Review of Economic Studies* 76(3)) on the focal share
+    among applicants who would answer in either arm, for a pool share.
+
+    Assumes monotone response: whoever answers in the arm with the lower response rate would
+    answer in the other too. The respondents of the arm with the higher rate are trimmed by
+    ``p = (q_high - q_low) / q_high``: dropping non-focal respondents first gives the upper
+    bound of that arm's share, dropping focal ones first the lower bound; the other arm's
+    share among respondents is taken as it is. None when both arms answer equally often or
+    an arm has no respondent.
+    """
+    unknown, focal, _ = masks
+    arm_values = frame["arm"].astype("str").to_numpy()
+    ref, arm = analysed_arms(plan, h)
+    stats = {}
+    for a in (ref, arm):
+        rows = arm_values == a
+        n, answered = int(rows.sum()), int((rows & ~unknown).sum())
+        if answered == 0:
+            return None
+        stats[a] = (answered / n, answered, int((rows & focal).sum()))
+    high = arm if stats[arm][0] > stats[ref][0] else ref
+    low = ref if high == arm else arm
+    q_high, k_high, f_high = stats[high]
+    q_low, k_low, f_low = stats[low]
+    if q_high == q_low:
+        return None
+    trim = (q_high - q_low) / q_high
+    kept = k_high * (1 - trim)
+    share_low = f_low / k_low
+    upper_high = min(1.0, f_high / kept)
+    lower_high = max(0.0, (f_high - trim * k_high) / kept)
+    if high == arm:
+        lower, upper = lower_high - share_low, upper_high - share_low
+    else:
+        lower, upper = share_low - upper_high, share_low - lower_high
+    return {"lower": lower, "upper": upper, "trim": trim, "trimmed_arm": high}
 
 
 def depends_on_missing(h: Hypothesis, interval: Interval) -> bool | None:

@@ -112,3 +112,26 @@ def test_no_bounds_without_missing_values_or_with_few(plan: AnalysisPlan) -> Non
     assert got["lower"] is None
     assert got["missing"] is None
     assert "not published" in got["reason"]
+
+
+def test_lee_trimming_bounds_by_hand(plan: AnalysisPlan) -> None:
+    # control: 10 applicants, 6 answered (q 0.6), 2 outside Europe among them
+    # pilot: 10 applicants, 8 answered (q 0.8), 4 outside Europe among them
+    control = [("control", OUT, True)] * 2 + [("control", NL, True)] * 4
+    control += [("control", None, True)] * 4
+    pilot = [("pilot", OUT, True)] * 4 + [("pilot", NL, True)] * 4 + [("pilot", None, True)] * 2
+    got = manski_bounds(frame(control + pilot), plan, hypothesis("pool_share", arm="pilot"))
+    assert got is not None
+    lee = got["lee"]
+    # trim p = (0.8 - 0.6) / 0.8 = 0.25 of the pilot's 8 respondents: 6 kept
+    assert lee["trim"] == pytest.approx(0.25)
+    assert lee["trimmed_arm"] == "pilot"
+    # upper: drop 2 non-focal, 4/6; lower: drop 2 focal, 2/6; control share 2/6
+    assert lee["upper"] == pytest.approx(4 / 6 - 2 / 6)
+    assert lee["lower"] == pytest.approx(2 / 6 - 2 / 6)
+    # inside the worst-case bounds
+    assert got["lower"] <= lee["lower"] <= lee["upper"] <= got["upper"]
+    # only for pool shares
+    gap = manski_bounds(frame(control + pilot), plan, hypothesis("gap_difference", arm="pilot"))
+    assert gap is not None
+    assert gap["lee"] is None
