@@ -145,16 +145,42 @@ def power(
     show_default=True,
     help="SD across vacancies of every origin gap in progression (probability scale).",
 )
+@click.option(
+    "--stage-correlation",
+    type=click.FloatRange(min=0, max=1, max_open=True),
+    default=0.0,
+    show_default=True,
+    help="Correlation across an applicant's transitions (a shared ability).",
+)
+@click.option(
+    "--selective-nonresponse",
+    type=click.FloatRange(min=0, max=1),
+    default=0.0,
+    show_default=True,
+    help="Extra probability that a control applicant of origin outside Europe leaves origin open.",
+)
 @click.option("--force", is_flag=True, help="Replace an existing output folder.")
 def simulate(
-    out: Path, seed: int, vacancies: int, optional_tables: bool, gap_sd: float, force: bool
+    out: Path,
+    seed: int,
+    vacancies: int,
+    optional_tables: bool,
+    gap_sd: float,
+    stage_correlation: float,
+    selective_nonresponse: float,
+    force: bool,
 ) -> None:
     """Write a synthetic data bundle with known true effects (truth.json)."""
     from pilot_eval.outputs import staged_folder
     from pilot_eval.simulate import simulate_bundle, write_bundle
 
     bundle = simulate_bundle(
-        seed=seed, n_vacancies=vacancies, optional=optional_tables, gap_sd=gap_sd
+        seed=seed,
+        n_vacancies=vacancies,
+        optional=optional_tables,
+        gap_sd=gap_sd,
+        stage_correlation=stage_correlation,
+        selective_nonresponse=selective_nonresponse,
     )
     with staged_folder(out, force) as staging:
         write_bundle(bundle, staging)

@@ -31,6 +31,9 @@ arm), or from the synthetic generator (``--simulate``). In each simulation:
   vacancy's gap deviates from it (normal with the gap's SD across vacancies, split half up
   for the focal and half down for the reference group on the logit scale, so that its mean
   over vacancies is exactly the declared one);
+* with ``stage_correlation`` above 0 an applicant's transitions share a latent ability
+  (Gaussian copula with that correlation): each transition keeps its probability, but whoever
+  passes an earlier stage despite a penalty is stronger at the next one;
 * scores are standard normal with a vacancy part of the score's intraclass correlation,
   plus the declared standardised difference and the vacancy's deviation from it for the
   focal group, observed with the arm's share of observed scores.
@@ -66,6 +69,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from scipy import special
 
 from pilot_eval.bundle import Bundle
 from pilot_eval.errors import PilotEvalError
@@ -313,7 +317,14 @@ def simulate_design(
             for a, value in gap.by_arm.items():
                 p[:, t] += value * (focal[gap.group] & in_arm(a))
     p = np.clip(p, *CLIP)
-    passed = rng.random(p.shape) < p
+    if d.stage_correlation > 0:
+        # a shared latent ability: uniform margins, correlated across the transitions
+        rho = d.stage_correlation
+        ability = rng.standard_normal((n, 1))
+        latent = math.sqrt(rho) * ability + math.sqrt(1 - rho) * rng.standard_normal(p.shape)
+        passed = special.ndtr(latent) < p
+    else:
+        passed = rng.random(p.shape) < p
     stage = np.cumprod(passed, axis=1).sum(axis=1)
     data["stage_reached"] = pd.Categorical.from_codes(
         np.asarray(stage, dtype=np.int64), dtype=pd.CategoricalDtype(list(STAGES), ordered=True)

@@ -122,6 +122,7 @@ def manski_bounds(frame: pd.DataFrame, plan: AnalysisPlan, h: Hypothesis) -> dic
             "depends_on_missing": None,
             "reason": f"fewer than {small} applications without a value in an arm: "
             "bounds not published",
+            "lee": None,
         }
     if h.kind in BETWEEN_ARMS:
         ref, arm = per_arm[arms[0]][0], per_arm[arms[1]][0]
@@ -189,7 +190,8 @@ def lee_bounds(
 
 
 def depends_on_missing(h: Hypothesis, interval: Interval) -> bool | None:
-    """Whether the bounds straddle the criterion's threshold (module docstring)."""
+    """Whether the bounds straddle the criterion's threshold (module docstring); also used
+    for the bounds of a later stage (``pilot_eval.later_stages``)."""
     low, high = interval.lower, interval.upper
     if low is None or high is None:
         return None

@@ -495,6 +495,15 @@ class Diagnosis(_Frozen):
     score_gaps: tuple[DiagnosisScoreGap, ...] = Field(
         (), description="True standardised score differences."
     )
+    stage_correlation: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="Correlation across an applicant's transitions of what makes them pass "
+        "(a shared latent ability, Gaussian copula): above 0, whoever passes an earlier stage "
+        "despite a penalty is stronger at the next one, so a comparison among those who "
+        "reached a later stage is selected by the earlier one.",
+    )
     heterogeneity: Heterogeneity = Field(
         Heterogeneity(),
         description="Intraclass correlations and vacancy-level SDs of the gaps; what is left "

@@ -41,6 +41,7 @@ from pilot_eval.inference import (
     threshold,
 )
 from pilot_eval.io import sha256_file
+from pilot_eval.later_stages import stratum_bounds, unconditional
 from pilot_eval.lock import LockStatus, check_locked
 from pilot_eval.missing_bounds import manski_bounds
 from pilot_eval.outputs import relative
@@ -614,6 +615,18 @@ def _disadvantage_not_ruled_out(h: Hypothesis, est: Estimate, judged: Judgement)
     return reach if reach > 0 else None
 
 
+def _later_stage(frame: pd.DataFrame, plan: AnalysisPlan, h: Hypothesis) -> dict[str, Any] | None:
+    """For a transition after the application: the comparison from the application and
+    bounds among applicants who would reach the earlier stage in either arm."""
+    whole = unconditional(frame, plan, h)
+    if whole is None:
+        return None
+    return {
+        "from_application": _estimate_fields(whole),
+        "stratum_bounds": stratum_bounds(frame, plan, h),
+    }
+
+
 def evaluate(inputs: RunInputs) -> dict[str, Any]:
     """Run every hypothesis of the plan; return the content of results.json."""
     plan = inputs.loaded.plan
@@ -634,6 +647,7 @@ def evaluate(inputs: RunInputs) -> dict[str, Any]:
             contradictions += found
         row = _hypothesis_row(plan, a, adjusted[h_id], judged[h_id], subgroups)
         row["missing_data"] = manski_bounds(frame, plan, a.hypothesis)
+        row["later_stage"] = _later_stage(frame, plan, a.hypothesis)
         if a.hypothesis.kind == "score_gap":
             row["by_arm"] = score_gap_by_arm(frame, plan, a.hypothesis)
         rows.append(row)

@@ -35,6 +35,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from scipy import special
 
 from pilot_eval import simulate_evidence as evidence
 from pilot_eval.errors import PilotEvalError
@@ -274,6 +275,8 @@ def simulate_bundle(
     n_vacancies: int = DEFAULT_N_VACANCIES,
     optional: bool = True,
     gap_sd: float = 0.0,
+    stage_correlation: float = 0.0,
+    selective_nonresponse: float = 0.0,
 ) -> SyntheticBundle:
     """Generate a synthetic bundle with known true effects.
 
@@ -290,6 +293,14 @@ def simulate_bundle(
         vacancy's shift for applicants of origin outside Europe, and half of it for Europe,
         deviates from the arm's declared shift by a normal draw); the declared shifts stay the
         mean. 0 keeps the bundle of earlier versions byte for byte.
+    stage_correlation : float, default 0
+        Correlation across an applicant's transitions of the latent that decides them (a
+        Gaussian copula; each transition keeps its probability): whoever passes an earlier
+        stage despite a penalty is stronger at the next one. 0 keeps the earlier bundle.
+    selective_nonresponse : float, default 0
+        Extra probability that a control applicant of origin outside Europe leaves origin
+        open: non-response that depends on the value and differs by arm, so that complete
+        cases are biased. 0 keeps the earlier bundle.
 
     Returns
     -------
@@ -307,6 +318,13 @@ def simulate_bundle(
         raise PilotEvalError(f"n_vacancies must be a positive integer, got {n_vacancies!r}")
     if not 0 <= gap_sd <= 0.3:
         raise PilotEvalError(f"gap_sd must lie in [0, 0.3], got {gap_sd!r}")
+    if not 0 <= stage_correlation < 1:
+        raise PilotEvalError(f"stage_correlation must lie in [0, 1), got {stage_correlation!r}")
+    if not 0 <= selective_nonresponse <= 1:
+        raise PilotEvalError(
+            f"selective_nonresponse must lie in [0, 1], got {selective_nonresponse!r}"
+        )
+    variation = Variation(gap_sd, stage_correlation, selective_nonresponse)
 
     # Separate child streams keep the vacancy table unchanged when application code changes.
     rng_vacancies, rng_applications = (
@@ -314,7 +332,7 @@ def simulate_bundle(
     )
     vac = _simulate_vacancies(rng_vacancies, n_vacancies)
     vacancies = _vacancy_frame(vac)
-    applications = _simulate_applications(rng_applications, vac, gap_sd)
+    applications = _simulate_applications(rng_applications, vac, variation)
     truth = _truth(
         seed=seed,
         n_vacancies=n_vacancies,
@@ -323,6 +341,14 @@ def simulate_bundle(
     )
     if gap_sd:
         truth["gap_sd_across_vacancies"] = gap_sd
+    if stage_correlation:
+        truth["stage_correlation"] = stage_correlation
+    if selective_nonresponse:
+        truth["selective_nonresponse"] = {
+            "arm": ARMS[0],
+            "origin": "outside_europe",
+            "extra_probability": selective_nonresponse,
+        }
     tables: dict[str, pd.DataFrame] = {}
     if optional:
         tables, truth["evidence"] = _optional_tables(seed, vacancies, applications)
@@ -546,8 +572,17 @@ def _vacancy_frame(vac: _Vacancies) -> pd.DataFrame:
     return frame.loc[:, list(VACANCY_COLUMNS)]
 
 
+@dataclass(frozen=True)
+class Variation:
+    """Departures from the default generator (``simulate_bundle``); all 0 by default."""
+
+    gap_sd: float = 0.0
+    stage_correlation: float = 0.0
+    selective_nonresponse: float = 0.0
+
+
 def _simulate_applications(
-    rng: np.random.Generator, vac: _Vacancies, gap_sd: float = 0.0
+    rng: np.random.Generator, vac: _Vacancies, variation: Variation = Variation()
 ) -> pd.DataFrame:
     n_vac = vac.ids.size
     families = list(FAMILY_WEIGHTS)
@@ -582,7 +617,12 @@ def _simulate_applications(
     gender_code = np.where(missing["gender"], -1, gender_code)
     age_code = np.where(missing["age_band"], -1, age_code)
 
-    stage, latent = _simulate_stages(rng, vac, v, arm, origin_code, gap_sd)
+    stage, latent = _simulate_stages(rng, vac, v, arm, origin_code, variation)
+    if variation.selective_nonresponse > 0:  # drawn only then: the earlier stream otherwise
+        # after the stages: these applicants progress as of their origin, unreported
+        leaves = rng.random(n) < variation.selective_nonresponse
+        selective = (origin_code == ORIGINS.index("outside_europe")) & (arm == 0) & leaves
+        origin_code = np.where(selective, -1, origin_code)
     stopped = stage < len(TRANSITIONS)
     withdraw_p = np.array(WITHDRAWAL_AT_STAGE)[np.minimum(stage, len(TRANSITIONS) - 1)]
     withdrew = stopped & (rng.random(n) < withdraw_p)
@@ -636,7 +676,7 @@ def _simulate_stages(
     v: IntArray,
     arm: IntArray,
     origin_code: IntArray,
-    gap_sd: float = 0.0,
+    variation: Variation = Variation(),
 ) -> tuple[IntArray, FloatArray]:
     """Return the stage reached (code into STAGES) and the uniform latent of each transition."""
     n_vac = vac.ids.size
@@ -651,6 +691,7 @@ def _simulate_stages(
         shift[a, ORIGINS.index("europe")] = EUROPE_SHIFT_FRACTION * outside
     # origin_code -1 (missing) wraps to index 3 on purpose.
     applicant_shift = shift[arm, origin_code]
+    gap_sd = variation.gap_sd
     if gap_sd > 0:  # drawn only then: without it the random stream is that of earlier versions
         deviation = rng.normal(0.0, gap_sd, size=(n_vac, len(TRANSITIONS)))[v]
         weight = np.select(
@@ -665,6 +706,11 @@ def _simulate_stages(
     probability = np.clip(base[v] + applicant_shift, *PROBABILITY_CLIP)
 
     latent = rng.random((v.size, len(TRANSITIONS)))
+    rho = variation.stage_correlation
+    if rho > 0:  # one ability shared by the transitions, uniform margins (Gaussian copula)
+        ability = rng.standard_normal((v.size, 1))
+        own = special.ndtri(np.clip(latent, 1e-12, 1 - 1e-12))
+        latent = special.ndtr(math.sqrt(rho) * ability + math.sqrt(1 - rho) * own)
     passed = latent < probability
     stage: IntArray = np.cumprod(passed, axis=1, dtype=np.int64).sum(axis=1)
     return stage, latent
