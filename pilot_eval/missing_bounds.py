@@ -33,6 +33,7 @@ within ``|min_effect - null|`` of no effect).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -208,3 +209,66 @@ def depends_on_missing(h: Hypothesis, interval: Interval) -> bool | None:
     within = low < null + reach and high > null - reach
     beyond = low <= null - reach or high >= null + reach
     return within and beyond
+
+
+MIN_RESPONSE_PROBABILITY = 0.02
+"""Modelled probabilities of answering below this are raised to it: a weight above 50 would
+let a handful of respondents stand for a whole cell."""
+
+
+def response_weighted(
+    rows: pd.DataFrame, plan: AnalysisPlan, h: Hypothesis, columns: tuple[str, ...]
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Applications with a response weight for the group's question (robustness
+    ``response_weights``): per arm, a logistic regression of answering on ``columns`` (each a
+    set of categories, a missing value its own), fitted with statsmodels; a respondent's
+    weight is the inverse of the modelled probability, scaled to mean 1 over the arm's
+    respondents. Applications that did not answer keep weight 1; they are left out of every
+    comparison of the group anyway.
+
+    Raises
+    ------
+    EstimationError
+        When an arm has no respondent or no non-respondent, or the model separates them.
+    """
+    import statsmodels.api as sm
+    from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
+
+    from pilot_eval.errors import EstimationError
+
+    unknown, _, _ = group_masks(rows, plan.groups[h.group])
+    answered = (~unknown).astype(np.float64)
+    weights = np.ones(len(rows))
+    arm_values = rows["arm"].astype("str").to_numpy()
+    largest = 0.0
+    for arm in analysed_arms(plan, h):
+        in_arm = arm_values == arm
+        y = answered[in_arm]
+        if y.min() == y.max():
+            raise EstimationError(f"in arm {arm} everybody or nobody answered")
+        parts = [
+            pd.get_dummies(
+                rows.loc[in_arm, c].astype("string").fillna("(missing)"),
+                prefix=c,
+                drop_first=True,
+                dtype=np.float64,
+            )
+            for c in columns
+        ]
+        x = sm.add_constant(pd.concat(parts, axis=1).to_numpy(), has_constant="add")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", PerfectSeparationWarning)
+            try:
+                fit = sm.GLM(y, x, family=sm.families.Binomial()).fit()
+            except (PerfectSeparationWarning, np.linalg.LinAlgError) as exc:
+                raise EstimationError(
+                    f"the response model of arm {arm} cannot be fitted: {exc}"
+                ) from None
+        p = np.maximum(fit.predict(x), MIN_RESPONSE_PROBABILITY)
+        w = np.where(y == 1, 1 / p, 1.0)
+        w[y == 1] /= w[y == 1].mean()
+        weights[in_arm] = w
+        largest = max(largest, float(w[y == 1].max()))
+    existing = rows["weight"].to_numpy() if "weight" in rows else 1.0
+    summary = {"method": "response weights", "columns": list(columns), "largest_weight": largest}
+    return rows.assign(weight=weights * existing), summary

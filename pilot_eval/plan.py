@@ -409,6 +409,14 @@ class RobustnessSpec(_Frozen):
         description="Vacancy columns of the profile to which reference-arm vacancies are "
         "reweighted (salary_scale in bands); for self-selected or matched designs.",
     )
+    response_weights: tuple[str, ...] | None = Field(
+        None,
+        description="Weight those who answered the group's question by the inverse of their "
+        "probability of answering, modelled per arm from these columns (other group columns "
+        "of `applications`, or `vacancies` columns; a missing value is a category of its "
+        "own) by logistic regression with every column interacted with the arm. Assumes "
+        "that, given these columns and the arm, who answers is unrelated to the answer.",
+    )
     population_weights: bool = Field(
         False,
         description="Weight each arm's vacancies to the population of all vacancies "
@@ -723,9 +731,14 @@ class AnalysisPlan(_Frozen):
             names.update(spec.adjust_for or ())
             names.update(spec.exclude)
             names.update(spec.reweight or ())
+            names.update(c for c in spec.response_weights or () if c not in self.group_columns())
         if self.design.block:
             names.add(self.design.block)
         return tuple(sorted(names))
+
+    def group_columns(self) -> tuple[str, ...]:
+        """Application columns that define the plan's groups, sorted."""
+        return tuple(sorted({g.column for g in self.groups.values()}))
 
     def application_columns(self) -> tuple[str, ...]:
         """Application columns the plan names (group columns and scores), sorted."""
@@ -1279,7 +1292,16 @@ def check_references(
             spec.missing_group,
             spec.reweight is not None,
             spec.population_weights,
+            spec.response_weights is not None,
         )
+        if spec.response_weights is not None and (
+            spec.missing_group is not None or spec.reweight is not None or spec.population_weights
+        ):
+            add(
+                f"{at}.response_weights",
+                "response weights change who counts for a missing answer: combine them with "
+                "no other weighting or fill-in in one specification",
+            )
         if not any(changes):
             add(at, "a robustness specification must change something")
     if plan.diagnosis is not None:

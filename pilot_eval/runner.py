@@ -43,7 +43,7 @@ from pilot_eval.inference import (
 from pilot_eval.io import sha256_file
 from pilot_eval.later_stages import stratum_bounds, unconditional
 from pilot_eval.lock import LockStatus, check_locked
-from pilot_eval.missing_bounds import manski_bounds
+from pilot_eval.missing_bounds import manski_bounds, response_weighted
 from pilot_eval.outputs import relative
 from pilot_eval.plan import (
     BETWEEN_ARMS,
@@ -476,6 +476,11 @@ def robustness(
                             "rows": weighting["applications_off_support"],
                         }
                     )
+            if spec.response_weights is not None:
+                try:
+                    rows, weighting = response_weighted(rows, plan, h, spec.response_weights)
+                except EstimationError as exc:
+                    weight_failure = f"response weights: {exc.message}"
             weightings.append(weighting)
             if spec.missing_group is not None:
                 rows = fill_missing_group(rows, plan.groups[h.group], spec.missing_group)
@@ -495,7 +500,11 @@ def robustness(
                     f"adjust_for lets the gap vary with vacancy columns, which only lpm_fe "
                     f"and lpm_cr2 estimate (focal x column); {name} cannot",
                 )
-            elif (spec.reweight is not None or spec.population_weights) and (name not in WEIGHTED):
+            elif (
+                spec.reweight is not None
+                or spec.population_weights
+                or spec.response_weights is not None
+            ) and (name not in WEIGHTED):
                 alt = refuse(
                     name,
                     sample,

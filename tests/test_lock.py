@@ -167,10 +167,18 @@ def test_registering_the_example_again_reproduces_its_committed_lock(plan_path: 
     committed = EXAMPLE_LOCK.read_bytes()
     entries = json.loads(committed)["entries"]
     full = EXAMPLE.read_text(encoding="utf-8")
+    # Deviation 6 added R8 (response weights)
+    before_r8 = full[
+        : full.index("  - date: 2026-12-07\n    what: >-\n      Robuustheidsanalyse R8")
+    ]
+    before_r8 = (
+        before_r8[: before_r8.index("  - id: R8\n")]
+        + before_r8[before_r8.index("\n# The evaluation's other evidence") :]
+    )
     # Deviation 5 renamed R3 and R4 (fill-ins, not bounds)
-    renamed = full.index("  - date: 2026-12-07\n    what: >-\n      De omschrijving van R3")
+    renamed = before_r8.index("  - date: 2026-12-07\n    what: >-\n      De omschrijving van R3")
     with_disadvantage = (
-        full[:renamed]
+        before_r8[:renamed]
         .replace(
             "Invulling, geen grens: onbekende herkomst in beide armen geteld als Nederlandse",
             "Grens voor ontbrekende gegevens: onbekende herkomst geteld als Nederlandse",
@@ -194,7 +202,8 @@ def test_registering_the_example_again_reproduces_its_committed_lock(plan_path: 
     # Register the plan as it was, before its diagnosis section and the deviation that
     # added it, on the date the committed lock records; amend it with the diagnosis
     # (deviation 1); then with the other evidence (deviation 2); then with decided_by
-    # (deviation 3); then with H9-H12 (deviation 4); then with R3 and R4 renamed (5).
+    # (deviation 3); then with H9-H12 (deviation 4); then with R3 and R4 renamed (5);
+    # then with R8 (6).
     evidence_start = base.index("  - id: R6\n")
     evidence_end = base.index("randomisation_inference:")
     second_deviation = base.index("  - date: 2026-12-03\n    what: >-\n      Overig bewijs")
@@ -206,6 +215,7 @@ def test_registering_the_example_again_reproduces_its_committed_lock(plan_path: 
         re.sub(r"    decided_by: \w+\n", "", base[:third_deviation]),
         base,
         with_disadvantage,
+        before_r8,
         full,
     ]
     for text, entry in zip(steps, entries, strict=True):

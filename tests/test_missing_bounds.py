@@ -135,3 +135,34 @@ def test_lee_trimming_bounds_by_hand(plan: AnalysisPlan) -> None:
     gap = manski_bounds(frame(control + pilot), plan, hypothesis("gap_difference", arm="pilot"))
     assert gap is not None
     assert gap["lee"] is None
+
+
+def test_response_weights_are_inverse_cell_response_rates(plan: AnalysisPlan) -> None:
+    from pilot_eval.missing_bounds import response_weighted
+
+    # origin answered: control women 4 of 5, men 2 of 4; pilot women 2 of 3, men 1 of 2. With
+    # one column the model of each arm is saturated: its probabilities are the cell rates
+    data = [("control", OUT, True, "female")] * 2 + [("control", NL, True, "female")] * 2
+    data += [("control", None, True, "female")]
+    data += [("control", OUT, True, "male"), ("control", NL, True, "male")]
+    data += [("control", None, True, "male")] * 2
+    data += [("pilot", OUT, True, "female"), ("pilot", NL, True, "female")]
+    data += [("pilot", None, True, "female")]
+    data += [("pilot", OUT, True, "male"), ("pilot", None, True, "male")]
+    rows = frame([(a, o, i) for a, o, i, _ in data])
+    rows["gender"] = [g for *_, g in data]
+    h = hypothesis("pool_share", arm="pilot")
+    weighted, summary = response_weighted(rows, plan, h, ("gender",))
+    w = weighted["weight"].to_numpy()
+    answered = rows["origin"].notna().to_numpy()
+    # control respondents: women 1/0.8 = 1.25 (4 of them), men 1/0.5 = 2 (2): mean 1.5
+    control = (rows["arm"] == "control").to_numpy() & answered
+    female = (rows["gender"] == "female").to_numpy()
+    assert w[control & female] == pytest.approx([1.25 / 1.5] * 4, rel=1e-6)
+    assert w[control & ~female] == pytest.approx([2 / 1.5] * 2, rel=1e-6)
+    # pilot respondents: women 1/(2/3) = 1.5 (2), men 1/0.5 = 2 (1): mean 5/3
+    pilot = (rows["arm"] == "pilot").to_numpy() & answered
+    assert w[pilot & female] == pytest.approx([1.5 / (5 / 3)] * 2, rel=1e-6)
+    assert w[pilot & ~female] == pytest.approx([2 / (5 / 3)], rel=1e-6)
+    assert w[~answered] == pytest.approx([1.0] * int((~answered).sum()))
+    assert summary["largest_weight"] == pytest.approx(2 / 1.5, rel=1e-6)
