@@ -66,3 +66,12 @@ def plan_dir(tmp_path: Path) -> Path:
     lock = EXAMPLE_PLAN.with_name(EXAMPLE_PLAN.stem + ".lock.json")
     shutil.copy(lock, folder / lock.name)
     return folder
+
+
+@pytest.fixture(scope="module")
+def plan_min_cell_1() -> AnalysisPlan:
+    """The example plan with a minimum cell of 1, for hand calculations on tiny frames."""
+    loaded = load_plan(EXAMPLE_PLAN).plan
+    return loaded.model_copy(
+        update={"disclosure": loaded.disclosure.model_copy(update={"min_cell": 1})}
+    )

@@ -23,11 +23,9 @@ PLAN = ROOT / "analysis_plans" / "breed-werven-2024.yaml"
 
 
 @pytest.fixture(scope="module")
-def plan() -> AnalysisPlan:
-    loaded = load_plan(PLAN).plan
-    return loaded.model_copy(
-        update={"disclosure": loaded.disclosure.model_copy(update={"min_cell": 1})}
-    )
+def plan(plan_min_cell_1: AnalysisPlan) -> AnalysisPlan:
+    """Tiny frames on purpose: a minimum cell of 1."""
+    return plan_min_cell_1
 
 
 def later(kind: str = "gap_difference") -> Hypothesis:

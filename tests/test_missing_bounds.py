@@ -8,19 +8,16 @@ import pandas as pd
 import pytest
 
 from pilot_eval.missing_bounds import manski_bounds
-from pilot_eval.plan import AnalysisPlan, Hypothesis, load_plan
+from pilot_eval.plan import AnalysisPlan, Hypothesis
 
 ROOT = Path(__file__).resolve().parent.parent
 PLAN = ROOT / "analysis_plans" / "breed-werven-2024.yaml"
 
 
 @pytest.fixture(scope="module")
-def plan() -> AnalysisPlan:
-    loaded = load_plan(PLAN).plan
-    # a minimum cell of 1: these frames are tiny on purpose
-    return loaded.model_copy(
-        update={"disclosure": loaded.disclosure.model_copy(update={"min_cell": 1})}
-    )
+def plan(plan_min_cell_1: AnalysisPlan) -> AnalysisPlan:
+    """Tiny frames on purpose: a minimum cell of 1."""
+    return plan_min_cell_1
 
 
 def frame(rows: list[tuple[str, str | None, bool]]) -> pd.DataFrame:
