@@ -31,7 +31,7 @@ from typing import Any
 import pandas as pd
 
 from pilot_eval.estimators import Context, estimate
-from pilot_eval.missing_bounds import Interval, depends_on_missing
+from pilot_eval.missing_bounds import Interval, depends_on_missing, trimmed_share
 from pilot_eval.plan import STAGES, AnalysisPlan, Hypothesis, StageTransition
 from pilot_eval.prepare import analysed_arms, comparison_sample, group_masks
 from pilot_eval.results import Estimate
@@ -52,12 +52,6 @@ def unconditional(frame: pd.DataFrame, plan: AnalysisPlan, h: Hypothesis) -> Est
     return estimate(
         whole.deciding_test, comparison_sample(frame, plan, whole), Context(plan, whole)
     )
-
-
-def _rate_bounds(reached: int, passed: int, trim: float) -> tuple[float, float]:
-    """Bounds of the pass rate among the reachers left after trimming a share ``trim``."""
-    kept = reached * (1 - trim)
-    return max(0.0, (passed - trim * reached) / kept), min(1.0, passed / kept)
 
 
 def stratum_bounds(frame: pd.DataFrame, plan: AnalysisPlan, h: Hypothesis) -> dict[str, Any] | None:
@@ -92,7 +86,7 @@ def stratum_bounds(frame: pd.DataFrame, plan: AnalysisPlan, h: Hypothesis) -> di
         exact = counts[low][2] / counts[low][1]
         rates[name] = {
             low: (exact, exact),
-            high: _rate_bounds(counts[high][1], counts[high][2], trim),
+            high: trimmed_share(counts[high][1], counts[high][2], trim),
         }
     gap = {
         a: (

@@ -149,6 +149,13 @@ def manski_bounds(frame: pd.DataFrame, plan: AnalysisPlan, h: Hypothesis) -> dic
     return out
 
 
+def trimmed_share(n: int, successes: int, trim: float) -> tuple[float, float]:
+    """Bounds of the share of successes among ``n`` after trimming a share ``trim`` of them
+    (Lee 2009): dropping successes first gives the lower bound, the others first the upper."""
+    kept = n * (1 - trim)
+    return max(0.0, (successes - trim * n) / kept), min(1.0, successes / kept)
+
+
 def lee_bounds(
     frame: pd.DataFrame, plan: AnalysisPlan, h: Hypothesis, masks: tuple[BoolArray, ...]
 ) -> dict[str, Any] | None:
@@ -179,10 +186,8 @@ def lee_bounds(
     if q_high == q_low:
         return None
     trim = (q_high - q_low) / q_high
-    kept = k_high * (1 - trim)
     share_low = f_low / k_low
-    upper_high = min(1.0, f_high / kept)
-    lower_high = max(0.0, (f_high - trim * k_high) / kept)
+    lower_high, upper_high = trimmed_share(k_high, f_high, trim)
     if high == arm:
         lower, upper = lower_high - share_low, upper_high - share_low
     else:
