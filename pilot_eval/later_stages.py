@@ -10,18 +10,27 @@ therefore adds:
 * the unconditional comparison: the same hypothesis from the application to the same
   stage (``applied -> to``, per applicant), with the deciding test. It answers "does the
   pilot change the group's chance to get this far?" and is not selected by earlier stages;
-* for a change of the gap between arms (``gap_difference``), bounds on the change among
-  applicants who would reach the earlier stage in either arm (principal stratification;
-  trimming bounds after Lee 2009, *Review of Economic Studies* 76(3), per group). They
-  assume monotone selection: within a group, whoever reaches the stage in the arm with the
-  lower rate would reach it in the other too. Within a group the arm with the higher rate
-  of reaching the stage has its reachers trimmed by ``p = (q_high - q_low) / q_high``,
-  once dropping those who passed first (lower bound of its pass rate) and once those who
-  did not (upper bound); the other arm's rate is taken as it is. The bounds of the change
-  combine each rate's extremes; a conclusion depends on the selection when they straddle
-  the criterion's threshold. They concern the pooled rates, carry no sampling
-  uncertainty, and are not published when a group has fewer than the plan's ``min_cell``
-  reachers in an arm.
+* bounds on the comparison among applicants who would reach the earlier stage either way
+  (principal stratification; trimming bounds after Lee 2009, *Review of Economic Studies*
+  76(3)). Of two sets of applicants compared, the one with the higher share reaching the
+  earlier stage has its reachers trimmed by ``p = (q_high - q_low) / q_high``, once dropping
+  those who passed first (lower bound of its pass rate) and once those who did not (upper
+  bound); the other set's rate is taken as it is. The bounds of the comparison combine each
+  rate's extremes.
+
+  - A change of the gap between arms (``gap_difference``): per group, the arms are the two
+    sets. Assumes monotone selection: within a group, whoever reaches the stage in the arm
+    with the lower rate would reach it in the other too.
+  - A gap or impact ratio within one arm (``stage_gap``, ``impact_ratio``): the groups are
+    the two sets. Assumes the groups' applicants are alike at application in what the
+    stages select on, so that the reachers of the group with the lower rate stand for the
+    same top of their group as the best part of the other group's reachers; a penalty at
+    the earlier stage then leaves the surplus of the favoured group among its reachers.
+
+  A conclusion depends on the selection when the bounds straddle the criterion's
+  threshold; ``verdicts`` names what the criterion says at each end. The bounds concern the
+  pooled rates, carry no sampling uncertainty, and are not published when a group has fewer
+  than the plan's ``min_cell`` reachers in an arm.
 """
 
 from __future__ import annotations
@@ -31,10 +40,18 @@ from typing import Any
 import pandas as pd
 
 from pilot_eval.estimators import Context, estimate
-from pilot_eval.missing_bounds import Interval, depends_on_missing, trimmed_share
+from pilot_eval.missing_bounds import (
+    Interval,
+    depends_on_missing,
+    trimmed_share,
+    verdicts_at_bounds,
+)
 from pilot_eval.plan import STAGES, AnalysisPlan, Hypothesis, StageTransition
 from pilot_eval.prepare import analysed_arms, comparison_sample, group_masks
 from pilot_eval.results import Estimate
+
+SELECTED_KINDS = ("gap_difference", "stage_gap", "impact_ratio")
+"""Comparisons of pass rates, whose later stages are selected by the earlier ones."""
 
 
 def is_later_stage(h: Hypothesis) -> bool:
@@ -54,21 +71,51 @@ def unconditional(frame: pd.DataFrame, plan: AnalysisPlan, h: Hypothesis) -> Est
     )
 
 
+Rates = dict[str, tuple[float, float]]
+
+
+def _trimmed_rates(counts: dict[str, tuple[int, int, int]]) -> Rates:
+    """Bounds of the pass rate of each of two sets of applicants, given per set the
+    applications, the reachers of the earlier stage and the passers among them: the set
+    with the higher share of reachers has its reachers trimmed to the other's share."""
+    (a, (n_a, r_a, s_a)), (b, (n_b, r_b, s_b)) = counts.items()
+    q = {a: r_a / n_a, b: r_b / n_b}
+    high, low = (a, b) if q[a] > q[b] else (b, a)
+    r_high, s_high = (r_a, s_a) if high == a else (r_b, s_b)
+    r_low, s_low = (r_b, s_b) if high == a else (r_a, s_a)
+    exact = s_low / r_low
+    return {low: (exact, exact), high: trimmed_share(r_high, s_high, (q[high] - q[low]) / q[high])}
+
+
+def _gap(focal: tuple[float, float], reference: tuple[float, float]) -> tuple[float, float]:
+    """The extremes of the difference of two bounded rates."""
+    return focal[0] - reference[1], focal[1] - reference[0]
+
+
+def _ratio(
+    focal: tuple[float, float], reference: tuple[float, float]
+) -> tuple[float | None, float | None]:
+    """The extremes of the ratio of two bounded rates; None where a denominator can be 0."""
+    return (
+        focal[0] / reference[1] if reference[1] > 0 else None,
+        focal[1] / reference[0] if reference[0] > 0 else None,
+    )
+
+
 def stratum_bounds(frame: pd.DataFrame, plan: AnalysisPlan, h: Hypothesis) -> dict[str, Any] | None:
-    """Bounds on a later-stage change of the gap among applicants who would reach the
-    earlier stage in either arm (module docstring); None for other hypotheses."""
-    if h.kind != "gap_difference" or not is_later_stage(h):
+    """Bounds on a later-stage comparison among applicants who would reach the earlier
+    stage either way (module docstring); None for hypotheses on the first stage or scores."""
+    if h.kind not in SELECTED_KINDS or not is_later_stage(h):
         return None
     assert h.stage is not None
     _, focal, reference = group_masks(frame, plan.groups[h.group])
     arm_values = frame["arm"].astype("str").to_numpy()
     reached_from = frame[f"reached_{h.stage.from_}"].to_numpy(dtype=bool)
     reached_to = frame[f"reached_{h.stage.to}"].to_numpy(dtype=bool)
-    ref, arm = analysed_arms(plan, h)
-    rates: dict[str, dict[str, tuple[float, float]]] = {}
+    arms = analysed_arms(plan, h)
+    counts: dict[tuple[str, str], tuple[int, int, int]] = {}
     for name, members in (("focal", focal), ("reference", reference)):
-        counts = {}
-        for a in (ref, arm):
+        for a in arms:
             rows = members & (arm_values == a)
             n, r = int(rows.sum()), int((rows & reached_from).sum())
             if n == 0 or r < plan.disclosure.min_cell:
@@ -76,29 +123,29 @@ def stratum_bounds(frame: pd.DataFrame, plan: AnalysisPlan, h: Hypothesis) -> di
                     "lower": None,
                     "upper": None,
                     "depends_on_selection": None,
+                    "verdicts": None,
                     "reason": f"fewer than {plan.disclosure.min_cell} applicants of a group "
                     f"reached '{h.stage.from_}' in an arm: bounds not published",
                 }
-            counts[a] = (r / n, r, int((rows & reached_from & reached_to).sum()))
-        high = arm if counts[arm][0] > counts[ref][0] else ref
-        low = ref if high == arm else arm
-        trim = (counts[high][0] - counts[low][0]) / counts[high][0]
-        exact = counts[low][2] / counts[low][1]
-        rates[name] = {
-            low: (exact, exact),
-            high: trimmed_share(counts[high][1], counts[high][2], trim),
+            counts[name, a] = (n, r, int((rows & reached_from & reached_to).sum()))
+    if h.kind == "gap_difference":
+        ref, arm = arms
+        by_group = {
+            g: _trimmed_rates({a: counts[g, a] for a in arms}) for g in ("focal", "reference")
         }
-    gap = {
-        a: (
-            rates["focal"][a][0] - rates["reference"][a][1],
-            rates["focal"][a][1] - rates["reference"][a][0],
-        )
-        for a in (ref, arm)
-    }
-    lower, upper = gap[arm][0] - gap[ref][1], gap[arm][1] - gap[ref][0]
+        gap = {a: _gap(by_group["focal"][a], by_group["reference"][a]) for a in arms}
+        lower: float | None = gap[arm][0] - gap[ref][1]
+        upper: float | None = gap[arm][1] - gap[ref][0]
+    else:
+        (arm,) = arms
+        rates = _trimmed_rates({g: counts[g, arm] for g in ("focal", "reference")})
+        combine = _ratio if h.kind == "impact_ratio" else _gap
+        lower, upper = combine(rates["focal"], rates["reference"])
+    interval = Interval(lower, None, upper)
     return {
         "lower": lower,
         "upper": upper,
-        "depends_on_selection": depends_on_missing(h, Interval(lower, None, upper)),
+        "depends_on_selection": depends_on_missing(h, interval),
+        "verdicts": verdicts_at_bounds(h, interval),
         "reason": None,
     }

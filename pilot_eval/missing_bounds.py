@@ -23,12 +23,15 @@ and non-passers among those with a missing value:
 * between arms (``pool_share``, ``gap_difference``): lower bound of the arm minus upper
   bound of the reference arm, and the other way round (the arms' missing values may differ).
 
-For a pool share, trimming bounds (Lee 2009) narrow this under one assumption, monotone
-response (``lee_bounds``).
+For a pool share and a change of a gap between arms, trimming bounds (Lee 2009) add one
+assumption, monotone response, and concern those who would answer in either arm
+(``lee_bounds``, ``lee_gap_bounds``). They are usually narrower, but they bound another
+quantity and need not lie inside the worst-case bounds.
 
-A conclusion depends on the missing values when the bounds straddle the criterion's
-threshold (``min_effect``, no effect when left out; two-sided: the edge of the region
-within ``|min_effect - null|`` of no effect).
+A conclusion depends on the missing values when the criterion says something else at the
+two ends of the bounds (``verdict_at``): it is reached (``min_effect``, any effect when left
+out; two-sided: on either side) at one end and not at the other, or, with a margin, one end
+lies beyond the margin the harmful way and the other not.
 """
 
 from __future__ import annotations
@@ -121,6 +124,7 @@ def manski_bounds(frame: pd.DataFrame, plan: AnalysisPlan, h: Hypothesis) -> dic
             "upper": None,
             "missing": None,
             "depends_on_missing": None,
+            "verdicts": None,
             "reason": f"fewer than {small} applications without a value in an arm: "
             "bounds not published",
             "lee": None,
@@ -141,11 +145,18 @@ def manski_bounds(frame: pd.DataFrame, plan: AnalysisPlan, h: Hypothesis) -> dic
         "upper": interval.upper,
         "missing": missing,
         "depends_on_missing": depends_on_missing(h, interval),
+        "verdicts": verdicts_at_bounds(h, interval),
         "reason": None,
         "lee": None,
     }
     if h.kind == "pool_share":
         out["lee"] = lee_bounds(frame, plan, h, masks)
+    elif h.kind == "gap_difference":
+        out["lee"] = lee_gap_bounds(frame, plan, h, masks, reached)
+    if out["lee"] is not None:
+        out["lee"]["verdicts"] = verdicts_at_bounds(
+            h, Interval(out["lee"]["lower"], None, out["lee"]["upper"])
+        )
     return out
 
 
@@ -195,25 +206,178 @@ def lee_bounds(
     return {"lower": lower, "upper": upper, "trim": trim, "trimmed_arm": high}
 
 
+@dataclass(frozen=True)
+class Cells:
+    """The respondents of one arm among the reachers of a transition's first stage: passers
+    and non-passers of the focal and the reference group, and those of neither group."""
+
+    focal_pass: int
+    focal_fail: int
+    reference_pass: int
+    reference_fail: int
+    neither: int
+
+    @property
+    def total(self) -> int:
+        return (
+            self.focal_pass + self.focal_fail + self.reference_pass + self.reference_fail
+        ) + self.neither
+
+    def gap(self, drop: tuple[float, float, float, float] = (0, 0, 0, 0)) -> float | None:
+        """The focal pass rate minus the reference one after dropping the given numbers of
+        focal passers, focal non-passers, reference passers and reference non-passers."""
+        fp, ff = self.focal_pass - drop[0], self.focal_fail - drop[1]
+        rp, rf = self.reference_pass - drop[2], self.reference_fail - drop[3]
+        if fp + ff <= 0 or rp + rf <= 0:
+            return None
+        return fp / (fp + ff) - rp / (rp + rf)
+
+
+def trimmed_gap(cells: Cells, k: float) -> tuple[float | None, float | None]:
+    """The smallest and the largest pass-rate gap after dropping ``k`` of the respondents,
+    any of them (Lee trimming of a gap).
+
+    The gap rises with every focal non-passer or reference passer dropped and falls with
+    every focal passer or reference non-passer; dropping someone of neither group leaves it.
+    The largest gap therefore drops ``k`` of the first two kinds (then of neither group), and
+    is a convex function of how they split, so one of the split's two ends gives it; the
+    smallest likewise with the other two kinds. None when a group would be emptied or the
+    drop needs more than the kinds that help and those of neither group.
+    """
+
+    def extreme(first: int, second: int, largest: bool) -> float | None:
+        helping = min(k, first + second)
+        if k - helping > cells.neither + 1e-9:
+            return None
+        values = []
+        for t in (max(0.0, helping - second), min(helping, float(first))):
+            # t of the first kind and the rest of the second
+            drop = (0.0, t, helping - t, 0.0) if largest else (t, 0.0, 0.0, helping - t)
+            value = cells.gap(drop)
+            if value is None:
+                return None
+            values.append(value)
+        return max(values) if largest else min(values)
+
+    return (
+        extreme(cells.focal_pass, cells.reference_fail, largest=False),
+        extreme(cells.focal_fail, cells.reference_pass, largest=True),
+    )
+
+
+def _cells(masks: tuple[BoolArray, ...], rows: BoolArray, success: BoolArray) -> Cells:
+    unknown, focal, reference = (m & rows for m in masks)
+    return Cells(
+        int((focal & success).sum()),
+        int((focal & ~success).sum()),
+        int((reference & success).sum()),
+        int((reference & ~success).sum()),
+        int((rows & ~unknown & ~focal & ~reference).sum()),
+    )
+
+
+def lee_gap_bounds(
+    frame: pd.DataFrame,
+    plan: AnalysisPlan,
+    h: Hypothesis,
+    masks: tuple[BoolArray, ...],
+    reached: BoolArray,
+) -> dict[str, Any] | None:
+    """Trimming bounds on the change of a pass-rate gap between arms among the reachers of
+    the transition's first stage who would answer the group's question in either arm.
+
+    Assumes monotone response, as ``lee_bounds``: the arm whose reachers answer more often
+    has ``p = (q_high - q_low) / q_high`` of its respondents trimmed, in the way that makes
+    its gap smallest and largest (``trimmed_gap``); the other arm's gap among respondents is
+    taken as it is. None when both arms answer equally often, an arm has no respondent, or a
+    group would be emptied.
+    """
+    assert h.stage is not None
+    unknown = masks[0]
+    success = frame[f"reached_{h.stage.to}"].to_numpy(dtype=bool)
+    arm_values = frame["arm"].astype("str").to_numpy()
+    ref, arm = analysed_arms(plan, h)
+    cells, rate = {}, {}
+    for a in (ref, arm):
+        rows = reached & (arm_values == a)
+        cells[a] = _cells(masks, rows, success)
+        answered = int((rows & ~unknown).sum())
+        if answered == 0:
+            return None
+        rate[a] = answered / int(rows.sum())
+    high = arm if rate[arm] > rate[ref] else ref
+    low = ref if high == arm else arm
+    if rate[high] == rate[low]:
+        return None
+    trim = (rate[high] - rate[low]) / rate[high]
+    low_gap = cells[low].gap()
+    smallest, largest = trimmed_gap(cells[high], trim * cells[high].total)
+    if low_gap is None or smallest is None or largest is None:
+        return None
+    if high == arm:
+        lower, upper = smallest - low_gap, largest - low_gap
+    else:
+        lower, upper = low_gap - largest, low_gap - smallest
+    return {"lower": lower, "upper": upper, "trim": trim, "trimmed_arm": high}
+
+
+TIE = 1e-12
+"""Values this close to no effect or to the threshold count as equal to it: bounds computed
+by different routes agree only to rounding."""
+
+BOUND_VERDICTS = ("reached", "above", "below", "short", "none", "within_margin", "opposite")
+"""What the criterion says of a value at one end of bounds, judged as if it were the true
+value: it reaches the criterion's threshold (``min_effect``, any effect without one; for a
+two-sided hypothesis ``above`` or ``below`` no effect); it lies on the expected side of no
+effect but short of the threshold; no effect; it lies on the other side, within the
+criterion's margin; or on the other side (beyond the margin when there is one)."""
+
+
+def _null(h: Hypothesis) -> float:
+    return NO_EFFECT["ratio" if h.kind == "impact_ratio" else "difference"]
+
+
+def verdict_at(h: Hypothesis, value: float | None) -> str | None:
+    """The word of ``BOUND_VERDICTS`` for ``value``."""
+    if value is None:
+        return None
+    null = _null(h)
+    m = null if h.criterion.min_effect is None else h.criterion.min_effect
+    sign = {"greater": 1, "less": -1, "two-sided": 1 if value >= null else -1}[h.alternative]
+    ahead, needed = sign * (value - null), abs(m - null)
+    if abs(ahead) < TIE:
+        return "none"
+    if ahead > 0 and ahead >= needed - TIE:
+        if h.alternative == "two-sided":
+            return "above" if sign > 0 else "below"
+        return "reached"
+    if ahead > 0:
+        return "short"
+    margin = h.criterion.margin
+    return "within_margin" if margin is not None and -ahead < margin else "opposite"
+
+
+def verdicts_at_bounds(h: Hypothesis, interval: Interval) -> dict[str, str | None]:
+    """What the criterion says at the lower and the upper bound."""
+    return {"lower": verdict_at(h, interval.lower), "upper": verdict_at(h, interval.upper)}
+
+
+def _conclusion(h: Hypothesis, value: float) -> tuple[str, bool]:
+    """Whether the criterion is reached at ``value`` (on which side, two-sided), and
+    whether, with a margin, the value lies beyond it the harmful way."""
+    word = verdict_at(h, value)
+    reached = word if word in ("reached", "above", "below") else "not reached"
+    return reached, h.criterion.margin is not None and word == "opposite"
+
+
 def depends_on_missing(h: Hypothesis, interval: Interval) -> bool | None:
-    """Whether the bounds straddle the criterion's threshold (module docstring); also used
-    for the bounds of a later stage (``pilot_eval.later_stages``)."""
+    """Whether the criterion's conclusion differs between the two ends of the bounds (it
+    is reached at one end and not at the other, or, with a margin, the margin is crossed);
+    also used for the bounds of a later stage (``pilot_eval.later_stages``)."""
     low, high = interval.lower, interval.upper
     if low is None or high is None:
         return None
-    scale = "ratio" if h.kind == "impact_ratio" else "difference"
-    null = NO_EFFECT[scale]
-    m = null if h.criterion.min_effect is None else h.criterion.min_effect
-    if h.alternative == "greater":
-        return low < m <= high
-    if h.alternative == "less":
-        return low <= m < high
-    reach = abs(m - null)
-    if reach == 0:
-        return low < null < high
-    within = low < null + reach and high > null - reach
-    beyond = low <= null - reach or high >= null + reach
-    return within and beyond
+    return _conclusion(h, low) != _conclusion(h, high)
 
 
 MIN_RESPONSE_PROBABILITY = 0.02

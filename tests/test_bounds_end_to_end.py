@@ -11,6 +11,11 @@ from typing import Any
 import pytest
 
 from pilot_eval import run_plan
+from pilot_eval.bundle import Bundle
+from pilot_eval.estimators import Context, estimate
+from pilot_eval.later_stages import stratum_bounds
+from pilot_eval.plan import Hypothesis, load_plan
+from pilot_eval.prepare import analysis_frame, comparison_sample
 from pilot_eval.simulate import simulate_bundle, write_bundle
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -18,11 +23,17 @@ PLAN = ROOT / "analysis_plans" / "breed-werven-2024.yaml"
 
 
 @pytest.fixture(scope="module")
-def outcome(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str, dict[str, Any]]:
-    folder = tmp_path_factory.mktemp("selective")
-    bundle = simulate_bundle(
+def bundle() -> Bundle:
+    return simulate_bundle(
         seed=7, n_vacancies=240, optional=False, stage_correlation=0.7, selective_nonresponse=0.5
     )
+
+
+@pytest.fixture(scope="module")
+def outcome(
+    tmp_path_factory: pytest.TempPathFactory, bundle: Bundle
+) -> tuple[dict[str, Any], str, dict[str, Any]]:
+    folder = tmp_path_factory.mktemp("selective")
     (folder / "bundle").mkdir()
     write_bundle(bundle, folder / "bundle")
     done = run_plan(PLAN, folder / "bundle", folder / "out", pdf=False)
@@ -66,6 +77,35 @@ def test_selection_between_stages_is_bounded(
     later = h3["later_stage"]
     assert later["stratum_bounds"]["lower"] <= true_change <= later["stratum_bounds"]["upper"]
     assert later["from_application"]["estimate"] is not None
+    assert (
+        later["stratum_bounds"]["verdicts"]["lower"] != later["stratum_bounds"]["verdicts"]["upper"]
+    )
+
+
+def test_selection_between_stages_within_one_arm_is_bounded(bundle: Bundle) -> None:
+    # control: an invitation penalty of 8 points for origin outside Europe and 6 points at
+    # the offer, for equal ability; ability carries over between stages
+    plan = load_plan(PLAN).plan
+    frame = analysis_frame(bundle, plan)
+    h = Hypothesis.model_validate(
+        {
+            "id": "W",
+            "family": "primary",
+            "kind": "stage_gap",
+            "group": "origin",
+            "arm": "control",
+            "stage": {"from": "interviewed", "to": "offered"},
+            "decided_by": "lpm_cr2",
+        }
+    )
+    true_gap = -0.06
+    conditional = estimate("lpm_cr2", comparison_sample(frame, plan, h), Context(plan, h))
+    assert conditional.estimate is not None
+    # the stronger selection of the penalised group at the invitation hides part of the gap
+    assert conditional.estimate > true_gap + 0.01
+    bounds = stratum_bounds(frame, plan, h)
+    assert bounds is not None
+    assert bounds["lower"] <= true_gap <= bounds["upper"]
 
 
 def test_the_summary_names_what_hinges_on_missing_data_and_selection(

@@ -28,14 +28,14 @@ def plan(plan_min_cell_1: AnalysisPlan) -> AnalysisPlan:
     return plan_min_cell_1
 
 
-def later(kind: str = "gap_difference") -> Hypothesis:
+def later(kind: str = "gap_difference", arm: str = "pilot") -> Hypothesis:
     return Hypothesis.model_validate(
         {
             "id": "L",
             "family": "primary",
             "kind": kind,
             "group": "origin",
-            "arm": "pilot",
+            "arm": arm,
             "stage": {"from": "interviewed", "to": "offered"},
         }
     )
@@ -71,7 +71,34 @@ def test_stratum_bounds_by_hand(plan: AnalysisPlan) -> None:
     # change of the gap: [(0 - 0.5) - (0.4 - 0.5), (0.6 - 0.5) - (0.4 - 0.5)] = [-0.4, 0.2]
     assert got["lower"] == pytest.approx(-0.4)
     assert got["upper"] == pytest.approx(0.2)
-    assert stratum_bounds(frame, plan, later("stage_gap")) is None
+    # after the interview the pilot's change of the gap lies in [-0.4, 0.2]: a change
+    # either way, so the (two-sided) conclusion depends on the selection
+    assert got["verdicts"] == {"lower": "below", "upper": "above"}
+    assert got["depends_on_selection"] is True
+
+
+def test_stratum_bounds_within_one_arm_by_hand(plan: AnalysisPlan) -> None:
+    # control: focal 10 of 40 interviewed, 4 offered; reference 20 of 40 interviewed, 10
+    # offered. The reference group reaches the interview twice as often: trim p =
+    # (0.5 - 0.25) / 0.5 = 0.5 of its 20 reachers, 10 kept, offer rate in [0, 1]; the focal
+    # rate 4/10 as it is.
+    data = rows("control", "outside_europe", 40, 10, 4) + rows("control", "netherlands", 40, 20, 10)
+    data += rows("pilot", "outside_europe", 40, 20, 6) + rows("pilot", "netherlands", 40, 20, 10)
+    frame = pd.DataFrame(data)
+    frame["origin"] = frame["origin"].astype("category")
+    gap = stratum_bounds(frame, plan, later("stage_gap", arm="control"))
+    assert gap is not None
+    assert (gap["lower"], gap["upper"]) == pytest.approx((0.4 - 1.0, 0.4 - 0.0))
+    ratio = stratum_bounds(frame, plan, later("impact_ratio", arm="control"))
+    assert ratio is not None
+    assert ratio["lower"] == pytest.approx(0.4 / 1.0)
+    assert ratio["upper"] is None  # the reference rate can be 0
+    # in the pilot both groups reach the interview equally often: nothing trimmed
+    pilot = stratum_bounds(frame, plan, later("stage_gap", arm="pilot"))
+    assert pilot is not None
+    assert (pilot["lower"], pilot["upper"]) == pytest.approx((6 / 20 - 10 / 20,) * 2)
+    # scores have no selection bounds here
+    assert stratum_bounds(frame, plan, later("score_gap")) is None
 
 
 def test_from_application_is_the_same_hypothesis_from_the_first_stage() -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
+import random
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from pilot_eval.missing_bounds import manski_bounds
+from pilot_eval.missing_bounds import Cells, manski_bounds, trimmed_gap, verdict_at
 from pilot_eval.plan import AnalysisPlan, Hypothesis
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,8 +52,9 @@ def test_pool_share_bounds_by_hand(plan: AnalysisPlan) -> None:
     assert got["upper"] == pytest.approx(4 / 6 - 2 / 8)
     assert got["complete_case"] == pytest.approx(3 / 5 - 2 / 6)
     assert got["missing"] == {"control": 2, "pilot": 1}
-    # criterion 'greater than 0': the bounds [0, 0.417] do not straddle it ...
-    assert got["depends_on_missing"] is False
+    # criterion: any difference; at the lower bound 0 it is not met, at the upper it is
+    assert got["verdicts"] == {"lower": "none", "upper": "above"}
+    assert got["depends_on_missing"] is True
 
 
 def test_stage_gap_bounds_by_hand(plan: AnalysisPlan) -> None:
@@ -67,8 +70,9 @@ def test_stage_gap_bounds_by_hand(plan: AnalysisPlan) -> None:
     # smallest: missing non-passer focal (1/5), missing passers reference (5/7)
     assert got["lower"] == pytest.approx(1 / 5 - 5 / 7)
     assert got["complete_case"] == pytest.approx(1 / 4 - 3 / 5)
-    # the largest possible gap is 0, which still passes 'at most 0' (min_effect 0, less)
-    assert got["depends_on_missing"] is False
+    # the largest possible gap is 0: no difference, so 'less than 0' holds at one end only
+    assert got["verdicts"] == {"lower": "reached", "upper": "none"}
+    assert got["depends_on_missing"] is True
     stricter = hypothesis(
         "stage_gap", arm="control", alternative="less", criterion={"min_effect": -0.1}
     )
@@ -128,10 +132,11 @@ def test_lee_trimming_bounds_by_hand(plan: AnalysisPlan) -> None:
     assert lee["lower"] == pytest.approx(2 / 6 - 2 / 6)
     # inside the worst-case bounds
     assert got["lower"] <= lee["lower"] <= lee["upper"] <= got["upper"]
-    # only for pool shares
-    gap = manski_bounds(frame(control + pilot), plan, hypothesis("gap_difference", arm="pilot"))
-    assert gap is not None
-    assert gap["lee"] is None
+    assert lee["verdicts"] == {"lower": "none", "upper": "above"}
+    # not within one arm: there is no other arm to trim against
+    within = manski_bounds(frame(control + pilot), plan, hypothesis("stage_gap", arm="pilot"))
+    assert within is not None
+    assert within["lee"] is None
 
 
 def test_response_weights_are_inverse_cell_response_rates(plan: AnalysisPlan) -> None:
@@ -163,3 +168,92 @@ def test_response_weights_are_inverse_cell_response_rates(plan: AnalysisPlan) ->
     assert w[pilot & ~female] == pytest.approx([2 / (5 / 3)], rel=1e-6)
     assert w[~answered] == pytest.approx([1.0] * int((~answered).sum()))
     assert summary["largest_weight"] == pytest.approx(2 / 1.5, rel=1e-6)
+
+
+def brute_force_gaps(cells: Cells, k: int) -> tuple[float, float]:
+    """Every way of dropping ``k`` respondents, counted by kind."""
+    sizes = (
+        cells.focal_pass,
+        cells.focal_fail,
+        cells.reference_pass,
+        cells.reference_fail,
+        cells.neither,
+    )
+    gaps = []
+    for drop in itertools.product(*(range(min(k, n) + 1) for n in sizes)):
+        if sum(drop) == k:
+            value = cells.gap((drop[0], drop[1], drop[2], drop[3]))
+            if value is not None:
+                gaps.append(value)
+    return min(gaps), max(gaps)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_trimmed_gap_agrees_with_every_way_of_dropping(seed: int) -> None:
+    rng = random.Random(seed)
+    cells = Cells(*(rng.randint(1, 7) for _ in range(4)), rng.randint(0, 3))
+    k = rng.randint(1, 6)
+    low, high = trimmed_gap(cells, k)
+    if low is None or high is None:
+        # only when the drop must empty a group or take the kinds that work against it
+        return
+    assert (low, high) == pytest.approx(brute_force_gaps(cells, k))
+
+
+def test_trimmed_gap_of_a_small_table_by_hand() -> None:
+    # focal 3 of 5 pass, reference 2 of 4, one of neither group; drop 2
+    cells = Cells(3, 2, 2, 2, 1)
+    low, high = trimmed_gap(cells, 2)
+    # largest: drop the 2 focal non-passers: 3/3 - 2/4 = 0.5, or 1 + 1: 3/4 - 1/3 = 0.417,
+    # or 2 reference passers: 3/5 - 0/2 = 0.6
+    assert high == pytest.approx(0.6)
+    # smallest: drop 2 focal passers: 1/3 - 2/4; 1 + 1: 2/4 - 2/3; 2 reference non-passers:
+    # 3/5 - 2/2 = -0.4
+    assert low == pytest.approx(-0.4)
+
+
+def test_lee_bounds_of_a_gap_change_by_hand(plan: AnalysisPlan) -> None:
+    # control: 8 applicants, 4 answered (q 0.5): focal 1 of 2 invited, reference 1 of 2
+    control = [("control", OUT, True), ("control", OUT, False)]
+    control += [("control", NL, True), ("control", NL, False)] + [("control", None, True)] * 4
+    # pilot: 8 applicants, 6 answered (q 0.75): focal 2 of 3, reference 1 of 3
+    pilot = [("pilot", OUT, True)] * 2 + [("pilot", OUT, False)]
+    pilot += [("pilot", NL, True)] + [("pilot", NL, False)] * 2 + [("pilot", None, True)] * 2
+    h = hypothesis("gap_difference", arm="pilot", alternative="greater")
+    got = manski_bounds(frame(control + pilot), plan, h)
+    assert got is not None
+    lee = got["lee"]
+    # trim p = (0.75 - 0.5) / 0.75 = 1/3 of the pilot's 6 respondents: drop 2
+    assert lee["trim"] == pytest.approx(1 / 3)
+    assert lee["trimmed_arm"] == "pilot"
+    # pilot gap after dropping 2: largest 2/2 - 1/3 (focal non-passer and reference passer:
+    # 2/2 - 0/2 = 1), so 1; smallest dropping 2 focal passers 0/1 - 1/3, or 1 focal passer
+    # and 1 reference non-passer 1/2 - 1/2 = 0, or 2 reference non-passers 2/3 - 1/1 = -1/3
+    # control gap 1/2 - 1/2 = 0
+    assert lee["upper"] == pytest.approx(1.0)
+    assert lee["lower"] == pytest.approx(-1 / 3)
+    # they concern those who would answer either way, not all applicants, and can reach
+    # beyond the worst-case bounds: here [-0.267, 0.8]
+    assert got["lower"] == pytest.approx((2 / 3 - 3 / 5) - (5 / 6 - 1 / 2))
+    assert lee["lower"] < got["lower"]
+
+
+@pytest.mark.parametrize(
+    ("spec", "value", "word"),
+    [
+        ({"alternative": "greater", "criterion": {"min_effect": 0.02}}, 0.03, "reached"),
+        ({"alternative": "greater", "criterion": {"min_effect": 0.02}}, 0.01, "short"),
+        ({"alternative": "greater"}, 0.0, "none"),
+        ({"alternative": "greater"}, -0.01, "opposite"),
+        ({"alternative": "greater", "criterion": {"margin": 0.03}}, -0.02, "within_margin"),
+        ({"alternative": "greater", "criterion": {"margin": 0.03}}, -0.04, "opposite"),
+        ({"alternative": "less", "criterion": {"min_effect": -0.02}}, -0.03, "reached"),
+        ({"alternative": "less"}, 0.01, "opposite"),
+        ({"alternative": "two-sided", "criterion": {"min_effect": 0.05}}, -0.06, "below"),
+        ({"alternative": "two-sided"}, 0.01, "above"),
+        ({"alternative": "two-sided", "criterion": {"min_effect": 0.05}}, 0.04, "short"),
+    ],
+)
+def test_the_verdict_at_a_bound(spec: dict[str, object], value: float, word: str) -> None:
+    h = hypothesis("gap_difference", arm="pilot", **spec)
+    assert verdict_at(h, value) == word
