@@ -132,7 +132,7 @@ def run_plan(
         staged_folder,
         write_files,
     )
-    from pilot_eval.report import figures_for, pdf_bytes, pdf_unavailable, render, templates_dir
+    from pilot_eval.report import pdf_unavailable, render_outputs, templates_dir
     from pilot_eval.results import dumps
     from pilot_eval.runner import evaluate, input_hashes, output_software_versions, prepare_inputs
 
@@ -152,15 +152,8 @@ def run_plan(
     skipped = pdf_unavailable() if pdf else None
     results_text = dumps(results)
     with staged_folder(out_dir, force) as staging:
-        figures = figures_for(results, lang)
         texts: dict[str, str | bytes] = {"results.json": results_text}
-        for fmt in ("html", "md"):
-            texts[f"report.{lang}.{fmt}"] = render(
-                results, lang, fmt, " ".join(command), figures=figures
-            )
-        texts.update({f"figures/{f.name}.svg": f.svg for f in figures})
-        if pdf and skipped is None:
-            texts[f"report.{lang}.pdf"] = pdf_bytes(str(texts[f"report.{lang}.html"]))
+        texts.update(render_outputs(results, lang, " ".join(command), pdf and skipped is None))
         written = write_files(staging, texts)
         manifest_text = manifest(
             command=command,

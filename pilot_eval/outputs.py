@@ -23,8 +23,12 @@ from pilot_eval.errors import OutputError
 
 
 def relative(path: Path, start: Path | None = None) -> str:
-    """``path`` relative to ``start`` (default: the working folder), with forward slashes."""
-    return Path(os.path.relpath(path.resolve(), (start or Path.cwd()).resolve())).as_posix()
+    """``path`` relative to ``start`` (default: the working folder), with forward slashes.
+    Links are kept as they are named: a data folder linked into the working folder is
+    recorded inside it, where ``verify`` may read it."""
+    return Path(
+        os.path.relpath(os.path.abspath(path), os.path.abspath(start or Path.cwd()))
+    ).as_posix()
 
 
 def check_destination(out: Path, force: bool) -> None:

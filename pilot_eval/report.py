@@ -212,6 +212,23 @@ def render(
     )
 
 
+def render_outputs(
+    results: Mapping[str, Any], lang: Lang, command: str, pdf: bool
+) -> dict[str, str | bytes]:
+    """Every file of an output folder that is made from results.json: the HTML and Markdown
+    reports, the figures and, with ``pdf``, the PDF report (file name -> content). ``run``
+    writes them and ``verify`` makes them again from the folder's results.json."""
+    figures = figures_for(results, lang)
+    files: dict[str, str | bytes] = {
+        f"report.{lang}.{fmt}": render(results, lang, fmt, command, figures=figures)
+        for fmt in ("html", "md")
+    }
+    files.update({f"figures/{f.name}.svg": f.svg for f in figures})
+    if pdf:
+        files[f"report.{lang}.pdf"] = pdf_bytes(str(files[f"report.{lang}.html"]))
+    return files
+
+
 SOURCE_DATE_EPOCH = "SOURCE_DATE_EPOCH"
 FIXED_EPOCH = "315532800"
 """1980-01-01 (seconds since 1970), the time stamped into the fonts of the PDF."""

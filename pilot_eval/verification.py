@@ -1,17 +1,32 @@
 """Re-running what produced an output folder and comparing: the reviewer's check.
 
-``pilot-eval verify OUT`` reads ``OUT/manifest.json``, re-runs the plan on the data it
-names (paths relative to where the reviewer runs the command, as recorded), and compares
-the new results.json with the one in OUT:
+``pilot-eval verify OUT`` reads ``OUT/manifest.json`` and checks three things:
+
+* every file in OUT is one the manifest lists, with the SHA-256 it lists, and no file the
+  manifest lists is missing: a report, figure, PDF or results.json changed after the run,
+  or a manifest whose hashes were changed, fails and is named;
+* the plan, lock and data the manifest names are re-run (paths relative to where the
+  reviewer runs the command, as recorded, and confined to that folder: a received manifest
+  cannot make verify read a file elsewhere), and the new results.json is compared with the
+  one in OUT, as below;
+* every report and figure is made again from the re-run and compared with the folder's
+  bytes. When results.json is byte-identical and the libraries that shape the reports have
+  the versions the manifest records, a report that differs fails; otherwise (numbers that
+  differ in floating-point noise, another version of matplotlib or WeasyPrint) a differing
+  report is a note.
+
+The comparison of results.json:
 
 * exit 0: byte-identical; or every float agrees within the relative tolerance
   (:data:`~pilot_eval.tolerance.DEFAULT_TOLERANCE`, 1e-9) and every other value is equal
   (:mod:`pilot_eval.tolerance`): only floating-point noise differs, as happens on another
   CPU or with another version of a numerical library, which the output notes;
-* exit 1: an input file's SHA-256, a number beyond the tolerance, a verdict or another
+* exit 1: a file of OUT does not match the manifest, a report differs from the one made
+  again, an input file's SHA-256, a number beyond the tolerance, a verdict or another
   value differs; the report names the input files that changed, the software versions
   that differ and, per hypothesis, the numbers that moved and by how much;
-* exit 2: the re-run is impossible (manifest, plan or data missing or invalid);
+* exit 2: the re-run is impossible (manifest, plan or data missing or invalid, or a path
+  of the manifest outside the folder it may name);
 * exit 3 (from the command line): an internal error of pilot-eval.
 
 Versions of the libraries that compute numbers are part of results.json; versions of the
@@ -24,14 +39,15 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from pilot_eval.errors import OutputError, PilotEvalError
 from pilot_eval.io import sha256_file
+from pilot_eval.outputs import sha256_bytes
 from pilot_eval.tolerance import ABSOLUTE_TOLERANCE, DEFAULT_TOLERANCE, Difference, differences
 
-__all__ = ["DEFAULT_TOLERANCE", "Verification", "read_manifest", "verify"]
+__all__ = ["DEFAULT_TOLERANCE", "Verification", "confined", "read_manifest", "verify"]
 
 NOT_RECORDED = "not recorded"
 
@@ -60,6 +76,12 @@ class Verification:
         Versions of libraries that shape the outputs (manifest.json) that differ: a note.
     hypothesis_changes, other_changes:
         Values beyond the tolerance, per hypothesis and elsewhere in results.json.
+    file_changes:
+        Files of the folder that do not match the manifest (changed, missing, not listed,
+        a link) and reports that differ from the ones made again from the re-run.
+    render_notes:
+        Reports that differ from the ones made again, where the re-run's numbers or the
+        versions of the libraries that shape the reports differ: a note.
     noise:
         Numbers that differ, but within the tolerance.
     largest_noise:
@@ -73,6 +95,8 @@ class Verification:
     output_software_changes: list[str] = field(default_factory=list)
     hypothesis_changes: list[str] = field(default_factory=list)
     other_changes: list[str] = field(default_factory=list)
+    file_changes: list[str] = field(default_factory=list)
+    render_notes: list[str] = field(default_factory=list)
     noise: int = 0
     largest_noise: float = 0.0
 
@@ -80,7 +104,7 @@ class Verification:
     def passed(self) -> bool:
         """True when no input changed and every value agrees (bytes, or numbers within the
         tolerance)."""
-        if self.input_changes:
+        if self.input_changes or self.file_changes:
             return False
         return self.identical or not (self.hypothesis_changes or self.other_changes)
 
@@ -92,11 +116,14 @@ class Verification:
     def report(self) -> str:
         """A readable account of the comparison."""
         if self.passed and self.identical:
-            lines = ["Verified: results.json is byte-identical to the re-run."]
+            lines = [
+                "Verified: every file matches the manifest, results.json is byte-identical to "
+                "the re-run and the reports are the ones made from it."
+            ]
         elif self.passed:
             lines = [
-                "Verified: every number of the re-run agrees with results.json within a "
-                f"relative tolerance of {self.tolerance:g}."
+                "Verified: every file matches the manifest, and every number of the re-run "
+                f"agrees with results.json within a relative tolerance of {self.tolerance:g}."
             ]
             if self.noise:
                 lines.append(
@@ -115,9 +142,14 @@ class Verification:
                     "Note: the files are not byte-identical, but every value is equal: the "
                     "layout of results.json was changed."
                 )
+        elif self.file_changes and not (
+            self.input_changes or self.hypothesis_changes or self.other_changes
+        ):
+            lines = ["NOT verified: files of the folder are not the ones the run wrote."]
         else:
             lines = ["NOT verified: the re-run gives different results or used other inputs."]
         sections = (
+            ("Files that do not match", self.file_changes),
             ("Input files that changed", self.input_changes),
             ("Software versions that differ", self.software_changes),
             ("Hypotheses whose results moved", self.hypothesis_changes),
@@ -126,6 +158,12 @@ class Verification:
                 "Note: versions of libraries that shape the reports differ (the report files "
                 "may differ in their bytes; the numbers do not)",
                 self.output_software_changes,
+            ),
+            (
+                "Note: reports that differ from the ones made again from the re-run (its "
+                "numbers or the libraries that shape the reports differ; the manifest's "
+                "hashes of these files match)",
+                self.render_notes,
             ),
         )
         for title, items in sections:
@@ -221,12 +259,18 @@ def verify(out: Path, tolerance: float = DEFAULT_TOLERANCE) -> Verification:
     command: list[str] = manifest["command"]
     data = _option(command, "--data")
     assert data is not None  # read_manifest checked it
+    plan_path, data_dir = confined(command[2]), confined(data)
+    for files in manifest["inputs"].values():
+        for name in files:
+            confined(name)
+    file_changes = _file_changes(out, manifest)
     original_text, original = _read_results(out / "results.json")
     try:
-        inputs = prepare_inputs(Path(command[2]), Path(data), "--exploratory" in command)
+        inputs = prepare_inputs(plan_path, data_dir, "--exploratory" in command)
     except PilotEvalError as exc:
         raise type(exc)(f"Cannot re-run the evaluation: {exc.message}", exc.problems) from None
-    rerun_text = dumps(evaluate(inputs))
+    rerun = evaluate(inputs)
+    rerun_text = dumps(rerun)
     current = output_software_versions()
     recorded = original.get("software")
     recorded = recorded if isinstance(recorded, dict) else {}
@@ -241,10 +285,95 @@ def verify(out: Path, tolerance: float = DEFAULT_TOLERANCE) -> Verification:
         output_software_changes=_version_changes(
             manifest.get("software"), current, skip=set(recorded)
         ),
+        file_changes=file_changes,
     )
     if not result.identical:
         _compare(original, json.loads(rerun_text), result, current)
+    strict = result.identical and not result.output_software_changes
+    for name in _rendered_changes(out, manifest, rerun):
+        (result.file_changes if strict else result.render_notes).append(name)
     return result
+
+
+def confined(name: str) -> Path:
+    """The path ``name`` of a manifest, checked to lie inside the folder it is relative to
+    (the working folder for inputs, the output folder for outputs): relative and without
+    "..", so that a received manifest cannot make verify read a file elsewhere. Links inside
+    the folder are the reviewer's own and are followed.
+
+    Raises
+    ------
+    OutputError
+        When it lies elsewhere; nothing of it is read.
+    """
+    path = PurePosixPath(name)
+    if path.is_absolute() or ".." in path.parts or Path(name).is_absolute():
+        raise OutputError(
+            f"manifest.json names '{name}', which lies outside the folder verify runs in; "
+            "verify reads only files inside it. Run 'pilot-eval verify' from the folder the "
+            "evaluation was run in (or unpack the reviewer's bundle and run it there)."
+        )
+    return Path(name)
+
+
+def _file_changes(out: Path, manifest: Mapping[str, Any]) -> list[str]:
+    """Files of ``out`` that are not the ones the manifest lists: changed, missing, not
+    listed, or a link; and a manifest whose own fields disagree.
+
+    Raises
+    ------
+    OutputError
+        When the manifest lists an output outside ``out`` or no outputs at all.
+    """
+    listed = manifest.get("outputs")
+    if not isinstance(listed, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in listed.items()
+    ):
+        raise OutputError(f"{out / 'manifest.json'}: 'outputs' is not a list of files.")
+    for name in listed:
+        confined(name)
+    changes: list[str] = []
+    present: set[str] = set()
+    for path in sorted(out.rglob("*")):
+        name = path.relative_to(out).as_posix()
+        if path.is_symlink():
+            changes.append(f"{name}: a link, which a run never writes")
+            continue
+        if not path.is_file() or name == "manifest.json":
+            continue
+        present.add(name)
+        if name not in listed:
+            changes.append(f"{name}: not written by the run (the manifest does not list it)")
+        elif sha256_file(path) != listed[name]:
+            changes.append(f"{name}: changed since the run (SHA-256 differs from the manifest)")
+    changes += [
+        f"{name}: listed by the manifest but missing" for name in sorted(set(listed) - present)
+    ]
+    if manifest.get("exploratory") != ("--exploratory" in manifest["command"]):
+        changes.append("manifest.json: 'exploratory' disagrees with the recorded command")
+    return changes
+
+
+def _rendered_changes(out: Path, manifest: Mapping[str, Any], rerun: dict[str, Any]) -> list[str]:
+    """The reports and figures made again from the re-run (as ``run`` makes them) whose
+    bytes differ from the folder's, by name. The PDF is made again when the manifest lists
+    one and WeasyPrint is available here."""
+    from pilot_eval.report import pdf_unavailable, render_outputs
+
+    command: list[str] = manifest["command"]
+    lang = _option(command, "--lang") or "nl"
+    if lang not in ("nl", "en"):
+        return [f"manifest.json: the recorded language '{lang}' is not nl or en"]
+    listed: dict[str, str] = manifest["outputs"]
+    pdf = f"report.{lang}.pdf" in listed and pdf_unavailable() is None
+    made = render_outputs(rerun, lang, " ".join(command), pdf)  # type: ignore[arg-type]
+    changes = []
+    for name, content in sorted(made.items()):
+        data = content.encode("utf-8") if isinstance(content, str) else content
+        path = out / name
+        if not path.is_file() or sha256_file(path) != sha256_bytes(data):
+            changes.append(f"{name}: differs from the one made again from the re-run")
+    return changes
 
 
 def _compare(

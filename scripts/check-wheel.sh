@@ -37,23 +37,28 @@ echo "wheel-check: installing $(basename "$wheel") into a fresh venv"
 
 mkdir "$work/elsewhere"
 cd "$work/elsewhere"
+# verify reads only inside the folder it runs in: the plan and the data are linked there
+ln -s "$root/analysis_plans" plans
+ln -s "$root/data/synthetic" data
 "$work/venv/bin/python" - <<'PY'
 from pilot_eval import __version__, plan_schema, run_plan, validate, verify
 assert callable(run_plan) and callable(validate) and callable(verify)
 assert plan_schema()["$id"] == "pilot-eval/plan-format-1"
 print(f"wheel-check: pilot_eval {__version__} imports from {__import__('pilot_eval').__file__}")
 PY
-"$work/venv/bin/pilot-eval" run "$root/analysis_plans/breed-werven-2024.yaml" \
-  --data "$root/data/synthetic" --out out --lang nl 2>"$work/run.err" >"$work/run.out" ||
+"$work/venv/bin/pilot-eval" run plans/breed-werven-2024.yaml \
+  --data data --out out --lang nl 2>"$work/run.err" >"$work/run.out" ||
   { cat "$work/run.out" "$work/run.err"; exit 1; }
 grep -q "^PDF report skipped: WeasyPrint is not installed" "$work/run.err" ||
   { echo "wheel-check: expected the one-line note that the PDF was skipped"; cat "$work/run.err"; exit 1; }
 test -s out/report.nl.html && test -s out/report.nl.md && test ! -e out/report.nl.pdf
 "$work/venv/bin/pilot-eval" verify out
 mkdir "$work/checkout"
-cd "$work/checkout"  # beside elsewhere/, so that the recorded relative paths are the same
-"$(dirname "$python")/pilot-eval" run "$root/analysis_plans/breed-werven-2024.yaml" \
-  --data "$root/data/synthetic" --out out >/dev/null 2>&1
+cd "$work/checkout"  # laid out as elsewhere/, so that the recorded paths are the same
+ln -s "$root/analysis_plans" plans
+ln -s "$root/data/synthetic" data
+"$(dirname "$python")/pilot-eval" run plans/breed-werven-2024.yaml \
+  --data data --out out >/dev/null 2>&1
 cmp "$work/elsewhere/out/results.json" out/results.json
 cmp "$work/elsewhere/out/report.nl.md" out/report.nl.md
 echo "wheel-check: the installed wheel gives the same results.json and report as the checkout"

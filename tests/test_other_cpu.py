@@ -55,7 +55,10 @@ def test_pinned_results_and_verify_hold_where_last_digits_differ(tmp_path: Path)
     for name, env in (("here", {}), ("other", OTHER_CPU)):
         folder = tmp_path / name
         folder.mkdir()
-        args = ["run", str(PLAN), "--data", str(ROOT / "data" / "synthetic"), "--out", "out"]
+        # verify reads only inside the folder it runs in: the plan and data are linked there
+        (folder / "plans").symlink_to(PLAN.parent)
+        (folder / "data").symlink_to(ROOT / "data" / "synthetic")
+        args = ["run", f"plans/{PLAN.name}", "--data", "data", "--out", "out"]
         done = _cli([*args, "--no-pdf"], folder, env)
         assert done.returncode == 0, done.stderr
         outputs[name] = (folder / "out" / "results.json").read_text(encoding="utf-8")

@@ -3,6 +3,7 @@ with a note), 1 with a diff, 2 when it cannot run, 3 on an internal error."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from collections.abc import Callable
@@ -36,8 +37,9 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def _run(folder: Path, out: str, capsys: pytest.CaptureFixture[str]) -> None:
+def _run(folder: Path, out: str, capsys: pytest.CaptureFixture[str], pdf: bool = False) -> None:
     args = ["run", "plans/breed-werven-2024.yaml", "--data", "data", "--out", out]
+    args += [] if pdf else ["--no-pdf"]
     code, _, err = _cli(args, capsys)
     assert code == 0, err
 
@@ -61,9 +63,18 @@ def test_untouched_output_verifies(
 
 
 def _edit_results(path: Path, edit: Callable[[dict[str, Any]], None]) -> None:
+    """Edit results.json and record its new SHA-256 in the manifest: a folder that is
+    consistent in itself, as one made on another machine is."""
     results = json.loads(path.read_text(encoding="utf-8"))
     edit(results)
     path.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    _rehash(path.parent, "results.json")
+
+
+def _rehash(folder: Path, name: str) -> None:
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    manifest["outputs"][name] = hashlib.sha256((folder / name).read_bytes()).hexdigest()
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
 
 
 def _verify_edited(
@@ -329,12 +340,14 @@ def test_a_changed_layout_or_an_older_format_verifies_with_the_right_note(
     path = workspace / "layout" / "results.json"
     results = json.loads(path.read_text(encoding="utf-8"))
     path.write_text(json.dumps(results, indent=4, sort_keys=True), encoding="utf-8")
+    _rehash(path.parent, "results.json")
     code, out, _ = _cli(["verify", "layout"], capsys)
     assert code == 0, out
     assert "every value is equal: the layout of results.json was changed" in out
     # results.json of an earlier version also recorded libraries that compute nothing
     results["software"]["babel"] = "0.0.1"
     path.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    _rehash(path.parent, "results.json")
     code, out, _ = _cli(["verify", "layout"], capsys)
     assert code == 0, out
     from importlib import metadata
@@ -354,3 +367,131 @@ def test_counts_are_exact_whatever_the_tolerance(
     code, out, _ = _verify_edited(workspace, "count", one_more, capsys, "--tolerance", "0.5")
     assert code == 1, out
     assert "H1: n_applications" in out
+
+
+def _tampered(
+    workspace: Path,
+    name: str,
+    capsys: pytest.CaptureFixture[str],
+    tamper: Callable[[Path], None],
+    pdf: bool = True,
+) -> tuple[int, str, str]:
+    """Verify a copy of a run (with a PDF, or without to save time) after ``tamper``
+    changed the copy."""
+    base = workspace / ("with-pdf" if pdf else "base")
+    if not base.exists():
+        _run(workspace, base.name, capsys, pdf=pdf)
+    shutil.copytree(base, workspace / name)
+    tamper(workspace / name)
+    return _cli(["verify", name], capsys)
+
+
+def _replace(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def _zero_hashes(folder: Path) -> None:
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    manifest["outputs"] = {k: "0" * 64 for k in manifest["outputs"]}
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+
+
+def _edit_and_rehash(folder: Path, name: str, old: str, new: str) -> None:
+    _replace(folder / name, old, new)
+    _rehash(folder, name)
+
+
+def _append(path: Path) -> None:
+    with path.open("ab") as handle:
+        handle.write(b"%% appended")
+
+
+TAMPERING: list[tuple[str, Callable[[Path], None], str]] = [
+    ("md", lambda f: _replace(f / "report.nl.md", "| 0,032 |", "| 0,132 |"), "report.nl.md"),
+    (
+        "html",
+        lambda f: _replace(f / "report.nl.html", "geen uitsluitsel", "criterium gehaald"),
+        "report.nl.html",
+    ),
+    ("pdf", lambda f: _append(f / "report.nl.pdf"), "report.nl.pdf"),
+    (
+        "figure",
+        lambda f: _replace(f / "figures/forest.svg", "<svg", "<svg data-x='1'"),
+        "figures/forest.svg",
+    ),
+    ("hashes", _zero_hashes, "results.json"),
+    ("extra", lambda f: (f / "notes.txt").write_text("x", encoding="utf-8"), "notes.txt"),
+    ("missing", lambda f: (f / "figures/forest.svg").unlink(), "figures/forest.svg"),
+    # a report changed and its new hash written into the manifest: made again, it differs
+    (
+        "rehashed",
+        lambda f: _edit_and_rehash(f, "report.nl.md", "| 0,032 |", "| 0,132 |"),
+        "report.nl.md: differs from the one made again",
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "tamper", "named"), TAMPERING, ids=[t[0] for t in TAMPERING])
+def test_a_tampered_file_fails_and_is_named(
+    workspace: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    case: str,
+    tamper: Callable[[Path], None],
+    named: str,
+) -> None:
+    monkeypatch.chdir(workspace)
+    pdf = case in ("pdf", "rehashed")
+    code, out, err = _tampered(workspace, f"tampered-{case}", capsys, tamper, pdf)
+    assert code == 1, out + err
+    assert "NOT verified" in out
+    assert named in out
+
+
+def test_an_untouched_folder_with_a_pdf_verifies(
+    workspace: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(workspace)
+    code, out, _ = _tampered(workspace, "pdf-untouched", capsys, lambda _: None)
+    assert code == 0, out
+    assert "the reports are the ones made from it" in out
+
+
+@pytest.mark.parametrize(
+    "where",
+    ["/etc/passwd", "../outside.yaml", "plans/../../outside.yaml"],
+)
+def test_a_manifest_cannot_make_verify_read_outside_the_folder(
+    workspace: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    where: str,
+) -> None:
+    monkeypatch.chdir(workspace)
+    name = f"escape-{abs(hash(where))}"
+    _fresh(workspace, name, capsys)
+    path = workspace / name / "manifest.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    manifest["command"][2] = where
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+    code, _, err = _cli(["verify", name], capsys)
+    assert code == 2
+    assert "outside the folder" in err
+    assert "root:" not in err  # nothing of the file is read, let alone quoted
+    manifest["command"][2] = "plans/breed-werven-2024.yaml"
+    manifest["inputs"]["data"]["/etc/passwd"] = "0" * 64
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+    assert _cli(["verify", name], capsys)[0] == 2
+
+
+def test_a_link_in_the_folder_fails(
+    workspace: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(workspace)
+    _fresh(workspace, "linked", capsys)
+    (workspace / "linked" / "passwd").symlink_to("/etc/passwd")
+    code, out, _ = _cli(["verify", "linked"], capsys)
+    assert code == 1
+    assert "passwd: a link" in out
