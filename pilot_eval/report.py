@@ -9,6 +9,7 @@ conventions (Dutch: decimal comma, thousands dot, "p < 0,001").
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -18,6 +19,7 @@ from typing import Any, Literal
 
 import jinja2
 import yaml
+from markupsafe import Markup
 from babel.numbers import format_decimal, format_percent
 
 from pilot_eval.errors import OutputError
@@ -156,16 +158,70 @@ def load_messages(lang: Lang, folder: Traversable | None = None) -> dict[str, An
     return data
 
 
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*\[\]<>|{}#!])|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
+
+
+def markdown_escape(text: str) -> str:
+    """``text`` as literal Markdown: line breaks become spaces (a table row stays one row),
+    ``&`` an entity, and every character that could start markup, a link, an image, raw
+    HTML or a table cell is escaped with a backslash (an underscore inside a word is left:
+    it starts no emphasis)."""
+    flat = " ".join(text.splitlines()).replace("&", "&amp;")
+    return _MARKDOWN_SPECIAL.sub(lambda m: "\\" + m.group(0), flat)
+
+
+class MarkdownText(Markup):
+    """Text that is already safe Markdown: the catalogues' messages, formatted numbers and
+    the template's own output. Anything else put into it (by ``replace``, ``+`` or
+    ``format``) is escaped as Markdown, not as HTML."""
+
+    __slots__ = ()
+
+    @classmethod
+    def escape(cls, s: Any) -> MarkdownText:
+        if hasattr(s, "__html__"):
+            return cls(s.__html__())
+        return cls(markdown_escape(str(s)))
+
+
+def _trusted(value: Any) -> Any:
+    """The catalogue with every message marked as safe Markdown."""
+    if isinstance(value, str):
+        return MarkdownText(value)
+    if isinstance(value, dict):
+        return {k: _trusted(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_trusted(v) for v in value]
+    return value
+
+
+def _as_markdown(function: Callable[..., str]) -> Callable[..., MarkdownText]:
+    """A formatting function whose output (a number) is safe Markdown."""
+    return lambda *args, **kwargs: MarkdownText(function(*args, **kwargs))
+
+
+def _finalize_markdown(value: Any) -> Any:
+    """Every value a Markdown template prints: text from the plan or the data is escaped."""
+    if hasattr(value, "__html__") or not isinstance(value, str):
+        return value
+    return MarkdownText.escape(value)
+
+
 def environment(fmt: str, folder: Traversable | None = None) -> jinja2.Environment:
-    """A strict Jinja environment; HTML output is autoescaped."""
-    return jinja2.Environment(
+    """A strict Jinja environment. HTML output is escaped as HTML; Markdown output escapes
+    every text from the plan or the data as Markdown (``markdown_escape``), so that neither
+    raw HTML nor a link can reach the Markdown report from them."""
+    markdown = fmt == "md"
+    env = jinja2.Environment(
         loader=_TraversableLoader(folder or templates_dir()),
         undefined=jinja2.StrictUndefined,
-        autoescape=fmt == "html",
+        autoescape=True,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        finalize=_finalize_markdown if markdown else None,
     )
+    return env
 
 
 def formatter_for(results: Mapping[str, Any], lang: Lang) -> Formatter:
@@ -198,13 +254,20 @@ def render(
     """
     env = environment(fmt, folder)
     formatter = formatter_for(results, lang)
-    env.filters.update(formatter.filters())
-    env.globals["ci"] = formatter.ci
+    messages: dict[str, Any] = load_messages(lang, folder)
+    if fmt == "md":
+        # numbers and messages are safe Markdown; the plan's and the data's texts are not
+        env.filters.update({k: _as_markdown(f) for k, f in formatter.filters().items()})
+        env.globals["ci"] = _as_markdown(formatter.ci)
+        messages = _trusted(messages)
+    else:
+        env.filters.update(formatter.filters())
+        env.globals["ci"] = formatter.ci
     env.globals["evidence_figures"] = EVIDENCE_FIGURES
     css = (folder or templates_dir()) / "report.css"
     return env.get_template(f"{template}.{fmt}.j2").render(
         r=results,
-        t=load_messages(lang, folder),
+        t=messages,
         lang=lang,
         command=command,
         figures={f.name: f for f in figures},

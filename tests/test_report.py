@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import jinja2
@@ -168,3 +169,36 @@ def test_harm_is_never_shown_as_a_met_criterion(lang: str, word: str) -> None:
     text = render(results, lang, "md", "cmd")  # type: ignore[arg-type]
     expected = "geen nadeel groter dan de marge" if lang == "nl" else "no disadvantage larger"
     assert expected in text
+
+
+HOSTILE = "<script>alert(1)</script> [klik](javascript:alert(1)) ![x](http://e.x/t.png) a | b\nregel"
+
+
+def test_markdown_escape_by_hand() -> None:
+    from pilot_eval.report import markdown_escape
+
+    assert markdown_escape("lpm_fe") == "lpm_fe"  # inside a word: no emphasis
+    assert markdown_escape("_nadruk_ *vet*") == "\\_nadruk\\_ \\*vet\\*"
+    assert markdown_escape("<b>&") == "\\<b\\>&amp;"
+    assert markdown_escape("a | b\nc") == "a \\| b c"
+    assert markdown_escape("[x](javascript:y)") == "\\[x\\](javascript:y)"
+
+
+def test_texts_of_the_plan_and_the_data_cannot_inject_markup(results: dict[str, object]) -> None:
+    hostile = json.loads(json.dumps(results))
+    hostile["plan"]["title"] = HOSTILE
+    hostile["plan"]["description"] = HOSTILE
+    for d in hostile["plan"]["deviations"]:
+        d["what"] = d["why"] = HOSTILE
+    md = render(hostile, "nl", "md", "pilot-eval run plan.yaml --data d --out o")  # type: ignore[arg-type]
+    html = render(hostile, "nl", "html", "pilot-eval run plan.yaml --data d --out o")  # type: ignore[arg-type]
+    for text in (md, html):
+        assert "<script>" not in text
+    assert 'href="javascript' not in html
+    # a Markdown link or image needs an unescaped "](" or "!["
+    assert not re.search(r"(?<!\\)\]\(javascript:", md)
+    assert not re.search(r"(?<!\\)!(?<!\\)\[x", md)
+    # shown, as text: the title and each deviation's what and why
+    assert md.count("\\<script\\>") >= 1 + 2 * len(hostile["plan"]["deviations"])
+    # the line break in a text does not split a table row
+    assert "a \\| b regel" in md
