@@ -17,6 +17,7 @@ import difflib
 import hashlib
 import itertools
 import json
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -374,6 +375,19 @@ class Disclosure(_Frozen):
     )
 
 
+SCORE_LIMIT = 1_000_000.0
+"""A score beyond +/- this is refused when the plan declares no range for its column: no
+selection instrument scores like that; such a number is an export error (1e308 would turn
+every statistic on the scores into nonsense)."""
+
+
+class ScoreRange(_Frozen):
+    """The range a score column can take (inclusive)."""
+
+    low: float = Field(description="Lowest possible score.")
+    high: float = Field(description="Highest possible score.")
+
+
 class RobustnessSpec(_Frozen):
     """A declared robustness specification: the same hypotheses analysed another way.
 
@@ -690,6 +704,12 @@ class AnalysisPlan(_Frozen):
     representativeness: Representativeness | None = Field(
         None, description="Comparison with all vacancies of the period (table population)."
     )
+    score_ranges: dict[str, ScoreRange] = Field(
+        default_factory=dict,
+        description="Range of each score column (`questionnaire_score`, `interview_score`, "
+        "a score a hypothesis names, and `score` of interview_ratings); a value outside it is "
+        "an input error. Without a range, a score must lie within +/- 1,000,000.",
+    )
     deviations: tuple[Deviation, ...] = ()
 
     @property
@@ -706,6 +726,13 @@ class AnalysisPlan(_Frozen):
         if spec.reweight is not None:  # reweighting is about comparisons between arms
             return tuple(h for h in primary if h.kind in BETWEEN_ARMS)
         return tuple(primary)
+
+    def score_range(self, column: str) -> tuple[float, float]:
+        """The declared range of a score column, or +/- ``SCORE_LIMIT``."""
+        declared = self.score_ranges.get(column)
+        if declared is None:
+            return -SCORE_LIMIT, SCORE_LIMIT
+        return declared.low, declared.high
 
     def score_columns(self) -> tuple[str, ...]:
         """Score columns the plan's score_gap hypotheses compare, sorted."""
@@ -1133,6 +1160,21 @@ def _check_evidence(plan: AnalysisPlan, add: Any) -> None:
         groups("survey.open_answers.groups", o.groups)
 
 
+SCORE_RANGE_COLUMNS = ("questionnaire_score", "interview_score", "score")
+"""The score columns of the data contract; a hypothesis may name others."""
+
+
+def _check_score_ranges(plan: AnalysisPlan, add: Any) -> None:
+    known = set(SCORE_RANGE_COLUMNS) | set(plan.score_columns())
+    for column, declared in plan.score_ranges.items():
+        path = f"score_ranges.{column}"
+        if column not in known:
+            add(path, "names no score column (" + ", ".join(sorted(known)) + ")", column)
+        finite = math.isfinite(declared.low) and math.isfinite(declared.high)
+        if not (finite and declared.low < declared.high):
+            add(path, "low must be a finite number below high")
+
+
 def check_references(
     plan: AnalysisPlan, name: str = "plan", lines: Mapping[str, int] | None = None
 ) -> list[Problem]:
@@ -1159,6 +1201,7 @@ def check_references(
     arms = plan.design.arms
     if len(set(arms)) != len(arms):
         add("design.arms", "arms must be different from each other")
+    _check_score_ranges(plan, add)
     if plan.design.assignment == "block_randomised" and not plan.design.block:
         add("design.block", "a block_randomised design must name its block column")
     if plan.design.assignment in RANDOMISED and plan.randomisation_inference is None:

@@ -19,8 +19,8 @@ from typing import Any, Literal
 
 import jinja2
 import yaml
-from markupsafe import Markup
 from babel.numbers import format_decimal, format_percent
+from markupsafe import Markup
 
 from pilot_eval.errors import OutputError
 from pilot_eval.figures import EVIDENCE_FIGURES, ReportFigure, report_figures

@@ -10,6 +10,7 @@ message can show the value exactly as the user typed it.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -78,7 +79,7 @@ class ColumnSpec:
             sep = " < " if self.type == "ordered" else ", "
             parts.append("one of " + sep.join(self.values))
         if self.low is not None and self.high is not None:
-            parts.append(f"from {self.low:g} to {self.high:g}")
+            parts.append(f"from {_bound(self.low)} to {_bound(self.high)}")
         if self.unique:
             parts.append("unique")
         if not self.nullable:
@@ -159,11 +160,26 @@ APPLICATION_COLUMNS: tuple[ColumnSpec, ...] = (
         values=STAGES,
     ),
     ColumnSpec("withdrew", "boolean", "The applicant withdrew at stage_reached (default false)."),
-    ColumnSpec("questionnaire_score", "number", "Score on the standardised questionnaire."),
-    ColumnSpec("interview_score", "number", "Score in the interview."),
+    ColumnSpec(
+        "questionnaire_score",
+        "number",
+        "Score on the standardised questionnaire; within the plan's score_ranges "
+        "(else +/- 1,000,000).",
+    ),
+    ColumnSpec(
+        "interview_score",
+        "number",
+        "Score in the interview; within the plan's score_ranges (else +/- 1,000,000).",
+    ),
 )
 
 INSTRUMENTS = ("interview", "questionnaire")
+
+SCORE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "applications": ("questionnaire_score", "interview_score"),
+    "interview_ratings": ("score",),
+}
+"""Score columns, whose range the plan declares (``score_ranges``; else +/- 1,000,000)."""
 
 INTERVIEW_RATING_COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec(
@@ -175,7 +191,13 @@ INTERVIEW_RATING_COLUMNS: tuple[ColumnSpec, ...] = (
     ),
     ColumnSpec("rater_id", "string", "Pseudonym of the rater.", required=True, nullable=False),
     ColumnSpec("criterion", "string", "Criterion or item rated.", required=True, nullable=False),
-    ColumnSpec("score", "number", "The rating.", required=True, nullable=False),
+    ColumnSpec(
+        "score",
+        "number",
+        "The rating; within the plan's score_ranges (else +/- 1,000,000).",
+        required=True,
+        nullable=False,
+    ),
     ColumnSpec(
         "instrument",
         "category",
@@ -304,6 +326,11 @@ def _as_date(s: pd.Series) -> pd.Series:
     )
 
 
+def _bound(x: float) -> str:
+    """A bound in words: large whole numbers in full ("1,000,000"), others as written."""
+    return f"{x:,.0f}" if float(x).is_integer() and abs(x) >= 10_000 else f"{x:g}"
+
+
 def _checks(spec: ColumnSpec, values: Sequence[str]) -> list[pa.Check]:
     checks: list[pa.Check] = []
     if spec.type == "integer":
@@ -342,7 +369,9 @@ def _checks(spec: ColumnSpec, values: Sequence[str]) -> list[pa.Check]:
             # an unparsable value is reported by the type check, not here as well
             return x.isna() | x.between(low, high)
 
-        checks.append(pa.Check(within_bounds, error=f"must be from {low:g} to {high:g}"))
+        checks.append(
+            pa.Check(within_bounds, error=f"must be from {_bound(low)} to {_bound(high)}")
+        )
     return checks
 
 
@@ -358,6 +387,9 @@ def table_schema(table: str, plan: AnalysisPlan) -> pa.DataFrameSchema:
     }.get(table, set())
     columns: dict[str, pa.Column] = {}
     for spec in table_columns(table, plan):
+        if spec.name in SCORE_COLUMNS.get(table, ()):
+            low, high = plan.score_range(spec.name)
+            spec = dataclasses.replace(spec, low=low, high=high)
         values = plan.design.arms if spec.name == "arm" else spec.values
         nullable = spec.nullable
         if spec.name == plan.design.block and plan.design.assignment == "block_randomised":
@@ -371,7 +403,12 @@ def table_schema(table: str, plan: AnalysisPlan) -> pa.DataFrameSchema:
         )
     scores = set(plan.score_columns()) if table == "applications" else set()
     for extra in sorted(named - set(columns)):
-        score = ColumnSpec(extra, "number", "score named by the plan") if extra in scores else None
+        low, high = plan.score_range(extra)
+        score = (
+            ColumnSpec(extra, "number", "score named by the plan", low=low, high=high)
+            if extra in scores
+            else None
+        )
         columns[extra] = pa.Column(
             checks=_checks(score, ()) if score else [], required=True, nullable=True
         )

@@ -249,3 +249,41 @@ def test_row_with_too_many_fields(bundle_dir: Path, plan: AnalysisPlan) -> None:
     (p,) = _problems(bundle_dir, plan)
     assert (p.file, p.row) == ("vacancies.csv", 4)
     assert "fields" in p.rule
+
+
+@pytest.mark.parametrize("value", ["1e308", "-2000000", "1000000.5"])
+def test_a_score_beyond_any_instrument_is_refused(
+    bundle_dir: Path, plan: AnalysisPlan, value: str
+) -> None:
+    # 1e308 is finite, and would turn every statistic on the scores into nonsense
+    _edit(bundle_dir, "applications", "hired,70", f"hired,{value}")
+    (p,) = _problems(bundle_dir, plan)
+    assert (p.column, p.value) == ("questionnaire_score", value)
+    assert "must be from -1,000,000 to 1,000,000" in p.rule
+
+
+def test_a_declared_score_range_is_enforced(bundle_dir: Path, plan: AnalysisPlan) -> None:
+    from pilot_eval.plan import ScoreRange
+
+    ranged = plan.model_copy(
+        update={"score_ranges": {"questionnaire_score": ScoreRange(low=0, high=60)}}
+    )
+    found = _problems(bundle_dir, ranged)
+    assert "70" in {p.value for p in found}
+    assert all(p.column == "questionnaire_score" for p in found)
+    assert all("must be from 0 to 60" in p.rule for p in found)
+
+
+def test_a_score_range_must_name_a_score_and_be_ordered() -> None:
+    from pilot_eval.plan import check_references, load_plan
+
+    plan = load_plan(SYNTHETIC.parent.parent / "analysis_plans" / "breed-werven-2024.yaml").plan
+    spec = plan.model_dump(by_alias=True)
+    spec["score_ranges"] = {
+        "salary": {"low": 0, "high": 1},
+        "interview_score": {"low": 5, "high": 1},
+    }
+    bad = type(plan).model_validate(spec)
+    rules = {(p.column, p.rule.split(" (")[0]) for p in check_references(bad)}
+    assert ("score_ranges.salary", "names no score column") in rules
+    assert ("score_ranges.interview_score", "low must be a finite number below high") in rules
