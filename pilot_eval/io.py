@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import io
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,16 @@ from pilot_eval.errors import DataValidationError, Problem
 
 FORMATS = (".csv", ".parquet", ".xlsx")
 """File formats of a table, in the order they are looked for."""
+
+MAX_FILE_BYTES = 2 * 1024**3
+"""The largest table file read (2 GiB): every application of the Rijk over years fits in a
+fraction of it; a larger file is refused before it is read."""
+
+MAX_COLUMNS = 500
+"""The most columns a table may have: the data contract has a few dozen; a header of a
+million columns is refused before the rows are parsed."""
+
+_DECIMAL_COMMA = re.compile(r"^\s*-?\d+,\d+\s*$")
 
 _HASH_CHUNK = 1 << 20
 
@@ -97,6 +108,16 @@ def read_table(path: Path, name: str) -> RawTable:
         empty column names, or has no data rows.
     """
     suffix = path.suffix.lower()
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise _fail(path, f"the file cannot be read ({exc.strerror or exc})") from None
+    if size > MAX_FILE_BYTES:
+        raise _fail(
+            path,
+            f"the file has {size:,} bytes; at most {MAX_FILE_BYTES:,} are read "
+            "(split it by year or department)",
+        )
     if suffix == ".csv":
         frame, first_row = _read_csv(path), 2
     elif suffix == ".xlsx":
@@ -117,33 +138,62 @@ def _fail(path: Path, rule: str, row: int | None = None) -> DataValidationError:
     return DataValidationError(f"Cannot read {path.name}:", [Problem(path.name, rule, row=row)])
 
 
+def _decode(path: Path, raw: bytes) -> str:
+    """The text of a csv file: UTF-8 (with or without a byte-order mark) or UTF-16 with a
+    byte-order mark, as Excel's 'Unicode text' writes it. Anything else is refused with the
+    likely cause: Dutch Excel's plain 'CSV' is Windows-1252."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError:
+            raise _fail(path, "the file starts as UTF-16 text but cannot be decoded") from None
+    if b"\x00" in raw[:65536]:
+        raise _fail(path, "the file is binary, not a csv text file")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        cause = f"byte 0x{raw[exc.start]:02x} cannot be decoded"
+        try:
+            raw.decode("cp1252")
+            cause += (
+                "; it looks like Windows-1252, which Excel writes for 'CSV (gescheiden door "
+                "lijstscheidingsteken)'"
+            )
+        except UnicodeDecodeError:
+            pass
+        raise _fail(
+            path,
+            f"the file is not UTF-8 text ({cause}); save it as 'CSV UTF-8 (door komma's "
+            "gescheiden)', or better as an xlsx workbook",
+            row=line,
+        ) from None
+
+
+def _separator(first_line: str) -> str:
+    """',' or, for a header that has semicolons and no comma (Dutch Excel's list
+    separator), ';'."""
+    return ";" if ";" in first_line and "," not in first_line else ","
+
+
 def _read_csv(path: Path) -> pd.DataFrame:
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise _fail(path, f"the file cannot be read ({exc.strerror or exc})") from None
-    if b"\x00" in raw[:65536]:
-        raise _fail(path, "the file is binary, not a csv text file")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise _fail(
-            path,
-            f"the file is not UTF-8 text (byte 0x{raw[exc.start]:02x} cannot be decoded); "
-            "save it as 'CSV UTF-8'",
-            row=line,
-        ) from None
+    text = _decode(path, raw)
     if not text.strip():
         raise _fail(path, "the file is empty: it needs a header line and data rows")
+    sep = _separator(text.lstrip("\ufeff").split("\n", 1)[0])
     # newline="" lets the csv module see a stray carriage return inside a field
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
     try:
         header = next(reader)
+        _check_width(path, len(header))
         _check_header(path, header)
         ragged: list[Problem] = []
         if set(map(len, reader)) - {0, len(header)}:  # rare: read again to name the rows
-            reader = csv.reader(io.StringIO(text, newline=""))
+            reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
             next(reader)
             ragged = [
                 Problem(
@@ -160,10 +210,14 @@ def _read_csv(path: Path) -> pd.DataFrame:
         ) from None
     if ragged:
         raise DataValidationError(f"{path.name} is not a well-formed csv table:", ragged)
+    utf16 = raw.startswith((b"\xff\xfe", b"\xfe\xff"))
+    # UTF-8 with commas, the usual case, is parsed from the bytes, which is faster
+    source = io.BytesIO(raw) if sep == "," and not utf16 else io.StringIO(text, newline="")
     try:
         frame = pd.read_csv(
-            io.BytesIO(raw),  # already checked to be UTF-8; bytes parse faster than text
+            source,
             encoding="utf-8-sig",
+            sep=sep,
             dtype=str,
             keep_default_na=False,
             na_values=[""],
@@ -172,7 +226,25 @@ def _read_csv(path: Path) -> pd.DataFrame:
         )
     except (pd.errors.ParserError, ValueError) as exc:
         raise _fail(path, f"the file is not a well-formed csv table ({exc})") from None
-    return _strip(frame)
+    frame = _strip(frame)
+    if sep == ";":
+        # Dutch Excel writes decimal numbers with a comma: "7,5" is 7.5
+        for col in frame.columns:
+            values = frame[col]
+            comma = values.str.match(_DECIMAL_COMMA, na=False)
+            if comma.any():
+                frame[col] = values.mask(comma, values.str.replace(",", ".", regex=False))
+    return frame
+
+
+def _check_width(path: Path, columns: int) -> None:
+    if columns > MAX_COLUMNS:
+        raise _fail(
+            path,
+            f"the table has {columns:,} columns; at most {MAX_COLUMNS} are read "
+            "(the data contract needs a few dozen)",
+            row=1,
+        )
 
 
 def _check_header(path: Path, header: Iterable[Any]) -> None:
@@ -191,6 +263,17 @@ def _check_header(path: Path, header: Iterable[Any]) -> None:
 
 def _read_xlsx(path: Path) -> pd.DataFrame:
     try:
+        import openpyxl
+
+        book = openpyxl.load_workbook(path, read_only=True)
+        width = book.worksheets[0].max_column if book.worksheets else 0
+        book.close()
+    except Exception as exc:  # openpyxl raises many kinds on a damaged file
+        raise _fail(
+            path, f"the file is not a readable xlsx workbook ({type(exc).__name__})"
+        ) from None
+    _check_width(path, width or 0)
+    try:
         frame = pd.read_excel(path, dtype=object, engine="openpyxl", header=None)
     except Exception as exc:  # openpyxl raises many kinds on a damaged file
         raise _fail(
@@ -207,7 +290,12 @@ def _read_xlsx(path: Path) -> pd.DataFrame:
 
 def _read_parquet(path: Path) -> pd.DataFrame:
     try:
+        import pyarrow.parquet as pq
+
+        _check_width(path, len(pq.read_schema(path).names))
         frame = pd.read_parquet(path)
+    except DataValidationError:
+        raise
     except Exception as exc:  # pyarrow raises many kinds on a damaged file
         raise _fail(
             path, f"the file is not a readable parquet file ({type(exc).__name__})"

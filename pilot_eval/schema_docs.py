@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pilot_eval.io import MAX_COLUMNS, MAX_FILE_BYTES
 from pilot_eval.plan import plan_json_schema
 from pilot_eval.schemas import BOOLEAN_WORDS, REQUIRED_TABLES, TABLES
 
@@ -127,7 +128,25 @@ def data_dictionary_text() -> str:
         "  `members_trained` <= `members_required`;",
         "- every code in a coder column of `survey` is a code of the plan's codebook;",
         "- a table with no data rows, a file that is not UTF-8 text, a damaged workbook or",
-        "  parquet file, a duplicate or empty column name: each is an error.",
+        "  parquet file, a duplicate or empty column name: each is an error;",
+        f"- a file larger than {MAX_FILE_BYTES // 1024**3} GiB or a table with more than "
+        f"{MAX_COLUMNS} columns is refused",
+        "  before it is parsed.",
+        "",
+        "## Spreadsheets saved by Dutch Excel",
+        "",
+        "The recommended route is an `.xlsx` workbook: types, decimals and booleans come through",
+        "as they are. A `.csv` is read as Dutch Excel writes it, too:",
+        "",
+        "- 'CSV UTF-8 (door komma's gescheiden)': read as it is;",
+        "- a header with semicolons and no comma (Dutch Excel's list separator): the file is read",
+        "  with `;` as separator, and a cell that is a number with a decimal comma (`7,5`) is",
+        "  read as `7.5`;",
+        "- WAAR and ONWAAR (Excel's Dutch TRUE and FALSE) are booleans;",
+        "- 'Unicode-tekst' (UTF-16 with a byte-order mark) is read;",
+        "- plain 'CSV (gescheiden door lijstscheidingsteken)' is Windows-1252, not UTF-8: it is",
+        "  refused with that cause and the fix (save as 'CSV UTF-8' or as `.xlsx`), because",
+        "  guessing an encoding can change a value silently.",
         "",
         "Every problem is reported at once with file, row (as in the file: the header is row 1;",
         "in parquet the first record is row 1), column, value and rule; the command exits 2 and",

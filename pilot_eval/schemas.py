@@ -25,8 +25,8 @@ from pilot_eval.plan import STAGES, AnalysisPlan
 
 ColumnType = Literal["string", "integer", "number", "boolean", "date", "category", "ordered"]
 
-TRUE_WORDS = ("true", "1", "ja")
-FALSE_WORDS = ("false", "0", "nee")
+TRUE_WORDS = ("true", "1", "ja", "waar")
+FALSE_WORDS = ("false", "0", "nee", "onwaar")
 BOOLEAN_WORDS = TRUE_WORDS + FALSE_WORDS
 
 ORIGINS = ("netherlands", "europe", "outside_europe")
@@ -72,7 +72,7 @@ class ColumnSpec:
         elif self.type == "number":
             parts.append("number (decimal point)")
         elif self.type == "boolean":
-            parts.append("true/false/1/0/ja/nee")
+            parts.append("/".join(BOOLEAN_WORDS))
         elif self.type == "date":
             parts.append("date YYYY-MM-DD")
         elif self.type in ("category", "ordered"):

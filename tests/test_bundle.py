@@ -287,3 +287,76 @@ def test_a_score_range_must_name_a_score_and_be_ordered() -> None:
     rules = {(p.column, p.rule.split(" (")[0]) for p in check_references(bad)}
     assert ("score_ranges.salary", "names no score column") in rules
     assert ("score_ranges.interview_score", "low must be a finite number below high") in rules
+
+
+def _as_dutch_excel(text: str) -> str:
+    """A table as Dutch Excel saves 'CSV (gescheiden door lijstscheidingsteken)':
+    semicolons, decimal commas, WAAR/ONWAAR."""
+    lines = []
+    for line in text.splitlines():
+        fields = [
+            f.replace(".", ",") if f.replace(".", "").isdigit() else f for f in line.split(",")
+        ]
+        fields = [{"true": "WAAR", "false": "ONWAAR"}.get(f, f) for f in fields]
+        lines.append(";".join(fields))
+    return "\r\n".join(lines) + "\r\n"
+
+
+def test_a_dutch_excel_csv_reads_as_the_same_tables(bundle_dir: Path, plan: AnalysisPlan) -> None:
+    expected = load_bundle(bundle_dir, plan)
+    for table in ("vacancies", "applications"):
+        path = bundle_dir / f"{table}.csv"
+        dutch = _as_dutch_excel(path.read_text(encoding="utf-8"))
+        assert ";" in dutch
+        assert "WAAR" in dutch or table == "applications"
+        path.write_text(dutch, encoding="utf-8")
+    assert "61,5" in (bundle_dir / "applications.csv").read_text(encoding="utf-8")
+    got = load_bundle(bundle_dir, plan)
+    pd.testing.assert_frame_equal(got.vacancies, expected.vacancies)
+    pd.testing.assert_frame_equal(got.applications, expected.applications)
+
+
+def test_utf16_from_excel_is_read(bundle_dir: Path, plan: AnalysisPlan) -> None:
+    expected = load_bundle(bundle_dir, plan)
+    path = bundle_dir / "applications.csv"
+    path.write_bytes(path.read_text(encoding="utf-8").encode("utf-16"))
+    pd.testing.assert_frame_equal(load_bundle(bundle_dir, plan).applications, expected.applications)
+
+
+def test_windows_1252_is_refused_with_the_cause_and_the_fix(
+    bundle_dir: Path, plan: AnalysisPlan
+) -> None:
+    path = bundle_dir / "vacancies.csv"
+    path.write_bytes(
+        path.read_text(encoding="utf-8").replace("beleid", "beleid é", 1).encode("cp1252")
+    )
+    (p,) = _problems(bundle_dir, plan)
+    assert p.file == "vacancies.csv"
+    assert "Windows-1252" in p.rule
+    assert "CSV UTF-8" in p.rule
+    assert "xlsx" in p.rule
+
+
+def test_a_header_of_a_million_columns_is_refused_quickly(
+    bundle_dir: Path, plan: AnalysisPlan
+) -> None:
+    import time
+
+    path = bundle_dir / "applications.csv"
+    path.write_text(",".join(f"c{i}" for i in range(1_000_000)) + "\n" + "x\n", encoding="utf-8")
+    started = time.perf_counter()
+    (p,) = _problems(bundle_dir, plan)
+    assert time.perf_counter() - started < 30  # a guard against the old minutes, not a benchmark
+    assert (p.file, p.row) == ("applications.csv", 1)
+    assert "1,000,000 columns; at most 500" in p.rule
+
+
+def test_a_file_beyond_the_size_limit_is_refused_unread(
+    bundle_dir: Path, plan: AnalysisPlan, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pilot_eval import io
+
+    monkeypatch.setattr(io, "MAX_FILE_BYTES", 100)
+    problems = _problems(bundle_dir, plan)
+    assert {p.file for p in problems} >= {"applications.csv"}
+    assert all("at most 100 are read" in p.rule for p in problems)

@@ -171,7 +171,9 @@ def test_harm_is_never_shown_as_a_met_criterion(lang: str, word: str) -> None:
     assert expected in text
 
 
-HOSTILE = "<script>alert(1)</script> [klik](javascript:alert(1)) ![x](http://e.x/t.png) a | b\nregel"
+HOSTILE = (
+    "<script>alert(1)</script> [klik](javascript:alert(1)) ![x](http://e.x/t.png) a | b\nregel"
+)
 
 
 def test_markdown_escape_by_hand() -> None:
