@@ -139,7 +139,8 @@ def run_plan(
     if lang not in ("nl", "en"):
         raise ValueError(f"lang must be 'nl' or 'en', not {lang!r}")
     plan_path, data_dir, out_dir = Path(plan), Path(data), Path(out)
-    check_destination(out_dir, force)  # before the work, not only when writing
+    # before the work, not only when writing
+    check_destination(out_dir, force, inputs=(plan_path, data_dir))
     templates_dir()  # a folder of one's own templates that lacks one: before the work too
     inputs = prepare_inputs(plan_path, data_dir, exploratory)
     results = evaluate(inputs)

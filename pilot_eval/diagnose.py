@@ -38,7 +38,9 @@ def run_diagnosis(
     PilotEvalError
         On a bad plan or bundle, or an output folder that exists without ``force``.
     """
-    check_destination(out, force)
+    check_destination(
+        out, force, inputs=(plan_path,) if data_dir is None else (plan_path, data_dir)
+    )
     loaded = load_plan(plan_path)
     plan = loaded.plan
     lock = check_locked(loaded, exploratory=True)

@@ -66,7 +66,7 @@ def export_open_data(
     PilotEvalError
         On a bad plan, lock or bundle, or an output folder that exists without ``force``.
     """
-    check_destination(out, force)
+    check_destination(out, force, inputs=(plan_path, data_dir))
     inputs = prepare_inputs(plan_path, data_dir, exploratory)
     plan = inputs.loaded.plan
     original = evaluate(inputs)

@@ -14,7 +14,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -31,14 +31,31 @@ def relative(path: Path, start: Path | None = None) -> str:
     ).as_posix()
 
 
-def check_destination(out: Path, force: bool) -> None:
-    """Refuse an existing output folder unless ``force``; refuse a file in its place.
+def check_destination(out: Path, force: bool, inputs: Sequence[Path] = ()) -> None:
+    """Refuse an existing output folder unless ``force``; refuse a file in its place; refuse
+    an output folder that is, or lies inside, an input folder, or that holds an input (with
+    ``force`` it would be deleted).
 
     Raises
     ------
     OutputError
-        When ``out`` exists and ``force`` is false, or ``out`` is not a folder.
+        When ``out`` exists and ``force`` is false, ``out`` is not a folder, or it meets an
+        input as above.
     """
+    target = out.resolve()
+    for path in inputs:
+        source = path.resolve()
+        if source.is_dir() and (target == source or source in target.parents):
+            raise OutputError(
+                f"The output folder {out} is the input folder {path} or lies inside it: "
+                "writing there could mix outputs with the data or replace them. Choose an "
+                "--out outside the input folders."
+            )
+        if target == source or target in source.parents:
+            raise OutputError(
+                f"The output folder {out} holds the input {path}: replacing the folder would "
+                "delete it. Choose an --out that holds no input."
+            )
     if out.exists() and not force:
         raise OutputError(
             f"The output folder {out} already exists. Choose another --out or add --force to "
@@ -49,14 +66,56 @@ def check_destination(out: Path, force: bool) -> None:
 
 
 @contextmanager
-def staged_folder(out: Path, force: bool) -> Iterator[Path]:
-    """Yield a temporary folder; on success it replaces ``out``, on failure it is removed.
+def output_lock(out: Path) -> Iterator[None]:
+    """Hold the lock of the output folder ``out`` (a hidden file beside it, locked with
+    ``flock``, which the system releases when the process ends however it ends).
 
     Raises
     ------
     OutputError
-        When ``out`` exists and ``force`` is false, or its parent cannot be written.
+        When another pilot-eval process holds it: a concurrent run into the same folder.
     """
+    parent = out.resolve().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        handle = (parent / f".{out.name}.lock").open("a")
+    except OSError as exc:
+        raise OutputError(f"Cannot write the output folder {out}: {exc.strerror or exc}") from None
+    try:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows has no flock; no lock there
+            yield
+            return
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise OutputError(
+                f"Another pilot-eval command is writing the output folder {out} right now. "
+                "Wait for it to finish, or choose another --out."
+            ) from None
+        yield
+    finally:
+        handle.close()
+
+
+@contextmanager
+def staged_folder(out: Path, force: bool) -> Iterator[Path]:
+    """Yield a temporary folder; on success it replaces ``out``, on failure it is removed.
+    The folder's lock (``output_lock``) is held throughout, and whether ``out`` may be
+    written is checked again under it.
+
+    Raises
+    ------
+    OutputError
+        When ``out`` exists and ``force`` is false, its parent cannot be written, or another
+        command is writing it.
+    """
+    with output_lock(out):
+        yield from _staged(out, force)
+
+
+def _staged(out: Path, force: bool) -> Iterator[Path]:
     check_destination(out, force)
     parent = out.resolve().parent
     # a run that was killed leaves its hidden staging folder; the next run clears it

@@ -36,7 +36,7 @@ def bundle(out: Path, to: Path, with_data: bool = True) -> list[str]:
     ------
     OutputError
         When the manifest is missing, a recorded file is missing or lies outside the
-        folder, or ``to`` cannot be written.
+        folder, the output folder holds a link, or ``to`` cannot be written.
     """
     manifest = read_manifest(out)
     entries: dict[str, Path] = {}
@@ -49,6 +49,12 @@ def bundle(out: Path, to: Path, with_data: bool = True) -> list[str]:
                 continue
             entries[str(rel)] = Path(name)
     out_rel = _safe(Path(out).as_posix())
+    links = [p.relative_to(out).as_posix() for p in sorted(out.rglob("*")) if p.is_symlink()]
+    if links:
+        raise OutputError(
+            f"Cannot bundle: the output folder {out} holds links, which a run never writes and "
+            "which would pack whatever they point to: " + ", ".join(links) + ". Remove them."
+        )
     for path in sorted(out.rglob("*")):
         if path.is_file():
             entries[str(out_rel / path.relative_to(out).as_posix())] = path

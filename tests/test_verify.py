@@ -495,3 +495,18 @@ def test_a_link_in_the_folder_fails(
     code, out, _ = _cli(["verify", "linked"], capsys)
     assert code == 1
     assert "passwd: a link" in out
+
+
+def test_bundle_refuses_a_link_in_the_output_folder(
+    workspace: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(workspace)
+    _fresh(workspace, "to-bundle", capsys)
+    (workspace / "to-bundle" / "figures" / "secret.svg").symlink_to("/etc/passwd")
+    code, _, err = _cli(["bundle", "to-bundle", "--to", str(tmp_path / "x.zip")], capsys)
+    assert code == 2
+    assert "figures/secret.svg" in err
+    assert not (tmp_path / "x.zip").exists()
