@@ -926,11 +926,33 @@ def _round_floats(value: Any) -> Any:
     return value
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+"""First characters with which a spreadsheet reads a cell as a formula (CSV injection)."""
+
+
+def neutralise_formulas(column: pd.Series) -> pd.Series:
+    """Text cells that a spreadsheet would run as a formula (starting with ``= + - @``, a
+    tab or a carriage return, and not a number) with a leading apostrophe, which makes
+    spreadsheets show them as text (OWASP, 'CSV Injection')."""
+    text = column.astype("string")
+    risky = text.str.startswith(FORMULA_START).fillna(False)
+    if not risky.any():
+        return column
+    numeric = pd.to_numeric(text.where(risky), errors="coerce").notna()
+    flagged = risky & ~numeric
+    return text.mask(flagged, "'" + text)
+
+
 def csv_text(frame: pd.DataFrame, float_format: str = "%.1f") -> str:
-    """Return ``frame`` as deterministic CSV text with booleans as ``true``/``false``."""
+    """Return ``frame`` as deterministic CSV text with booleans as ``true``/``false`` and
+    text that a spreadsheet would run as a formula neutralised (``neutralise_formulas``)."""
     columns: dict[str, Any] = {}
     for name in frame.columns:
         column = frame[name]
+        if not (
+            pd.api.types.is_numeric_dtype(column.dtype) or pd.api.types.is_bool_dtype(column.dtype)
+        ):
+            column = neutralise_formulas(column)
         if pd.api.types.is_bool_dtype(column.dtype):
             # Categorical codes avoid building millions of Python strings.
             values = column.to_numpy(dtype=np.bool_, na_value=False)

@@ -353,3 +353,27 @@ def test_a_score_outside_the_contract_is_published_unchanged(tmp_path: Path) -> 
     assert opened.applications["assessment"].notna().sum() == (
         bundle.applications["assessment"].notna().sum()
     )
+
+
+def test_text_a_spreadsheet_would_run_as_a_formula_is_neutralised() -> None:
+    from pilot_eval.simulate import csv_text
+
+    frame = pd.DataFrame(
+        {
+            "department": ['=HYPERLINK("http://e.x")', "@SUM(A1)", "+cmd", "-x", "\tTAB", "BZK"],
+            "score": [-0.5, 1.0, 2.0, 3.0, 4.0, 5.0],
+            "code": ["-0.5", "+31", "BZK", None, "=1+1", "a=b"],
+        }
+    )
+    rows = [line.split(",") for line in csv_text(frame, "%.12g").splitlines()[1:]]
+    departments = [r[0].strip('"') for r in rows]
+    assert departments == [
+        '\'=HYPERLINK(""http://e.x"")',
+        "'@SUM(A1)",
+        "'+cmd",
+        "'-x",
+        "'\tTAB",
+        "BZK",
+    ]
+    assert [r[1] for r in rows] == ["-0.5", "1", "2", "3", "4", "5"]  # numbers stay numbers
+    assert [r[2] for r in rows] == ["-0.5", "+31", "BZK", "", "'=1+1", "a=b"]
