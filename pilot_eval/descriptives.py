@@ -44,13 +44,19 @@ def describe(frame: pd.DataFrame, vacancies: pd.DataFrame, plan: AnalysisPlan) -
                 values = values.map({True: "true", False: "false"})
             counts = values.astype("str").fillna(NOT_REPORTED).value_counts()
             labels = _labels(frame, col)
-            row = protect_row({k: int(counts.get(k, 0)) for k in labels}, min_cell)
+            row = protect_row(
+                {k: int(counts.get(k, 0)) for k in labels},
+                min_cell,
+                sensitive_zero=labels[:-1],
+                derivable=(NOT_REPORTED,),
+            )
             suppressed += row.suppressed
             demographics[col] = {
                 "counts": row.cells,
-                # a percentage of fewer than min_cell persons is not published
+                # a share of fewer than min_cell persons, or of a hidden count, would give
+                # the count away
                 "not_reported_share": float(values.isna().mean())
-                if len(values) >= min_cell
+                if len(values) >= min_cell and row.cells[NOT_REPORTED] is not None
                 else None,
             }
         arms[arm] = {
@@ -110,7 +116,15 @@ def describe_funnel(frame: pd.DataFrame, plan: AnalysisPlan) -> tuple[dict[str, 
             }
             shown: dict[str, dict[str, int | None]] = {k: {} for k in SIDES}
             for s in STAGES:
-                row = protect_row({k: raw[k][s] for k in SIDES}, min_cell)
+                # 'other' (neither group, or not reported) is counted by every exclusion
+                # ledger: never the complement; a group reaching a stage with nobody
+                # discloses the outcome of each of its members
+                row = protect_row(
+                    {k: raw[k][s] for k in SIDES},
+                    min_cell,
+                    sensitive_zero=("focal", "reference"),
+                    derivable=("other",),
+                )
                 suppressed += row.suppressed
                 for k in SIDES:
                     shown[k][s] = row.cells[k]
@@ -119,11 +133,13 @@ def describe_funnel(frame: pd.DataFrame, plan: AnalysisPlan) -> tuple[dict[str, 
                 sides[k] = {
                     "reached": shown[k],
                     "share_of_applicants": {
-                        s: _rate(raw[k][s], raw[k]["applied"], shown[k][s], min_cell)
+                        s: _rate(
+                            raw[k][s], raw[k]["applied"], shown[k][s], shown[k]["applied"], min_cell
+                        )
                         for s in STAGES
                     },
                     "transition_rate": {
-                        s: _rate(raw[k][s], raw[k][prev], shown[k][s], min_cell)
+                        s: _rate(raw[k][s], raw[k][prev], shown[k][s], shown[k][prev], min_cell)
                         for prev, s in itertools.pairwise(STAGES)
                     },
                 }
@@ -141,8 +157,17 @@ def describe_funnel(frame: pd.DataFrame, plan: AnalysisPlan) -> tuple[dict[str, 
     return out, suppressed
 
 
-def _rate(numerator: int, denominator: int, shown: int | None, min_cell: int) -> float | None:
-    if denominator < min_cell or (shown is None and numerator > 0):
+def _rate(
+    numerator: int,
+    denominator: int,
+    shown: int | None,
+    shown_denominator: int | None,
+    min_cell: int,
+) -> float | None:
+    """A rate, unless it would give a hidden count away: its numerator or its denominator
+    is not published (with the other published, the rate reveals it), or the denominator
+    is below ``min_cell``."""
+    if denominator < min_cell or shown is None or shown_denominator is None:
         return None
     return numerator / denominator
 

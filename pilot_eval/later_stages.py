@@ -39,7 +39,7 @@ from typing import Any
 
 import pandas as pd
 
-from pilot_eval.estimators import Context, estimate
+from pilot_eval.estimators import Context, estimate_published
 from pilot_eval.missing_bounds import (
     Interval,
     depends_on_missing,
@@ -66,7 +66,7 @@ def unconditional(frame: pd.DataFrame, plan: AnalysisPlan, h: Hypothesis) -> Est
     assert h.stage is not None
     stage = StageTransition.model_validate({"from": STAGES[0], "to": h.stage.to})
     whole = h.model_copy(update={"stage": stage})
-    return estimate(
+    return estimate_published(
         whole.deciding_test, comparison_sample(frame, plan, whole), Context(plan, whole)
     )
 
@@ -102,6 +102,17 @@ def _ratio(
     )
 
 
+def withheld_stratum_bounds(reason: str) -> dict[str, Any]:
+    """The ``stratum_bounds`` of a hypothesis whose bounds are not published, and why."""
+    return {
+        "lower": None,
+        "upper": None,
+        "depends_on_selection": None,
+        "verdicts": None,
+        "reason": reason,
+    }
+
+
 def stratum_bounds(frame: pd.DataFrame, plan: AnalysisPlan, h: Hypothesis) -> dict[str, Any] | None:
     """Bounds on a later-stage comparison among applicants who would reach the earlier
     stage either way (module docstring); None for hypotheses on the first stage or scores."""
@@ -119,14 +130,10 @@ def stratum_bounds(frame: pd.DataFrame, plan: AnalysisPlan, h: Hypothesis) -> di
             rows = members & (arm_values == a)
             n, r = int(rows.sum()), int((rows & reached_from).sum())
             if n == 0 or r < plan.disclosure.min_cell:
-                return {
-                    "lower": None,
-                    "upper": None,
-                    "depends_on_selection": None,
-                    "verdicts": None,
-                    "reason": f"fewer than {plan.disclosure.min_cell} applicants of a group "
-                    f"reached '{h.stage.from_}' in an arm: bounds not published",
-                }
+                return withheld_stratum_bounds(
+                    f"fewer than {plan.disclosure.min_cell} applicants of a group "
+                    f"reached '{h.stage.from_}' in an arm: bounds not published"
+                )
             counts[name, a] = (n, r, int((rows & reached_from & reached_to).sum()))
     if h.kind == "gap_difference":
         ref, arm = arms

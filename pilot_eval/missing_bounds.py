@@ -95,6 +95,21 @@ def _arm_interval(
     )
 
 
+def withheld_bounds(reason: str) -> dict[str, Any]:
+    """The ``missing_data`` of a hypothesis whose bounds are not published, and why."""
+    return {
+        "method": "manski",
+        "lower": None,
+        "complete_case": None,
+        "upper": None,
+        "missing": None,
+        "depends_on_missing": None,
+        "verdicts": None,
+        "reason": reason,
+        "lee": None,
+    }
+
+
 def manski_bounds(frame: pd.DataFrame, plan: AnalysisPlan, h: Hypothesis) -> dict[str, Any] | None:
     """The worst-case bounds of hypothesis ``h`` (module docstring), in results form; None
     for score gaps (scores have no natural bounds) and when no value is missing. With fewer
@@ -117,18 +132,9 @@ def manski_bounds(frame: pd.DataFrame, plan: AnalysisPlan, h: Hypothesis) -> dic
     small = plan.disclosure.min_cell
     if any(0 < m < small for m in missing.values()):
         # the width of the bounds would give the number of missing values away
-        return {
-            "method": "manski",
-            "lower": None,
-            "complete_case": None,
-            "upper": None,
-            "missing": None,
-            "depends_on_missing": None,
-            "verdicts": None,
-            "reason": f"fewer than {small} applications without a value in an arm: "
-            "bounds not published",
-            "lee": None,
-        }
+        return withheld_bounds(
+            f"fewer than {small} applications without a value in an arm: bounds not published"
+        )
     if h.kind in BETWEEN_ARMS:
         ref, arm = per_arm[arms[0]][0], per_arm[arms[1]][0]
         interval = Interval(

@@ -25,7 +25,14 @@ from pilot_eval.contradictions import (
 from pilot_eval.descriptives import describe
 from pilot_eval.diagnostics import design_diagnostics
 from pilot_eval.errors import EstimationError
-from pilot_eval.estimators import SCALES, Context, estimate, null_hypothesis, refuse
+from pilot_eval.estimators import (
+    SCALES,
+    Context,
+    estimate_published,
+    null_hypothesis,
+    refuse,
+    small_cell,
+)
 from pilot_eval.estimators.linear import WEIGHTED
 from pilot_eval.estimators.proportions import p_value_z
 from pilot_eval.evidence import application_tables, other_evidence
@@ -41,9 +48,9 @@ from pilot_eval.inference import (
     threshold,
 )
 from pilot_eval.io import sha256_file
-from pilot_eval.later_stages import stratum_bounds, unconditional
+from pilot_eval.later_stages import stratum_bounds, unconditional, withheld_stratum_bounds
 from pilot_eval.lock import LockStatus, check_locked
-from pilot_eval.missing_bounds import manski_bounds, response_weighted
+from pilot_eval.missing_bounds import manski_bounds, response_weighted, withheld_bounds
 from pilot_eval.outputs import relative
 from pilot_eval.plan import (
     BETWEEN_ARMS,
@@ -171,7 +178,7 @@ def analyse(frame: pd.DataFrame, plan: AnalysisPlan, h: Hypothesis) -> Analysis:
     names = dict.fromkeys(
         (*applicable_estimators(plan, h.kind), h.chosen_estimator, h.deciding_test)
     )
-    estimates = {name: estimate(name, sample, ctx) for name in names}
+    estimates = {name: estimate_published(name, sample, ctx) for name in names}
     return Analysis(h, sample, estimates, estimates[h.chosen_estimator], estimates[h.deciding_test])
 
 
@@ -182,7 +189,7 @@ def score_gap_by_arm(frame: pd.DataFrame, plan: AnalysisPlan, h: Hypothesis) -> 
     per_arm: dict[str, Estimate] = {}
     for name in plan.design.arms:
         other = h.model_copy(update={"arm": name})
-        per_arm[name] = estimate(
+        per_arm[name] = estimate_published(
             "hedges_g", comparison_sample(frame, plan, other), Context(plan, other)
         )
     out: dict[str, Any] = {
@@ -268,7 +275,7 @@ def subgroup_analysis(
                 n_applications=len(sample.frame),
             )
             continue
-        by_value[str(value)] = estimate(h.chosen_estimator, sample, ctx)
+        by_value[str(value)] = estimate_published(h.chosen_estimator, sample, ctx)
     return subgroups_opposite(h.id, column, by_value, plan.alpha)
 
 
@@ -512,7 +519,7 @@ def robustness(
                     f"{name} does not use weights; reweighting is run with {', '.join(WEIGHTED)}",
                 )
             else:
-                alt = estimate(name, sample, ctx)
+                alt = estimate_published(name, sample, ctx)
             changed.append(Analysis(h, sample, {alt.estimator: alt}, alt, alt))
             ledger += [{"reason": e.reason, "rows": e.rows} for e in sample.exclusions]
             ledgers.append(ledger)
@@ -624,15 +631,19 @@ def _disadvantage_not_ruled_out(h: Hypothesis, est: Estimate, judged: Judgement)
     return reach if reach > 0 else None
 
 
-def _later_stage(frame: pd.DataFrame, plan: AnalysisPlan, h: Hypothesis) -> dict[str, Any] | None:
+def _later_stage(
+    frame: pd.DataFrame, plan: AnalysisPlan, h: Hypothesis, withheld: str | None
+) -> dict[str, Any] | None:
     """For a transition after the application: the comparison from the application and
-    bounds among applicants who would reach the earlier stage in either arm."""
+    bounds among applicants who would reach the earlier stage in either arm (not published
+    when the hypothesis' own table has a small cell: ``withheld`` says why)."""
     whole = unconditional(frame, plan, h)
     if whole is None:
         return None
+    bounds = stratum_bounds(frame, plan, h)
     return {
         "from_application": _estimate_fields(whole),
-        "stratum_bounds": stratum_bounds(frame, plan, h),
+        "stratum_bounds": withheld_stratum_bounds(withheld) if withheld and bounds else bounds,
     }
 
 
@@ -655,8 +666,11 @@ def evaluate(inputs: RunInputs) -> dict[str, Any]:
             subgroups.append(summary)
             contradictions += found
         row = _hypothesis_row(plan, a, adjusted[h_id], judged[h_id], subgroups)
-        row["missing_data"] = manski_bounds(frame, plan, a.hypothesis)
-        row["later_stage"] = _later_stage(frame, plan, a.hypothesis)
+        # bounds rest on the same cells as the estimate: none where a cell is small
+        withheld = small_cell(a.sample, Context(plan, a.hypothesis))
+        bounds = manski_bounds(frame, plan, a.hypothesis)
+        row["missing_data"] = withheld_bounds(withheld) if withheld and bounds else bounds
+        row["later_stage"] = _later_stage(frame, plan, a.hypothesis, withheld)
         if a.hypothesis.kind == "score_gap":
             row["by_arm"] = score_gap_by_arm(frame, plan, a.hypothesis)
         rows.append(row)

@@ -70,6 +70,36 @@ def estimate(name: str, sample: ComparisonSample, ctx: Context) -> Estimate:
         return refuse(name, sample, ctx, f"numerical failure ({type(exc).__name__}: {exc})")
 
 
+def small_cell(sample: ComparisonSample, ctx: Context) -> str | None:
+    """Why no statistic may be published on ``sample``: a cell of its table (per arm, the
+    focal and the reference group, and for a transition those who passed and those who did
+    not) holds fewer than the plan's ``min_cell`` applications. An empty cell counts as small:
+    'none of the group passed' discloses as much as 'three of them did'. None otherwise."""
+    frame = sample.frame
+    if len(frame) == 0 or "focal" not in frame.columns:
+        return None
+    smallest = ctx.plan.disclosure.min_cell
+    transition = "success" in frame.columns
+    for arm, table in sample.cells.totals_by(frame, "arm").items():
+        cells = table if transition else table.sum(axis=1)
+        if int(cells.min()) < smallest:
+            return (
+                f"a cell of the comparison in arm {arm} holds fewer than {smallest} "
+                "applications (disclosure.min_cell): no statistic is published on it"
+            )
+    return None
+
+
+def estimate_published(name: str, sample: ComparisonSample, ctx: Context) -> Estimate:
+    """``estimate``, for a statistic that is published: refused when a cell of the sample is
+    below the plan's minimum (``small_cell``). The design diagnosis, which publishes no
+    statistic of the data, uses ``estimate``."""
+    reason = small_cell(sample, ctx)
+    if reason is not None:
+        return refuse(name, sample, ctx, reason)
+    return estimate(name, sample, ctx)
+
+
 SM_ALTERNATIVE = {"two-sided": "two-sided", "greater": "larger", "less": "smaller"}
 """The plan's alternatives in statsmodels' words (scipy uses the plan's own)."""
 

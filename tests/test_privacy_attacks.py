@@ -1,0 +1,118 @@
+"""Attacks on the published outputs, as an outsider with the public files would try them:
+every one must recover nothing of a cell below the plan's minimum.
+
+The bundle is the shipped synthetic one with disability reported by exactly three pilot
+applicants (the small cell to protect)."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pilot_eval.bundle import Bundle, load_bundle
+from pilot_eval.plan import load_plan
+from pilot_eval.runner import evaluate, prepare_inputs
+
+ROOT = Path(__file__).resolve().parent.parent
+PLAN = ROOT / "analysis_plans" / "breed-werven-2024.yaml"
+SMALL = 3
+
+
+@pytest.fixture(scope="module")
+def attacked(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """results.json of a run where exactly three pilot applicants report a disability."""
+    import shutil
+
+    import pandas as pd
+
+    folder = tmp_path_factory.mktemp("small-cell")
+    shutil.copytree(ROOT / "data" / "synthetic", folder, dirs_exist_ok=True)
+    vacancies = pd.read_csv(folder / "vacancies.csv", dtype=str, keep_default_na=False)
+    pilot = set(vacancies.loc[vacancies["arm"] == "pilot", "vacancy_id"])
+    apps = pd.read_csv(folder / "applications.csv", dtype=str, keep_default_na=False)
+    in_pilot = apps["vacancy_id"].isin(pilot)
+    disabled = in_pilot & (apps["disability"] == "true")
+    apps.loc[disabled, "disability"] = "false"
+    chosen = apps.index[in_pilot & (apps["disability"] == "false")][:SMALL]
+    apps.loc[chosen, "disability"] = "true"
+    apps.to_csv(folder / "applications.csv", index=False)
+    inputs = prepare_inputs(PLAN, folder, False)
+    return json.loads(json.dumps(evaluate(inputs)))
+
+
+def _numbers(node: Any, path: str = "") -> Iterator[tuple[str, float]]:
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _numbers(v, f"{path}.{k}" if path else str(k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _numbers(v, f"{path}[{i}]")
+    elif isinstance(node, int | float) and not isinstance(node, bool):
+        yield path, float(node)
+
+
+def test_no_statistic_is_published_on_the_small_cell(attacked: dict[str, Any]) -> None:
+    h8 = next(h for h in attacked["hypotheses"] if h["id"] == "H8")
+    assert h8["verdict"] == "not_estimable"
+    assert "fewer than" in h8["reason"]
+    for name, e in h8["estimates"].items():
+        assert e["estimate"] is None, name
+        assert e["p_value"] is None, name
+    assert h8["missing_data"] is None or h8["missing_data"]["lower"] is None
+    for h in attacked["hypotheses"]:
+        if h["group"] == "disability":
+            assert h["estimate"] is None, h["id"]
+
+
+def test_no_share_times_a_published_count_gives_the_small_cell(attacked: dict[str, Any]) -> None:
+    """A share published with full precision times the count it is a share of gives the
+    count back: no published share may rest on the small cell."""
+    numbers = list(_numbers(attacked))
+    shares = [(p, v) for p, v in numbers if 0 < v < 1 and "disab" in p.lower()]
+    counts = {v for _, v in numbers if v >= 1 and float(v).is_integer()}
+    found = [
+        (p, v, n)
+        for p, v in shares
+        for n in counts
+        if math.isclose(v * n, SMALL, abs_tol=1e-6)
+    ]
+    assert not found, found[:5]
+
+
+def _arm_disability(results: dict[str, Any], arm: str) -> dict[str, Any]:
+    return results["descriptives"]["arms"][arm]["demographics"]["disability"]
+
+
+def test_the_small_cell_cannot_be_subtracted_from_margins_and_ledgers(
+    attacked: dict[str, Any],
+) -> None:
+    """The chain of the review: arm total minus the other published cells of the arm,
+    with the arm's missing values taken from the exclusion ledger (all arms) minus the
+    control arm's. Every link must be missing or ambiguous."""
+    pilot, control = _arm_disability(attacked, "pilot"), _arm_disability(attacked, "control")
+    total = attacked["descriptives"]["arms"]["pilot"]["n_applications"]
+    h8 = next(h for h in attacked["hypotheses"] if h["id"] == "H8")
+    ledger = sum(e["rows"] for e in h8["exclusions"] if "not reported" in e["reason"])
+    missing = ledger - control["counts"]["not_reported"]
+    known = h8["n_applications"] - control["counts"]["true"] - control["counts"]["false"]
+    assert missing + known == total  # the attacker has these
+    # ... but the cells of the known answers are both hidden: true + false = known only
+    assert pilot["counts"]["true"] is None
+    assert pilot["counts"]["false"] is None
+    funnel = attacked["descriptives"]["funnel"]["disability"]["arms"]["pilot"]["sides"]
+    for side in ("focal", "reference"):
+        assert funnel[side]["reached"]["applied"] is None
+        # no share or rate whose count or base is hidden
+        for rates in (funnel[side]["share_of_applicants"], funnel[side]["transition_rate"]):
+            assert all(v is None for v in rates.values()), (side, rates)
+
+
+def test_nobody_of_a_small_group_is_shown_to_have_failed_a_stage(attacked: dict[str, Any]) -> None:
+    """'0 of them invited' discloses the outcome of each of the three."""
+    funnel = attacked["descriptives"]["funnel"]["disability"]["arms"]["pilot"]["sides"]
+    assert all(v is None for v in funnel["focal"]["reached"].values())
