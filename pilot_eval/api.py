@@ -99,6 +99,7 @@ def run_plan(
     exploratory: bool = False,
     force: bool = False,
     pdf: bool = True,
+    register: PathLike | None = None,
 ) -> RunOutcome:
     """Run the locked plan on the bundle and write results, report and manifest into
     ``out`` (``pilot-eval run``).
@@ -116,12 +117,16 @@ def run_plan(
     pdf:
         Also write the PDF report. When WeasyPrint or its system libraries are missing, the
         PDF is skipped and :attr:`RunOutcome.pdf_skipped` says why; the rest is written.
+    register:
+        The plan's release register (:mod:`pilot_eval.releases`): the run is refused when
+        its applications differ from an earlier release by fewer than ``min_cell``, and
+        recorded there once written.
 
     Raises
     ------
     PilotEvalError
-        On a bad plan, lock or bundle, or an existing ``out`` without ``force``; nothing is
-        written then.
+        On a bad plan, lock or bundle, an existing ``out`` without ``force``, or a release
+        the register refuses; nothing is written then.
     ValueError
         On a language other than ``nl`` or ``en``.
     """
@@ -132,6 +137,7 @@ def run_plan(
         staged_folder,
         write_files,
     )
+    from pilot_eval.releases import guard
     from pilot_eval.report import pdf_unavailable, render_outputs, templates_dir
     from pilot_eval.results import dumps
     from pilot_eval.runner import evaluate, input_hashes, output_software_versions, prepare_inputs
@@ -140,9 +146,21 @@ def run_plan(
         raise ValueError(f"lang must be 'nl' or 'en', not {lang!r}")
     plan_path, data_dir, out_dir = Path(plan), Path(data), Path(out)
     # before the work, not only when writing
-    check_destination(out_dir, force, inputs=(plan_path, data_dir))
+    check_destination(
+        out_dir, force, inputs=(plan_path, data_dir, *([Path(register)] if register else []))
+    )
     templates_dir()  # a folder of one's own templates that lacks one: before the work too
     inputs = prepare_inputs(plan_path, data_dir, exploratory)
+    plan_record = inputs.loaded
+    record = guard(
+        None if register is None else Path(register),
+        "report",
+        plan_record.plan.id,
+        plan_record.sha256,
+        inputs.bundle.files,
+        inputs.bundle.applications,
+        plan_record.plan.disclosure.min_cell,
+    )
     results = evaluate(inputs)
     command = ["pilot-eval", "run", relative(plan_path), "--data", relative(data_dir)]
     command += ["--out", relative(out_dir), "--lang", lang]
@@ -164,6 +182,7 @@ def run_plan(
             exploratory=exploratory,
         )
         files = {**written, **write_files(staging, {"manifest.json": manifest_text})}
+    record()
     return RunOutcome(
         out=out_dir,
         results=json.loads(results_text),

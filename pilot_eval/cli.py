@@ -203,8 +203,23 @@ def simulate(
 @click.option(
     "--no-pdf", is_flag=True, help="Write the report as HTML and Markdown only, without the PDF."
 )
+@click.option(
+    "--register",
+    type=_path,
+    default=None,
+    help="The plan's release register (JSON, kept beside the plan, never published): refuse "
+    "a release whose applications differ from an earlier one by fewer than min_cell, and "
+    "record this one.",
+)
 def run(
-    plan: Path, data_dir: Path, out: Path, lang: str, exploratory: bool, force: bool, no_pdf: bool
+    plan: Path,
+    data_dir: Path,
+    out: Path,
+    lang: str,
+    exploratory: bool,
+    force: bool,
+    no_pdf: bool,
+    register: Path | None,
 ) -> None:
     """Run the locked PLAN on the data bundle; write results, report and manifest.
 
@@ -220,6 +235,7 @@ def run(
         exploratory=exploratory,
         force=force,
         pdf=not no_pdf,
+        register=register,
     )
     _echo_verdicts(outcome.results)
     if outcome.pdf_skipped:
@@ -355,15 +371,31 @@ def _fmt(x: float | None) -> str:
     "--exploratory", is_flag=True, help="Use a plan that is not locked; outputs are marked."
 )
 @click.option("--force", is_flag=True, help="Replace an existing output folder.")
+@click.option(
+    "--register",
+    type=_path,
+    default=None,
+    help="The plan's release register (JSON, kept beside the plan, never published): refuse "
+    "a release whose applications differ from an earlier one by fewer than min_cell, and "
+    "record this one.",
+)
 def export_open_data(
-    plan: Path, data_dir: Path, out: Path, lang: str, exploratory: bool, force: bool
+    plan: Path,
+    data_dir: Path,
+    out: Path,
+    lang: str,
+    exploratory: bool,
+    force: bool,
+    register: Path | None,
 ) -> None:
     """Write anonymised microdata of the bundle that pass disclosure control (new ids, no
     free text, every combination of quasi-identifiers at least k times), with a report of
     what was recoded and suppressed and of the plan's results on the open data."""
     from pilot_eval.export import export_open_data as export
 
-    summary = export(plan, data_dir, out, "en" if lang == "en" else "nl", exploratory, force)
+    summary = export(
+        plan, data_dir, out, "en" if lang == "en" else "nl", exploratory, force, register
+    )
     risk = summary["protection"]["risk"]
     click.echo(
         f"Wrote {summary['open_data']['n_applications']} applications of "

@@ -31,6 +31,7 @@ from pilot_eval.outputs import (
     write_files,
     write_text,
 )
+from pilot_eval.releases import guard
 from pilot_eval.report import Lang, render
 from pilot_eval.results import dumps
 from pilot_eval.runner import (
@@ -58,17 +59,29 @@ def export_open_data(
     lang: Lang,
     exploratory: bool = False,
     force: bool = False,
+    register: Path | None = None,
 ) -> dict[str, Any]:
     """Write the open-data export of the bundle into ``out``; return disclosure.json's content.
+    With ``register``, the release register refuses an export whose applications differ from
+    an earlier release by fewer than ``min_cell`` and records it (``pilot_eval.releases``).
 
     Raises
     ------
     PilotEvalError
         On a bad plan, lock or bundle, or an output folder that exists without ``force``.
     """
-    check_destination(out, force, inputs=(plan_path, data_dir))
+    check_destination(out, force, inputs=(plan_path, data_dir, *([register] if register else [])))
     inputs = prepare_inputs(plan_path, data_dir, exploratory)
     plan = inputs.loaded.plan
+    record = guard(
+        register,
+        "open_data",
+        plan.id,
+        inputs.loaded.sha256,
+        inputs.bundle.files,
+        inputs.bundle.applications,
+        plan.disclosure.min_cell,
+    )
     original = evaluate(inputs)
     opened = anonymise(inputs.bundle, plan)
     command = ["pilot-eval", "export-open-data", relative(plan_path), "--data", relative(data_dir)]
@@ -100,6 +113,7 @@ def export_open_data(
                 exploratory=exploratory,
             ),
         )
+    record()
     return summary
 
 

@@ -14,8 +14,6 @@ from typing import Any
 
 import pytest
 
-from pilot_eval.bundle import Bundle, load_bundle
-from pilot_eval.plan import load_plan
 from pilot_eval.runner import evaluate, prepare_inputs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,10 +74,7 @@ def test_no_share_times_a_published_count_gives_the_small_cell(attacked: dict[st
     shares = [(p, v) for p, v in numbers if 0 < v < 1 and "disab" in p.lower()]
     counts = {v for _, v in numbers if v >= 1 and float(v).is_integer()}
     found = [
-        (p, v, n)
-        for p, v in shares
-        for n in counts
-        if math.isclose(v * n, SMALL, abs_tol=1e-6)
+        (p, v, n) for p, v in shares for n in counts if math.isclose(v * n, SMALL, abs_tol=1e-6)
     ]
     assert not found, found[:5]
 
