@@ -35,6 +35,7 @@ COUNT_KEYS = frozenset(
         "answers",
         "members_required",
         "members_trained",
+        "applications_off_support",
     }
 )
 """Keys whose integer values count persons (applications). Not ``as_extreme``: it counts

@@ -53,6 +53,13 @@ def test_protect_results_hides_small_counts_and_their_shares() -> None:
     assert hidden == 5
 
 
+def test_applications_off_support_are_counts_of_persons() -> None:
+    # the weighting summary beside a robustness row: 'rows' was hidden, this one was not
+    results: dict[str, Any] = {"robustness": [{"applications_off_support": 4, "rows": 4}]}
+    assert protect_results(results, 10) == 2
+    assert results["robustness"][0] == {"applications_off_support": None, "rows": None}
+
+
 def test_small_bundle_publishes_no_small_count(
     plan_dir: Path, bundle_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
