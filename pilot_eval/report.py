@@ -91,6 +91,10 @@ class _TraversableLoader(jinja2.BaseLoader):
         return node.read_text(encoding="utf-8"), None, lambda: True
 
 
+SUPPRESSED = "×"
+"""How a count that is not published shows in the reports."""
+
+
 @dataclass(frozen=True)
 class Formatter:
     """Number formatting in one language's conventions."""
@@ -113,9 +117,11 @@ class Formatter:
         return format_decimal(value, format=pattern, locale=self.locale)
 
     def count(self, value: int | None) -> str:
-        """A count; a suppressed count (None) shows as "< min_cell"."""
+        """A count; a suppressed count (None) shows as "×" (Statistics Netherlands' mark for
+        a confidential cell). Not "< min_cell": a cell hidden to protect a smaller one is
+        often large."""
         if value is None:
-            return f"< {self.min_cell}"
+            return SUPPRESSED
         return format_decimal(value, format="#,##0", locale=self.locale)
 
     def pct(self, value: float | None) -> str:

@@ -111,3 +111,81 @@ def test_nobody_of_a_small_group_is_shown_to_have_failed_a_stage(attacked: dict[
     """'0 of them invited' discloses the outcome of each of the three."""
     funnel = attacked["descriptives"]["funnel"]["disability"]["arms"]["pilot"]["sides"]
     assert all(v is None for v in funnel["focal"]["reached"].values())
+
+
+STAGES = ("applied", "invited", "interviewed", "offered", "hired")
+SIDES = ("focal", "reference", "other")
+VALUES = {"focal": "true", "reference": "false", "other": "not_reported"}
+
+
+def _audit(results: dict[str, Any]) -> tuple[Any, Any, Any]:
+    """The published linear relations of the disability tables as an attacker would set
+    them up (tau-ARGUS style): unknowns are the applications by arm, side of the group and
+    last stage reached; every published count of results.json that sums them is an
+    equation. Returns (A_eq, b_eq, index of an arm-side-stage 'reached' count)."""
+    import numpy as np
+
+    arms = list(results["descriptives"]["arms"])
+    n = len(arms) * len(SIDES) * len(STAGES)
+
+    def var(a: int, side: int, last: int) -> int:
+        return (a * len(SIDES) + side) * len(STAGES) + last
+
+    def reached(a: int, side: int, stage: int) -> Any:
+        row = np.zeros(n)
+        for last in range(stage, len(STAGES)):
+            row[var(a, side, last)] = 1
+        return row
+
+    rows, values = [], []
+
+    def equation(row: Any, value: Any) -> None:
+        if value is not None:
+            rows.append(row)
+            values.append(float(value))
+
+    funnel = results["descriptives"]["funnel"]["disability"]["arms"]
+    for a, arm in enumerate(arms):
+        d = results["descriptives"]["arms"][arm]
+        equation(sum(reached(a, j, 0) for j in range(3)), d["n_applications"])
+        for i, stage in enumerate(STAGES):
+            equation(sum(reached(a, j, i) for j in range(3)), d["reached"][stage])
+        counts = d["demographics"]["disability"]["counts"]
+        for j, side in enumerate(SIDES):
+            equation(reached(a, j, 0), counts[VALUES[side]])
+            for i, stage in enumerate(STAGES):
+                equation(reached(a, j, i), funnel[arm]["sides"][side]["reached"][stage])
+    h8 = next(h for h in results["hypotheses"] if h["id"] == "H8")
+    both = range(len(arms))
+    equation(sum(reached(a, 2, 0) for a in both), sum(e["rows"] for e in h8["exclusions"]))
+    equation(sum(reached(a, j, 0) for a in both for j in (0, 1)), h8["n_applications"])
+    return np.array(rows), np.array(values), (arms, reached)
+
+
+def test_solving_every_published_relation_leaves_the_small_cell_open(
+    attacked: dict[str, Any],
+) -> None:
+    from scipy.optimize import linprog
+
+    a_eq, b_eq, (arms, reached) = _audit(attacked)
+    pilot = arms.index("pilot")
+    funnel = attacked["descriptives"]["funnel"]["disability"]["arms"]["pilot"]["sides"]
+    min_cell = attacked["descriptives"]["min_cell"]
+    checked = 0
+    for j, side in enumerate(SIDES):
+        for i, stage in enumerate(STAGES):
+            if funnel[side]["reached"][stage] is not None:
+                continue
+            target = reached(pilot, j, i)
+            low = linprog(target, A_eq=a_eq, b_eq=b_eq, bounds=(0, None))
+            high = linprog(-target, A_eq=a_eq, b_eq=b_eq, bounds=(0, None))
+            assert low.status == 0
+            assert high.status == 0
+            span = (low.fun, -high.fun)
+            # the attacker cannot pin the cell down, nor tell it is small
+            assert span[1] - span[0] >= min_cell, (side, stage, span)
+            checked += 1
+    assert checked >= len(STAGES)  # the group's own cells at least
+    # the true value lies inside: the relations are those of the data
+    true_applied = reached(pilot, 0, 0)
+    assert (linprog(true_applied, A_eq=a_eq, b_eq=b_eq, bounds=(0, None)).fun) <= SMALL
