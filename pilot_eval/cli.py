@@ -191,6 +191,16 @@ def simulate(
     )
 
 
+_register_option = click.option(
+    "--register",
+    type=_path,
+    default=None,
+    help="The plan's release register (JSON, kept beside the plan, never published): refuse "
+    "a release whose applications differ from an earlier one by fewer than min_cell, and "
+    "record this one.",
+)
+
+
 @cli.command()
 @click.argument("plan", type=_existing_file)
 @click.option("--data", "data_dir", type=_path, required=True, help="Folder of the data bundle.")
@@ -203,14 +213,7 @@ def simulate(
 @click.option(
     "--no-pdf", is_flag=True, help="Write the report as HTML and Markdown only, without the PDF."
 )
-@click.option(
-    "--register",
-    type=_path,
-    default=None,
-    help="The plan's release register (JSON, kept beside the plan, never published): refuse "
-    "a release whose applications differ from an earlier one by fewer than min_cell, and "
-    "record this one.",
-)
+@_register_option
 def run(
     plan: Path,
     data_dir: Path,
@@ -371,14 +374,7 @@ def _fmt(x: float | None) -> str:
     "--exploratory", is_flag=True, help="Use a plan that is not locked; outputs are marked."
 )
 @click.option("--force", is_flag=True, help="Replace an existing output folder.")
-@click.option(
-    "--register",
-    type=_path,
-    default=None,
-    help="The plan's release register (JSON, kept beside the plan, never published): refuse "
-    "a release whose applications differ from an earlier one by fewer than min_cell, and "
-    "record this one.",
-)
+@_register_option
 def export_open_data(
     plan: Path,
     data_dir: Path,
