@@ -398,8 +398,16 @@ def export_open_data(
         f"{summary['open_data']['n_vacancies']} vacancies to {out}: smallest class "
         f"{risk['smallest_class']} (k = {summary['protection']['k_anonymity']}), "
         f"l-diversity of the outcome {risk['l_diversity']}, "
-        f"{summary['verdicts_changed']} verdict(s) differ on the open data."
+        f"{summary['verdicts_changed']} verdict(s) differ on the open data. Insider risk: "
+        f"{_shown(risk['applications_unique_on_vacancy_and_scores'])} application(s) unique "
+        "on vacancy and scores; the committee can read origin or disability of "
+        f"{_shown(risk['applications_sensitive_known_to_committee'])}."
     )
+
+
+def _shown(count: int | None) -> str:
+    """A risk count as printed: a hidden count (below min_cell) as "×"."""
+    return "×" if count is None else f"{count:,}"
 
 
 def _echo_verdicts(results: dict[str, Any]) -> None:

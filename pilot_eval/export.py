@@ -48,6 +48,8 @@ EXPORT_FORMAT = 1
 RISK_COUNTS = (
     "applications_in_classes_with_one_outcome",
     "applications_below_k_if_vacancy_known",
+    "applications_unique_on_vacancy_and_scores",
+    "applications_sensitive_known_to_committee",
 )
 """Counts of applications among the risk figures that fall under the minimum cell rule."""
 

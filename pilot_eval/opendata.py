@@ -311,6 +311,7 @@ def anonymise(bundle: Bundle, plan: AnalysisPlan) -> OpenData:
     protection.risk["vacancies_unique"] = int(
         (_cell_weights(text, [*described, "applications"]) == 1).sum()
     )
+    protection.risk.update(insider_risk(open_apps, sensitive_values(plan)))
     return OpenData(open_vac, open_apps, protection)
 
 
@@ -497,6 +498,61 @@ def risk(
         "applications_in_classes_with_one_outcome": int(sizes[distinct == 1].sum()),
         "applications_below_k_if_vacancy_known": int((within_sizes < k).sum()),
     }
+
+
+SCORES_PUBLISHED = ("questionnaire_score", "interview_score")
+COMMITTEE_VIEW = ("stage_reached", "age_band", "gender")
+"""What the selection committee of a vacancy knows of each of its applicants besides the
+vacancy: how far they got, and what it saw (age, gender)."""
+
+SENSITIVE = ("origin", "disability")
+
+
+def insider_risk(
+    published: pd.DataFrame, sensitive: Mapping[str, frozenset[str]]
+) -> dict[str, int]:
+    """The risk from an insider, measured on the published applications.
+
+    * ``applications_unique_on_vacancy_and_scores``: applications with a published score
+      that no other application of the vacancy shares; the committee, which scored them,
+      finds the row.
+    * ``applications_sensitive_known_to_committee``: applications whose origin or disability
+      (a value of the plan's focal group) the committee could read, because every
+      application of the vacancy with the same stage reached, age band and gender that
+      shows the column shows a focal value.
+    """
+    vacancy = published["vacancy_id"].astype("string").fillna(MISSING)
+    scores = [c for c in SCORES_PUBLISHED if c in published]
+    out = {"applications_unique_on_vacancy_and_scores": 0}
+    if scores:
+        frame = pd.DataFrame({c: _text(published[c]) for c in scores}).assign(_v=vacancy)
+        scored = (frame[scores] != MISSING).any(axis=1).to_numpy()
+        sizes = _cell_weights(frame, [*scores, "_v"])
+        out["applications_unique_on_vacancy_and_scores"] = int(((sizes == 1) & scored).sum())
+    view = [c for c in COMMITTEE_VIEW if c in published]
+    keys_frame = pd.DataFrame({c: _text(published[c]) for c in view}).assign(_v=vacancy)
+    keys = keys_frame.groupby([*view, "_v"], sort=False).ngroup().to_numpy()
+    known = np.zeros(len(published), dtype=bool)
+    for column, focal in sensitive.items():
+        if column not in published or not focal:
+            continue
+        values = _text(published[column])
+        shown = (values != MISSING).to_numpy()
+        is_focal = values.astype("str").str.lower().isin(focal).to_numpy() & shown
+        shown_n = np.bincount(keys, weights=shown.astype(np.float64))
+        focal_n = np.bincount(keys, weights=is_focal.astype(np.float64))
+        known |= ((focal_n > 0) & (focal_n == shown_n))[keys] & is_focal
+    out["applications_sensitive_known_to_committee"] = int(known.sum())
+    return out
+
+
+def sensitive_values(plan: AnalysisPlan) -> dict[str, frozenset[str]]:
+    """Per sensitive column (origin, disability), the focal values of the plan's groups."""
+    out: dict[str, set[str]] = {}
+    for group in plan.groups.values():
+        if group.column in SENSITIVE:
+            out.setdefault(group.column, set()).update(str(v).lower() for v in group.focal)
+    return {c: frozenset(v) for c, v in out.items()}
 
 
 def _secret_key(bundle: Bundle) -> int:

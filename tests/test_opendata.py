@@ -377,3 +377,35 @@ def test_text_a_spreadsheet_would_run_as_a_formula_is_neutralised() -> None:
     ]
     assert [r[1] for r in rows] == ["-0.5", "1", "2", "3", "4", "5"]  # numbers stay numbers
     assert [r[2] for r in rows] == ["-0.5", "+31", "BZK", "", "'=1+1", "a=b"]
+
+
+def test_insider_risk_by_hand() -> None:
+    from pilot_eval.opendata import insider_risk
+
+    published = pd.DataFrame(
+        {
+            "vacancy_id": ["V1"] * 4 + ["V2"] * 3,
+            "stage_reached": ["interviewed", "interviewed", "applied", "applied"] + ["applied"] * 3,
+            "age_band": ["30-44"] * 7,
+            "gender": ["female"] * 7,
+            "origin": [
+                "outside_europe",
+                None,
+                "netherlands",
+                "outside_europe",
+                "outside_europe",
+                "outside_europe",
+                "netherlands",
+            ],
+            "disability": pd.array([None] * 7, dtype="boolean"),
+            "questionnaire_score": [55.0, 55.0, 61.0, None, 70.0, 71.0, 71.0],
+            "interview_score": [6.5, 7.0, None, None, None, None, None],
+        }
+    )
+    got = insider_risk(published, {"origin": frozenset({"outside_europe"})})
+    # V1: (55, 6.5) and (55, 7.0) differ on the interview score, 61 stands alone: three
+    # unique; the fourth has no score. V2: 70 alone; 71 twice.
+    assert got["applications_unique_on_vacancy_and_scores"] == 4
+    # V1 interviewed: one shows origin, outside Europe: the committee reads it. V1 applied:
+    # netherlands and outside_europe: not determined. V2 applied: mixed: not determined.
+    assert got["applications_sensitive_known_to_committee"] == 1
