@@ -151,16 +151,7 @@ def run_plan(
     )
     templates_dir()  # a folder of one's own templates that lacks one: before the work too
     inputs = prepare_inputs(plan_path, data_dir, exploratory)
-    plan_record = inputs.loaded
-    record = guard(
-        None if register is None else Path(register),
-        "report",
-        plan_record.plan.id,
-        plan_record.sha256,
-        inputs.bundle.files,
-        inputs.bundle.applications,
-        plan_record.plan.disclosure.min_cell,
-    )
+    record = guard(None if register is None else Path(register), "report", inputs)
     results = evaluate(inputs)
     command = ["pilot-eval", "run", relative(plan_path), "--data", relative(data_dir)]
     command += ["--out", relative(out_dir), "--lang", lang]

@@ -388,6 +388,9 @@ def export_open_data(
     free text, every combination of quasi-identifiers at least k times), with a report of
     what was recoded and suppressed and of the plan's results on the open data."""
     from pilot_eval.export import export_open_data as export
+    from pilot_eval.report import Formatter
+
+    shown = Formatter(lang="en", min_cell=1).count  # a hidden count (None) as "×"
 
     summary = export(
         plan, data_dir, out, "en" if lang == "en" else "nl", exploratory, force, register
@@ -399,15 +402,10 @@ def export_open_data(
         f"{risk['smallest_class']} (k = {summary['protection']['k_anonymity']}), "
         f"l-diversity of the outcome {risk['l_diversity']}, "
         f"{summary['verdicts_changed']} verdict(s) differ on the open data. Insider risk: "
-        f"{_shown(risk['applications_unique_on_vacancy_and_scores'])} application(s) unique "
+        f"{shown(risk['applications_unique_on_vacancy_and_scores'])} application(s) unique "
         "on vacancy and scores; the committee can read origin or disability of "
-        f"{_shown(risk['applications_sensitive_known_to_committee'])}."
+        f"{shown(risk['applications_sensitive_known_to_committee'])}."
     )
-
-
-def _shown(count: int | None) -> str:
-    """A risk count as printed: a hidden count (below min_cell) as "×"."""
-    return "×" if count is None else f"{count:,}"
 
 
 def _echo_verdicts(results: dict[str, Any]) -> None:

@@ -75,15 +75,7 @@ def export_open_data(
     check_destination(out, force, inputs=(plan_path, data_dir, *([register] if register else [])))
     inputs = prepare_inputs(plan_path, data_dir, exploratory)
     plan = inputs.loaded.plan
-    record = guard(
-        register,
-        "open_data",
-        plan.id,
-        inputs.loaded.sha256,
-        inputs.bundle.files,
-        inputs.bundle.applications,
-        plan.disclosure.min_cell,
-    )
+    record = guard(register, "open_data", inputs)
     original = evaluate(inputs)
     opened = anonymise(inputs.bundle, plan)
     command = ["pilot-eval", "export-open-data", relative(plan_path), "--data", relative(data_dir)]

@@ -184,7 +184,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
     text = _decode(path, raw)
     if not text.strip():
         raise _fail(path, "the file is empty: it needs a header line and data rows")
-    sep = _separator(text.lstrip("\ufeff").split("\n", 1)[0])
+    sep = _separator(text.split("\n", 1)[0])  # the decoding dropped a byte-order mark
     # newline="" lets the csv module see a stray carriage return inside a field
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
     try:

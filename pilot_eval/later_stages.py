@@ -44,6 +44,7 @@ from pilot_eval.missing_bounds import (
     Interval,
     depends_on_missing,
     trimmed_share,
+    trimming,
     verdicts_at_bounds,
 )
 from pilot_eval.plan import STAGES, AnalysisPlan, Hypothesis, StageTransition
@@ -78,13 +79,11 @@ def _trimmed_rates(counts: dict[str, tuple[int, int, int]]) -> Rates:
     """Bounds of the pass rate of each of two sets of applicants, given per set the
     applications, the reachers of the earlier stage and the passers among them: the set
     with the higher share of reachers has its reachers trimmed to the other's share."""
-    (a, (n_a, r_a, s_a)), (b, (n_b, r_b, s_b)) = counts.items()
-    q = {a: r_a / n_a, b: r_b / n_b}
-    high, low = (a, b) if q[a] > q[b] else (b, a)
-    r_high, s_high = (r_a, s_a) if high == a else (r_b, s_b)
-    r_low, s_low = (r_b, s_b) if high == a else (r_a, s_a)
+    high, low, trim = trimming({name: r / n for name, (n, r, _) in counts.items()})
+    _, r_high, s_high = counts[high]
+    _, r_low, s_low = counts[low]
     exact = s_low / r_low
-    return {low: (exact, exact), high: trimmed_share(r_high, s_high, (q[high] - q[low]) / q[high])}
+    return {low: (exact, exact), high: trimmed_share(r_high, s_high, trim)}
 
 
 def _gap(focal: tuple[float, float], reference: tuple[float, float]) -> tuple[float, float]:

@@ -37,6 +37,7 @@ lies beyond the margin the harmful way and the other not.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +45,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from pilot_eval.inference import threshold
 from pilot_eval.plan import BETWEEN_ARMS, NO_EFFECT, AnalysisPlan, Hypothesis
 from pilot_eval.prepare import analysed_arms, group_masks
 
@@ -196,20 +198,33 @@ def lee_bounds(
         if answered == 0:
             return None
         stats[a] = (answered / n, answered, int((rows & focal).sum()))
-    high = arm if stats[arm][0] > stats[ref][0] else ref
-    low = ref if high == arm else arm
-    q_high, k_high, f_high = stats[high]
-    q_low, k_low, f_low = stats[low]
-    if q_high == q_low:
+    high, low, trim = trimming({arm: stats[arm][0], ref: stats[ref][0]})
+    if trim == 0:
         return None
-    trim = (q_high - q_low) / q_high
-    share_low = f_low / k_low
-    lower_high, upper_high = trimmed_share(k_high, f_high, trim)
-    if high == arm:
-        lower, upper = lower_high - share_low, upper_high - share_low
-    else:
-        lower, upper = share_low - upper_high, share_low - lower_high
+    _, k_high, f_high = stats[high]
+    _, k_low, f_low = stats[low]
+    lower, upper = _change(arm, high, trimmed_share(k_high, f_high, trim), f_low / k_low)
     return {"lower": lower, "upper": upper, "trim": trim, "trimmed_arm": high}
+
+
+def trimming(shares: Mapping[str, float]) -> tuple[str, str, float]:
+    """Lee (2009) trimming of two sets by the share of their members that is observed
+    (answered, or reached a stage): the set with the higher share, the other, and the part
+    ``p = (q_high - q_low) / q_high`` of the former's observed members to trim. On a tie
+    the second set counts as the higher and ``p`` is 0."""
+    (a, q_a), (b, q_b) = shares.items()
+    high, low = (a, b) if q_a > q_b else (b, a)
+    return high, low, (shares[high] - shares[low]) / shares[high]
+
+
+def _change(
+    arm: str, trimmed: str, bounds: tuple[float, float], other: float
+) -> tuple[float, float]:
+    """The bounds of ``arm`` minus the reference arm, when the ``trimmed`` arm lies within
+    ``bounds`` and the other arm's value is ``other``."""
+    if trimmed == arm:
+        return bounds[0] - other, bounds[1] - other
+    return other - bounds[1], other - bounds[0]
 
 
 @dataclass(frozen=True)
@@ -311,19 +326,14 @@ def lee_gap_bounds(
         if answered == 0:
             return None
         rate[a] = answered / int(rows.sum())
-    high = arm if rate[arm] > rate[ref] else ref
-    low = ref if high == arm else arm
-    if rate[high] == rate[low]:
+    high, low, trim = trimming({arm: rate[arm], ref: rate[ref]})
+    if trim == 0:
         return None
-    trim = (rate[high] - rate[low]) / rate[high]
     low_gap = cells[low].gap()
     smallest, largest = trimmed_gap(cells[high], trim * cells[high].total)
     if low_gap is None or smallest is None or largest is None:
         return None
-    if high == arm:
-        lower, upper = smallest - low_gap, largest - low_gap
-    else:
-        lower, upper = low_gap - largest, low_gap - smallest
+    lower, upper = _change(arm, high, (smallest, largest), low_gap)
     return {"lower": lower, "upper": upper, "trim": trim, "trimmed_arm": high}
 
 
@@ -339,16 +349,12 @@ effect but short of the threshold; no effect; it lies on the other side, within 
 criterion's margin; or on the other side (beyond the margin when there is one)."""
 
 
-def _null(h: Hypothesis) -> float:
-    return NO_EFFECT["ratio" if h.kind == "impact_ratio" else "difference"]
-
-
 def verdict_at(h: Hypothesis, value: float | None) -> str | None:
     """The word of ``BOUND_VERDICTS`` for ``value``."""
     if value is None:
         return None
-    null = _null(h)
-    m = null if h.criterion.min_effect is None else h.criterion.min_effect
+    scale = "ratio" if h.kind == "impact_ratio" else "difference"
+    null, m = NO_EFFECT[scale], threshold(h, scale)
     sign = {"greater": 1, "less": -1, "two-sided": 1 if value >= null else -1}[h.alternative]
     ahead, needed = sign * (value - null), abs(m - null)
     if abs(ahead) < TIE:

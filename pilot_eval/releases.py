@@ -23,11 +23,14 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from pilot_eval.errors import OutputError, PlanError, Problem
+
+if TYPE_CHECKING:
+    from pilot_eval.runner import RunInputs
 
 REGISTER_FORMAT = 1
 
@@ -179,18 +182,10 @@ def record_release(
     return number
 
 
-def guard(
-    register: Path | None,
-    kind: str,
-    plan_id: str,
-    plan_sha256: str,
-    data_sha256: dict[str, str],
-    applications: pd.DataFrame,
-    min_cell: int,
-) -> Callable[[], int | None]:
-    """Check a release against the register before anything is written; return the step
-    that records it once the outputs are in place (a re-run on the same applications, or
-    no register, records nothing and returns None).
+def guard(register: Path | None, kind: str, inputs: RunInputs) -> Callable[[], int | None]:
+    """Check a release of ``inputs`` against the register before anything is written;
+    return the step that records it once the outputs are in place (a re-run on the same
+    applications, or no register, records nothing and returns None).
 
     Raises
     ------
@@ -199,7 +194,10 @@ def guard(
     """
     if register is None:
         return lambda: None
-    current = fingerprints(applications, plan_sha256)
-    if check_release(register, plan_id, plan_sha256, current, min_cell) is not None:
+    plan, plan_sha256 = inputs.loaded.plan, inputs.loaded.sha256
+    current = fingerprints(inputs.bundle.applications, plan_sha256)
+    earlier = check_release(register, plan.id, plan_sha256, current, plan.disclosure.min_cell)
+    if earlier is not None:  # a re-run on the same applications
         return lambda: None
-    return lambda: record_release(register, plan_id, kind, plan_sha256, data_sha256, current)
+    files = inputs.bundle.files
+    return lambda: record_release(register, plan.id, kind, plan_sha256, files, current)

@@ -28,6 +28,7 @@ from pilot_eval.errors import EstimationError
 from pilot_eval.estimators import (
     SCALES,
     Context,
+    estimate,
     estimate_published,
     null_hypothesis,
     refuse,
@@ -169,6 +170,8 @@ class Analysis:
     estimates: dict[str, Estimate]
     chosen: Estimate
     deciding: Estimate
+    withheld: str | None = None
+    """Why nothing is published on the sample (a cell below min_cell), or None."""
 
 
 def analyse(frame: pd.DataFrame, plan: AnalysisPlan, h: Hypothesis) -> Analysis:
@@ -178,8 +181,13 @@ def analyse(frame: pd.DataFrame, plan: AnalysisPlan, h: Hypothesis) -> Analysis:
     names = dict.fromkeys(
         (*applicable_estimators(plan, h.kind), h.chosen_estimator, h.deciding_test)
     )
-    estimates = {name: estimate_published(name, sample, ctx) for name in names}
-    return Analysis(h, sample, estimates, estimates[h.chosen_estimator], estimates[h.deciding_test])
+    withheld = small_cell(sample, ctx)
+    estimates = {
+        name: refuse(name, sample, ctx, withheld) if withheld else estimate(name, sample, ctx)
+        for name in names
+    }
+    chosen, deciding = estimates[h.chosen_estimator], estimates[h.deciding_test]
+    return Analysis(h, sample, estimates, chosen, deciding, withheld)
 
 
 def score_gap_by_arm(frame: pd.DataFrame, plan: AnalysisPlan, h: Hypothesis) -> dict[str, Any]:
@@ -667,10 +675,9 @@ def evaluate(inputs: RunInputs) -> dict[str, Any]:
             contradictions += found
         row = _hypothesis_row(plan, a, adjusted[h_id], judged[h_id], subgroups)
         # bounds rest on the same cells as the estimate: none where a cell is small
-        withheld = small_cell(a.sample, Context(plan, a.hypothesis))
         bounds = manski_bounds(frame, plan, a.hypothesis)
-        row["missing_data"] = withheld_bounds(withheld) if withheld and bounds else bounds
-        row["later_stage"] = _later_stage(frame, plan, a.hypothesis, withheld)
+        row["missing_data"] = withheld_bounds(a.withheld) if a.withheld and bounds else bounds
+        row["later_stage"] = _later_stage(frame, plan, a.hypothesis, a.withheld)
         if a.hypothesis.kind == "score_gap":
             row["by_arm"] = score_gap_by_arm(frame, plan, a.hypothesis)
         rows.append(row)

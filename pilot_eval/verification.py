@@ -358,15 +358,16 @@ def _rendered_changes(out: Path, manifest: Mapping[str, Any], rerun: dict[str, A
     """The reports and figures made again from the re-run (as ``run`` makes them) whose
     bytes differ from the folder's, by name. The PDF is made again when the manifest lists
     one and WeasyPrint is available here."""
-    from pilot_eval.report import pdf_unavailable, render_outputs
+    from pilot_eval.report import LANGUAGES, Lang, pdf_unavailable, render_outputs
 
     command: list[str] = manifest["command"]
-    lang = _option(command, "--lang") or "nl"
-    if lang not in ("nl", "en"):
-        return [f"manifest.json: the recorded language '{lang}' is not nl or en"]
+    recorded = _option(command, "--lang") or "nl"
+    if recorded not in LANGUAGES:
+        return [f"manifest.json: the recorded language '{recorded}' is not nl or en"]
+    lang: Lang = "en" if recorded == "en" else "nl"
     listed: dict[str, str] = manifest["outputs"]
     pdf = f"report.{lang}.pdf" in listed and pdf_unavailable() is None
-    made = render_outputs(rerun, lang, " ".join(command), pdf)  # type: ignore[arg-type]
+    made = render_outputs(rerun, lang, " ".join(command), pdf)
     changes = []
     for name, content in sorted(made.items()):
         data = content.encode("utf-8") if isinstance(content, str) else content
