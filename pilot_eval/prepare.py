@@ -122,10 +122,20 @@ def group_masks(
 
 @dataclass(frozen=True)
 class Exclusion:
-    """Applications a comparison does not use, and why."""
+    """Applications a comparison does not use, and why.
 
+    ``rule`` names the step that left them out, for a reader that cannot parse ``reason``
+    (the disclosure audit, the report's translation): ``other_arm``, ``not_reached``,
+    ``not_reported``, ``not_compared`` (neither focal nor reference) or ``score_missing``.
+    """
+
+    rule: str
     reason: str
     rows: int
+
+    def as_json(self) -> dict[str, Any]:
+        """The exclusion in results form."""
+        return {"rule": self.rule, "reason": self.reason, "rows": self.rows}
 
 
 @dataclass(frozen=True)
@@ -282,27 +292,28 @@ def comparison_sample(frame: pd.DataFrame, plan: AnalysisPlan, h: Hypothesis) ->
     exclusions: list[Exclusion] = []
     keep = np.ones(len(frame), dtype=bool)
 
-    def drop(mask: np.ndarray, reason: str) -> None:
+    def drop(mask: np.ndarray, rule: str, reason: str) -> None:
         nonlocal keep
         hit = keep & mask
         if hit.any():
-            exclusions.append(Exclusion(reason, int(hit.sum())))
+            exclusions.append(Exclusion(rule, reason, int(hit.sum())))
         keep = keep & ~mask
 
     arms = analysed_arms(plan, h)
-    drop(~_in(frame["arm"], arms), f"vacancy in another arm than {' or '.join(arms)}")
+    drop(~_in(frame["arm"], arms), "other_arm", f"vacancy in another arm than {' or '.join(arms)}")
     if h.stage is not None:
         drop(
             ~frame[f"reached_{h.stage.from_}"].to_numpy(),
+            "not_reached",
             f"did not reach stage '{h.stage.from_}'",
         )
     unknown, focal, reference = group_masks(frame, group)
-    drop(unknown, f"{group.column} not reported")
+    drop(unknown, "not_reported", f"{group.column} not reported")
     if h.kind != "pool_share":
         # a pool share is the focal share among all applicants whose value is known
-        drop(~(focal | reference), f"{group.column} neither focal nor reference")
+        drop(~(focal | reference), "not_compared", f"{group.column} neither focal nor reference")
     if h.score is not None:
-        drop(frame[h.score].isna().to_numpy(), f"{h.score} missing")
+        drop(frame[h.score].isna().to_numpy(), "score_missing", f"{h.score} missing")
     used = frame.loc[keep]
     used["focal"] = focal[keep]
     if h.stage is not None:

@@ -14,6 +14,7 @@ import pandas as pd
 from scipy import stats
 
 from pilot_eval import __version__
+from pilot_eval.audit import protect as audit_and_withhold
 from pilot_eval.bundle import Bundle, load_bundle
 from pilot_eval.contradictions import (
     CHECKS,
@@ -449,6 +450,7 @@ def robustness(
             drop = data[column].astype("str").isin(values)
             left_out.append(
                 {
+                    "rule": "vacancy_excluded",
                     "reason": f"vacancy left out: {column} {', '.join(values)}",
                     "rows": int(drop.sum()),
                 }
@@ -529,7 +531,7 @@ def robustness(
             else:
                 alt = estimate_published(name, sample, ctx)
             changed.append(Analysis(h, sample, {alt.estimator: alt}, alt, alt))
-            ledger += [{"reason": e.reason, "rows": e.rows} for e in sample.exclusions]
+            ledger += [e.as_json() for e in sample.exclusions]
             ledgers.append(ledger)
         sub_plan = plan.model_copy(update={"hypotheses": tuple(c.hypothesis for c in changed)})
         adjusted, spec_verdicts = verdicts(sub_plan, changed)
@@ -604,7 +606,7 @@ def _hypothesis_row(
         "estimates": {
             name: {**e.as_json(), "alternative": h.alternative} for name, e in a.estimates.items()
         },
-        "exclusions": [{"reason": e.reason, "rows": e.rows} for e in a.sample.exclusions],
+        "exclusions": [e.as_json() for e in a.sample.exclusions],
         "n_total_applications": a.sample.n_total,
         "subgroups": subgroups,
     }
@@ -708,6 +710,8 @@ def evaluate(inputs: RunInputs) -> dict[str, Any]:
         "contradiction_checks": list(CHECKS),
     }
     suppressed = protect_results(results, plan.disclosure.min_cell)
+    # what the published counts still give away when solved together: withheld
+    suppressed += audit_and_withhold(results, plan)
     results["suppressed_cells"] = (
         descriptives["suppressed_cells"] + results["evidence"]["suppressed_cells"] + suppressed
     )

@@ -21,26 +21,36 @@ PLAN = ROOT / "analysis_plans" / "breed-werven-2024.yaml"
 SMALL = 3
 
 
-@pytest.fixture(scope="module")
-def attacked(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """results.json of a run where exactly three pilot applicants report a disability."""
+def small_cell_bundle(folder: Path, column: str, value: str, other: str, n: int) -> Path:
+    """The shipped synthetic bundle in ``folder`` with exactly ``n`` pilot applicants whose
+    ``column`` is ``value`` (the others of the pilot arm get ``other``)."""
     import shutil
 
     import pandas as pd
 
-    folder = tmp_path_factory.mktemp("small-cell")
     shutil.copytree(ROOT / "data" / "synthetic", folder, dirs_exist_ok=True)
     vacancies = pd.read_csv(folder / "vacancies.csv", dtype=str, keep_default_na=False)
     pilot = set(vacancies.loc[vacancies["arm"] == "pilot", "vacancy_id"])
     apps = pd.read_csv(folder / "applications.csv", dtype=str, keep_default_na=False)
     in_pilot = apps["vacancy_id"].isin(pilot)
-    disabled = in_pilot & (apps["disability"] == "true")
-    apps.loc[disabled, "disability"] = "false"
-    chosen = apps.index[in_pilot & (apps["disability"] == "false")][:SMALL]
-    apps.loc[chosen, "disability"] = "true"
+    apps.loc[in_pilot & (apps[column] == value), column] = other
+    chosen = apps.index[in_pilot & (apps[column] == other)][:n]
+    apps.loc[chosen, column] = value
     apps.to_csv(folder / "applications.csv", index=False)
+    return folder
+
+
+def run_results(folder: Path) -> dict[str, Any]:
+    """results.json of the example plan on ``folder``, as published."""
     inputs = prepare_inputs(PLAN, folder, False)
     return json.loads(json.dumps(evaluate(inputs)))
+
+
+@pytest.fixture(scope="module")
+def attacked(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """results.json of a run where exactly three pilot applicants report a disability."""
+    folder = tmp_path_factory.mktemp("small-cell")
+    return run_results(small_cell_bundle(folder, "disability", "true", "false", SMALL))
 
 
 def _numbers(node: Any, path: str = "") -> Iterator[tuple[str, float]]:
