@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 
@@ -150,7 +151,12 @@ def forest(
 ) -> ReportFigure:
     """Every hypothesis' deciding estimate with its interval, one panel per scale."""
     decided = [
-        {**h, **h.get("decision", {}), "verdict": h["verdict"], "harm": h.get("harm")}
+        {
+            **h,
+            **h.get("decision", {}),
+            "verdict": h["verdict"],
+            "harm": bool(h.get("harm") or h.get("group_disadvantaged")),
+        }
         for h in results["hypotheses"]
     ]
     rows = [h for h in decided if h["estimate"] is not None]
@@ -172,7 +178,8 @@ def forest(
         subset = [h for h in rows if h["scale"] == scale]
         null = 0.0 if scale in ("difference", "smd") else 1.0
         for y, h in enumerate(reversed(subset)):
-            # harm in vermilion, met in blue (Okabe-Ito), the rest grey
+            # harm and a confirmed disadvantage in vermilion, met in blue (Okabe-Ito), the
+            # rest grey
             colour = (
                 "#D55E00" if h.get("harm") else "#0072B2" if h["verdict"] == "met" else "#555555"
             )
@@ -185,13 +192,38 @@ def forest(
             ax.set_xscale("log")
         ax.set_yticks(range(len(subset)))
         ax.set_yticklabels([h["id"] for h in reversed(subset)])
-        ax.set_xlabel(t["scales"][scale])
-        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: num(v)))
+        # a difference of rates in percentage points, as the report's text gives it
+        factor = 100.0 if scale == "difference" else 1.0
+        unit = f" ({t['summary']['points']})" if scale == "difference" else ""
+        ax.set_xlabel(t["scales"][scale] + unit)
+        ticks = _ticks([_scaled(h, factor) for h in subset], null)
+        ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator([v / factor for v in ticks]))
+        ax.xaxis.set_major_formatter(
+            matplotlib.ticker.FuncFormatter(lambda v, _, f=factor: num(v * f))
+        )
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     fig.suptitle(t["figures"]["forest_title"], fontsize=11)
     fig.tight_layout()
     caption, alt = t["figures"]["forest_caption"], t["figures"]["forest_alt"]
     return ReportFigure("forest", _svg(fig, "forest"), caption, alt)
+
+
+def _scaled(h: Mapping[str, Any], factor: float) -> dict[str, Any]:
+    return {k: None if h[k] is None else h[k] * factor for k in ("ci_low", "ci_high", "estimate")}
+
+
+def _ticks(rows: Sequence[Mapping[str, Any]], null: float) -> list[float]:
+    """Ticks of a forest panel: no effect and four values from the lowest to the highest end
+    of the intervals, so that every panel has a scale a reader can read off."""
+    ends = [null]
+    for h in rows:
+        ends += [v for v in (h["ci_low"], h["ci_high"], h["estimate"]) if v is not None]
+    low, high = min(ends), max(ends)
+    width = high - low
+    digits = 0 if width >= 5 else 1 if width >= 0.5 else 2 if width >= 0.05 else 3
+    near = (high - low) / 8  # a tick this close to no effect would overprint it
+    spread = {round(float(v), digits) for v in np.linspace(low, high, 4)}
+    return sorted({v for v in spread if abs(v - null) > near} | {null})
 
 
 EVIDENCE_FIGURES = ("training-trend",)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import jinja2
 import yaml
@@ -146,9 +146,13 @@ class Formatter:
         return f"[{self.num(low, digits)}{sep}{self.num(high, digits)}]"
 
     def short(self, value: float) -> str:
-        """A tick label: as few decimals as the size of the number needs."""
-        digits = 0 if abs(value) >= 10 else 1 if abs(value) >= 1 else 2
-        return self.num(value, digits)
+        """A tick label: no decimals from 10 on, else up to two (1 | 1,06 | 0,86), so that
+        two ticks never read the same."""
+        if abs(value) >= 10:
+            return self.num(value, 0)
+        if round(value, 2) == 0:
+            value = 0.0
+        return format_decimal(value, format="#,##0.##", locale=self.locale)
 
     def filters(self) -> dict[str, Callable[..., str]]:
         """The Jinja filters."""
@@ -199,6 +203,50 @@ def _trusted(value: Any) -> Any:
     if isinstance(value, list):
         return [_trusted(v) for v in value]
     return value
+
+
+class Reasons:
+    """Why a statistic is missing, in the report's language.
+
+    The reasons in results.json are English sentences. A catalogue (``reasons``: a pattern
+    and the text in the report's language, with named groups) translates them; arms,
+    columns, stages and scores among the groups are put in words, and ``detail`` (a list of
+    ``arm: reason``) is translated part by part. A reason no pattern matches is shown as the
+    catalogue's ``reason_fallback`` (Dutch: that the reason is in results.json), or as it is
+    where the catalogue has none (English).
+    """
+
+    WORDS: ClassVar[Mapping[str, str]] = {
+        "arm": "labels",
+        "column": "labels",
+        "score": "labels",
+        "stage": "stages",
+    }
+
+    def __init__(self, messages: Mapping[str, Any]) -> None:
+        self.messages = messages
+        self.patterns = [
+            (re.compile(f"^{x['pattern']}$"), x["text"]) for x in messages.get("reasons", ())
+        ]
+
+    def _word(self, kind: str, value: str) -> str:
+        if kind == "detail":
+            parts = (part.partition(": ") for part in value.split("; "))
+            return "; ".join(f"{self._word('arm', a)}: {self(r)}" for a, _, r in parts)
+        if kind == "arms":
+            return " / ".join(self._word("arm", a) for a in value.split(" or "))
+        table = self.messages.get(self.WORDS.get(kind, ""), {})
+        return str(table.get(value, value))
+
+    def __call__(self, text: str | None) -> str | None:
+        if text is None or not self.patterns:
+            return text
+        for pattern, words in self.patterns:
+            found = pattern.match(text)
+            if found:
+                values = {k: self._word(k, v) for k, v in found.groupdict().items()}
+                return str(words).format(**values)
+        return str(self.messages.get("reason_fallback", text))
 
 
 def _as_markdown(function: Callable[..., str]) -> Callable[..., MarkdownText]:
@@ -269,6 +317,8 @@ def render(
     else:
         env.filters.update(formatter.filters())
         env.globals["ci"] = formatter.ci
+    env.filters["reason"] = Reasons(messages)
+    env.filters["estimator"] = lambda name: messages.get("estimators", {}).get(name, name)
     env.globals["evidence_figures"] = EVIDENCE_FIGURES
     css = (folder or templates_dir()) / "report.css"
     return env.get_template(f"{template}.{fmt}.j2").render(

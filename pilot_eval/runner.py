@@ -597,6 +597,7 @@ def _hypothesis_row(
         "p_adjusted": p_adjusted,
         "verdict": judged.verdict,
         "harm": judged.harm,
+        "group_disadvantaged": _group_disadvantaged(h, decides, judged),
         "criterion_tests": dict(judged.evidence),
         "min_effect_shown": _min_effect_shown(h, decides, judged, plan.alpha),
         "disadvantage_not_ruled_out": _disadvantage_not_ruled_out(h, decides, judged),
@@ -623,6 +624,18 @@ def _min_effect_shown(h: Hypothesis, est: Estimate, judged: Judgement, alpha: fl
     if p is None or threshold(h, est.scale) == NO_EFFECT[est.scale]:
         return None
     return p < alpha
+
+
+def _group_disadvantaged(h: Hypothesis, est: Estimate, judged: Judgement) -> bool | None:
+    """For a comparison of groups within one arm: whether its criterion is met with the
+    focal group behind (a gap or score difference below zero, an impact ratio below one), so
+    that the report shows a confirmed disadvantage as one, never as a success. None for a
+    comparison between arms (``harm`` covers those)."""
+    if h.kind in BETWEEN_ARMS:
+        return None
+    return (
+        judged.verdict == "met" and est.estimate is not None and est.estimate < NO_EFFECT[est.scale]
+    )
 
 
 def _disadvantage_not_ruled_out(h: Hypothesis, est: Estimate, judged: Judgement) -> float | None:
