@@ -362,6 +362,42 @@ class RandomisationInference(_Frozen):
     seed: int = Field(ge=0, description="Seed of numpy.random.SeedSequence.")
 
 
+class ReferenceFigure(_Frozen):
+    """A figure from outside the evaluation to compare the applicant pool with."""
+
+    what: str = Field(description="What the figure is, in the report's language.")
+    group: str | None = Field(
+        None,
+        description="A group of `groups`: the figure is a share of its focal value, shown next "
+        "to that share among the applicants of each arm.",
+    )
+    share: float = Field(ge=0, le=1, description="The figure, as a share between 0 and 1.")
+    source: str = Field(description="Where the figure comes from (publication, table, year).")
+
+
+class Evaluation(_Frozen):
+    """Who evaluates for whom, and on what basis: what Parliament asked besides the numbers.
+    Every key is optional; the report says 'not stated in the plan' for one left out."""
+
+    evaluator: str | None = Field(None, description="Who carries out the evaluation.")
+    commissioner: str | None = Field(None, description="Who commissioned the evaluation.")
+    independence: str | None = Field(
+        None, description="How the evaluator's independence is safeguarded."
+    )
+    success: str | None = Field(
+        None, description="When the pilot as a whole counts as a success, in words."
+    )
+    legal_basis: str | None = Field(
+        None, description="The legal basis for processing the applicants' data (GDPR article)."
+    )
+    dpia: str | None = Field(
+        None, description="The data protection impact assessment: its reference and date."
+    )
+    reference_figures: tuple[ReferenceFigure, ...] = Field(
+        (), description="Figures across central government to compare the pool with."
+    )
+
+
 class Disclosure(_Frozen):
     """Disclosure control of published tables and microdata."""
 
@@ -684,6 +720,10 @@ class AnalysisPlan(_Frozen):
     hypotheses: tuple[Hypothesis, ...] = Field(min_length=1)
     randomisation_inference: RandomisationInference | None = None
     disclosure: Disclosure = Disclosure()
+    evaluation: Evaluation = Field(
+        default_factory=Evaluation,
+        description="Who evaluates for whom, independence, data protection and reference figures.",
+    )
     subgroups: tuple[str, ...] = Field(
         ("department",),
         description="Vacancy columns whose subgroups are checked for opposite effects.",
@@ -1202,6 +1242,13 @@ def check_references(
     if len(set(arms)) != len(arms):
         add("design.arms", "arms must be different from each other")
     _check_score_ranges(plan, add)
+    for i, figure in enumerate(plan.evaluation.reference_figures):
+        if figure.group is not None and figure.group not in plan.groups:
+            add(
+                f"evaluation.reference_figures[{i}].group",
+                "names no group of 'groups'",
+                figure.group,
+            )
     if plan.design.assignment == "block_randomised" and not plan.design.block:
         add("design.block", "a block_randomised design must name its block column")
     if plan.design.assignment in RANDOMISED and plan.randomisation_inference is None:

@@ -12,6 +12,7 @@ import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -19,9 +20,11 @@ from typing import Any, ClassVar, Literal
 
 import jinja2
 import yaml
+from babel.dates import format_date
 from babel.numbers import format_decimal, format_percent
 from markupsafe import Markup
 
+from pilot_eval.answers import answers
 from pilot_eval.errors import OutputError
 from pilot_eval.figures import EVIDENCE_FIGURES, ReportFigure, report_figures
 
@@ -115,6 +118,10 @@ class Formatter:
             value = 0.0  # "-0,0" would suggest a direction that the rounding hides
         pattern = "#,##0" + ("." + "0" * digits if digits else "")
         return format_decimal(value, format=pattern, locale=self.locale)
+
+    def day(self, iso: str) -> str:
+        """A date in words: "1 september 2023" (Dutch), "1 September 2023" (English)."""
+        return format_date(date.fromisoformat(iso), format="long", locale=self.locale)
 
     def count(self, value: int | None) -> str:
         """A count; a suppressed count (None) shows as "×" (Statistics Netherlands' mark for
@@ -317,7 +324,11 @@ def render(
     else:
         env.filters.update(formatter.filters())
         env.globals["ci"] = formatter.ci
-    env.filters["reason"] = Reasons(messages)
+    reasons = Reasons(messages)
+    env.filters["reason"] = reasons
+    env.globals["answers"] = lambda r: answers(
+        r, messages, formatter.num, formatter.count, formatter.pct, reasons, formatter.day
+    )
     env.filters["estimator"] = lambda name: messages.get("estimators", {}).get(name, name)
     env.globals["evidence_figures"] = EVIDENCE_FIGURES
     css = (folder or templates_dir()) / "report.css"

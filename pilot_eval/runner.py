@@ -750,6 +750,7 @@ def _plan_section(inputs: RunInputs) -> dict[str, Any]:
         "families": {k: v.model_dump(mode="json") for k, v in plan.families.items()},
         "groups": {k: v.model_dump(mode="json") for k, v in plan.groups.items()},
         "disclosure": plan.disclosure.model_dump(mode="json"),
+        "evaluation": plan.evaluation.model_dump(mode="json"),
         "deviations": [d.model_dump(mode="json") for d in plan.deviations],
         "lock": None
         if history is None

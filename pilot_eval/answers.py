@@ -1,0 +1,387 @@
+"""Answers to the questions Parliament asked, in plain words, from results.json.
+
+The Eerste Kamer asked (18 June 2024) how the pilot is evaluated and by whom; whether the
+anonymous questionnaire gives a more diverse selection; whether groups (older applicants,
+applicants with a disability, women) are put at a disadvantage; whether the structured
+interview works as intended; how the pilot relates to the diversity of central government
+as a whole; how privacy is protected; and how certain the conclusions are. Each answer
+says what the results show, with the number, how uncertain it is, the verdict in words and
+what makes a conclusion fragile. Nothing is computed here: every number comes from
+results.json, every word from the catalogue's ``questions``.
+
+The three interventions are applied together, so the evaluation cannot separate them; what
+it can do is read each at the stage where it acts (the vacancy text: who applies; the
+questionnaire: the first selection; the structured interview: the choice after the
+interview), and the answers say so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pilot_eval.plan import STAGES
+
+FIRST_SELECTION = ("applied", "invited")
+"""The transition at which the anonymous questionnaire acts."""
+
+AFTER_INTERVIEW = STAGES.index("interviewed")
+"""Transitions from this stage on follow the structured interview."""
+
+BETWEEN_ARMS = ("pool_share", "gap_difference")
+GROUPS_ASKED_ABOUT = ("age_band", "disability", "gender")
+"""The columns of the groups the Senate named: older applicants, applicants with a
+disability, women."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One question and its answer: paragraphs, then one line per finding."""
+
+    key: str
+    question: str
+    paragraphs: tuple[str, ...]
+    findings: tuple[str, ...]
+
+
+class _Words:
+    """The catalogue and the number formats of one report."""
+
+    def __init__(
+        self,
+        results: Mapping[str, Any],
+        messages: Mapping[str, Any],
+        num: Callable[[float | None, int], str],
+        count: Callable[[int | None], str],
+        pct: Callable[[float | None], str],
+        reason: Callable[[str | None], str | None],
+        day: Callable[[str], str],
+    ) -> None:
+        self.day = day
+        self.r = results
+        self.m = messages
+        self.q = messages["questions"]
+        self.num, self.count, self.pct, self.reason = num, count, pct, reason
+
+    def label(self, value: Any) -> str:
+        return str(self.m["labels"].get(str(value), value))
+
+    def labels(self, values: Sequence[Any]) -> str:
+        return "/".join(self.label(v) for v in values)
+
+    def unstated(self, value: str | None) -> str:
+        return value if value else str(self.q["not_in_plan"])
+
+    def amount(self, value: float | None, scale: str, unit: bool = True) -> str:
+        """A value of ``scale`` as the report's text gives it: a difference of rates in
+        percentage points (with the unit unless ``unit`` is false), others with two
+        decimals."""
+        if value is None:
+            return "–"
+        if scale == "difference":
+            text = self.num(value * 100, 1)
+            return f"{text} {self.m['summary']['points']}" if unit else text
+        return self.num(value, 2)
+
+    def what(self, h: Mapping[str, Any]) -> str:
+        """The comparison of a hypothesis in words (the catalogue's ``questions.what``)."""
+        group = self.r["plan"]["groups"][h["group"]]
+        arms = self.r["plan"]["design"]["arms"]
+        text = str(self.q["what"][h["kind"]])
+        words = {
+            "{focal}": self.labels(group["focal"]),
+            "{reference}": self.labels(group["reference"]),
+            "{arm}": self.label(h["arm"]),
+            "{ref_arm}": self.label(arms[0]),
+            "{score}": self.label(h["score"]) if h.get("score") else "",
+        }
+        if h.get("stage"):
+            words["{from}"] = str(self.m["stages"][h["stage"]["from"]])
+            words["{to}"] = str(self.m["stages"][h["stage"]["to"]])
+        for key, value in words.items():
+            text = text.replace(key, value)
+        return text
+
+    def fragile(self, h: Mapping[str, Any]) -> list[str]:
+        """Why a conclusion about ``h`` is fragile, in words."""
+        out = []
+        kinds = {c["kind"] for c in self.r["contradictions"] if c.get("hypothesis") == h["id"]}
+        for kind in ("robustness_flip", "tests_disagree", "pooled_vs_stratified"):
+            if kind in kinds:
+                out.append(str(self.q["fragile"][kind]))
+        missing = h.get("missing_data") or {}
+        if missing.get("depends_on_missing"):
+            out.append(str(self.q["fragile"]["missing"]))
+        later = (h.get("later_stage") or {}).get("stratum_bounds") or {}
+        if later.get("depends_on_selection"):
+            out.append(str(self.q["fragile"]["selection"]))
+        return out
+
+    def finding(self, h: Mapping[str, Any]) -> str:
+        """One hypothesis in a sentence: what, how much, how uncertain, the verdict."""
+        d = h["decision"]
+        head = f"{h['id']} · {self.what(h)}"
+        if d["estimate"] is None:
+            why = self.reason(d.get("reason") or h.get("reason")) or ""
+            return str(self.q["not_estimable"]).format(what=head, reason=why)
+        verdict = str(self.q["verdicts"][h["verdict"]])
+        if h.get("harm"):
+            verdict = str(self.q["harm"])
+        elif h.get("group_disadvantaged"):
+            verdict = str(self.q["disadvantaged"])
+        text = str(self.q["finding"]).format(
+            what=head,
+            estimate=self.amount(d["estimate"], d["scale"]),
+            low=self.amount(d["ci_low"], d["scale"], unit=False),
+            high=self.amount(d["ci_high"], d["scale"], unit=False),
+            unit=f" {self.m['summary']['points']}" if d["scale"] == "difference" else "",
+            verdict=verdict,
+        )
+        if h["verdict"] == "inconclusive" and h.get("minimum_detectable_effect") is not None:
+            text += " " + str(self.q["too_small"]).format(
+                mde=self.amount(h["minimum_detectable_effect"], d["scale"])
+            )
+        reach = h.get("disadvantage_not_ruled_out")
+        if reach is not None:
+            text += " " + str(self.q["not_ruled_out"]).format(worst=self.amount(reach, d["scale"]))
+        reasons = self.fragile(h)
+        if reasons:
+            text += " " + str(self.q["fragile_intro"]) + " " + "; ".join(reasons) + "."
+        return text
+
+
+def _stage_index(h: Mapping[str, Any]) -> int | None:
+    return None if not h.get("stage") else STAGES.index(h["stage"]["from"])
+
+
+def _how(w: _Words) -> Answer:
+    plan = w.r["plan"]
+    ev = plan.get("evaluation") or {}
+    hypotheses = w.r["hypotheses"]
+    first_family = hypotheses[0]["family"] if hypotheses else None
+    primary = [h for h in hypotheses if h["family"] == first_family]
+    met = [h["id"] for h in primary if h["verdict"] == "met"]
+    entries = (plan.get("lock") or {}).get("entries", [])
+    amendments = [e for e in entries if e["kind"] != "registration"]
+    fragile = [h for h in met if w.fragile(next(x for x in primary if x["id"] == h))]
+    paragraphs = [
+        str(w.q["how"]["who"]).format(
+            evaluator=w.unstated(ev.get("evaluator")),
+            commissioner=w.unstated(ev.get("commissioner")),
+            independence=w.unstated(ev.get("independence")),
+        ),
+        str(w.q["how"]["plan"]).format(
+            date=w.day(plan["registered_on"]),
+            access=w.m["data_access"][plan["data_access_at_registration"]],
+            n=len(hypotheses),
+            amendments=len(amendments),
+        )
+        if plan.get("locked")
+        else str(w.q["how"]["not_locked"]),
+        str(w.q["how"]["success"]).format(success=w.unstated(ev.get("success"))),
+        str(w.q["how"]["primary"]).format(
+            ids=", ".join(h["id"] for h in primary),
+            met=", ".join(met) if met else str(w.q["none"]),
+            fragile=", ".join(fragile) if fragile else str(w.q["none"]),
+        ),
+    ]
+    return Answer("how", str(w.q["how"]["question"]), tuple(paragraphs), ())
+
+
+def _share_all_applied(w: _Words) -> str:
+    arms = w.r["plan"]["design"]["arms"]
+    fidelity = w.r["diagnostics"].get("fidelity") or {}
+    shares = (fidelity.get("all_present") or {}).get("arms", {})
+    return w.pct(shares.get(arms[-1], {}).get("share_all_applied"))
+
+
+def _questionnaire(w: _Words) -> Answer:
+    hypotheses = w.r["hypotheses"]
+    main_group = hypotheses[0]["group"] if hypotheses else None
+    pool = [h for h in hypotheses if h["kind"] == "pool_share" and h["group"] == main_group]
+    first = [
+        h
+        for h in hypotheses
+        if h.get("stage")
+        and (h["stage"]["from"], h["stage"]["to"]) == FIRST_SELECTION
+        and h["group"] == main_group
+    ]
+    scores = [h for h in hypotheses if h["kind"] == "score_gap" and h["group"] == main_group]
+    paragraphs = [
+        str(w.q["bundle"]).format(
+            share=_share_all_applied(w), arm=w.label(w.r["plan"]["design"]["arms"][-1])
+        ),
+        str(w.q["questionnaire"]["reading"]),
+    ]
+    findings = [w.finding(h) for h in (*pool, *first, *scores)]
+    if not first:
+        findings.append(str(w.q["questionnaire"]["untested"]))
+    return Answer(
+        "questionnaire", str(w.q["questionnaire"]["question"]), tuple(paragraphs), tuple(findings)
+    )
+
+
+def _disadvantage(w: _Words) -> Answer:
+    plan = w.r["plan"]
+    findings: list[str] = []
+    for column in GROUPS_ASKED_ABOUT:
+        names = [g for g, x in plan["groups"].items() if x["column"] == column]
+        tested = [h for h in w.r["hypotheses"] if h["group"] in names]
+        if not tested:
+            findings.append(str(w.q["disadvantage"]["untested"]).format(group=w.label(column)))
+        findings += [w.finding(h) for h in tested]
+    paragraphs = (str(w.q["disadvantage"]["reading"]),)
+    return Answer("disadvantage", str(w.q["disadvantage"]["question"]), paragraphs, tuple(findings))
+
+
+def _interview(w: _Words) -> Answer:
+    after = [
+        h
+        for h in w.r["hypotheses"]
+        if (_stage_index(h) or 0) >= AFTER_INTERVIEW and h["kind"] in BETWEEN_ARMS
+    ]
+    paragraphs = [str(w.q["interview"]["reading"])]
+    quality = w.r["evidence"].get("interview_quality") or {}
+    reliability = quality.get("reliability") or {}
+    arms = w.r["plan"]["design"]["arms"]
+    if reliability and all(reliability.get(a, {}).get("value") is not None for a in arms):
+        paragraphs.append(
+            str(w.q["interview"]["reliability"]).format(
+                pilot=w.num(reliability[arms[-1]]["value"], 2),
+                control=w.num(reliability[arms[0]]["value"], 2),
+                arm=w.label(arms[-1]),
+                ref_arm=w.label(arms[0]),
+            )
+        )
+    else:
+        paragraphs.append(str(w.q["interview"]["no_ratings"]))
+    findings = [w.finding(h) for h in after]
+    if not after:
+        findings.append(str(w.q["interview"]["untested"]))
+    question = str(w.q["interview"]["question"])
+    return Answer("interview", question, tuple(paragraphs), tuple(findings))
+
+
+def _focal_share(w: _Words, group: str, arm: str) -> str:
+    spec = w.r["plan"]["groups"][group]
+    counts = w.r["descriptives"]["arms"][arm]["demographics"].get(spec["column"], {}).get("counts")
+    if not counts:
+        return "–"
+    known = [v for k, v in counts.items() if k != "not_reported"]
+    focal = [v for k, v in counts.items() if k in {str(x) for x in spec["focal"]}]
+    if any(v is None for v in (*known, *focal)) or not sum(known):
+        return str(w.q["hidden"])
+    return w.pct(sum(focal) / sum(known))
+
+
+def _representative(w: _Words) -> Answer:
+    plan = w.r["plan"]
+    arms = plan["design"]["arms"]
+    paragraphs: list[str] = []
+    margins = (w.r["evidence"].get("representativeness") or {}).get("margins") or []
+    for margin in margins:
+        pilot = next((a for a in margin["arms"] if a["arm"] == arms[-1]), None)
+        if not pilot or not pilot.get("categories"):
+            continue
+        widest = max(pilot["categories"], key=lambda c: abs(c["standardised_difference"]))
+        paragraphs.append(
+            str(w.q["representative"]["margin"]).format(
+                margin=w.label(margin["margin"]),
+                category=widest["category"],
+                share=w.pct(widest["share"]),
+                population=w.pct(widest["population_share"]),
+                arm=w.label(arms[-1]),
+            )
+        )
+    if not margins:
+        paragraphs.append(str(w.q["representative"]["no_population"]))
+    figures = (plan.get("evaluation") or {}).get("reference_figures") or []
+    findings = []
+    for f in figures:
+        pool = (
+            "; ".join(
+                str(w.q["representative"]["pool"]).format(
+                    arm=w.label(a), share=_focal_share(w, f["group"], a)
+                )
+                for a in arms
+            )
+            if f.get("group")
+            else ""
+        )
+        findings.append(
+            str(w.q["representative"]["figure"]).format(
+                what=f["what"], share=w.pct(f["share"]), source=f["source"], pool=pool
+            )
+        )
+    if not figures:
+        findings.append(str(w.q["representative"]["no_figures"]))
+    return Answer(
+        "representative", str(w.q["representative"]["question"]), tuple(paragraphs), tuple(findings)
+    )
+
+
+def _privacy(w: _Words) -> Answer:
+    plan = w.r["plan"]
+    ev = plan.get("evaluation") or {}
+    paragraphs = (
+        str(w.q["privacy"]["cells"]).format(
+            min_cell=plan["disclosure"]["min_cell"], hidden=w.count(w.r["suppressed_cells"])
+        ),
+        str(w.q["privacy"]["audit"]),
+        str(w.q["privacy"]["basis"]).format(
+            basis=w.unstated(ev.get("legal_basis")), dpia=w.unstated(ev.get("dpia"))
+        ),
+    )
+    return Answer("privacy", str(w.q["privacy"]["question"]), paragraphs, ())
+
+
+def _uncertainty(w: _Words) -> Answer:
+    arms = w.r["plan"]["design"]["arms"]
+    d = w.r["descriptives"]["arms"]
+    paragraphs = [
+        str(w.q["uncertainty"]["size"]).format(
+            arm=w.label(arms[-1]),
+            ref_arm=w.label(arms[0]),
+            n=w.count(d[arms[-1]]["n_vacancies"]),
+            n_ref=w.count(d[arms[0]]["n_vacancies"]),
+        )
+    ]
+    inconclusive = [h["id"] for h in w.r["hypotheses"] if h["verdict"] == "inconclusive"]
+    if inconclusive:
+        paragraphs.append(
+            str(w.q["uncertainty"]["inconclusive"]).format(ids=", ".join(inconclusive))
+        )
+    findings = []
+    for h in w.r["hypotheses"]:
+        reasons = w.fragile(h)
+        if reasons:
+            findings.append(f"{h['id']}: " + "; ".join(reasons) + ".")
+    if not findings:
+        findings.append(str(w.q["uncertainty"]["none_fragile"]))
+    return Answer(
+        "uncertainty", str(w.q["uncertainty"]["question"]), tuple(paragraphs), tuple(findings)
+    )
+
+
+def answers(
+    results: Mapping[str, Any],
+    messages: Mapping[str, Any],
+    num: Callable[[float | None, int], str],
+    count: Callable[[int | None], str],
+    pct: Callable[[float | None], str],
+    reason: Callable[[str | None], str | None],
+    day: Callable[[str], str],
+) -> list[Answer]:
+    """The answers to Parliament's questions, in the order the Senate asked them; ``num``,
+    ``count``, ``pct``, ``reason`` and ``day`` format in the report's language."""
+    w = _Words(results, messages, num, count, pct, reason, day)
+    return [
+        _how(w),
+        _questionnaire(w),
+        _disadvantage(w),
+        _interview(w),
+        _representative(w),
+        _privacy(w),
+        _uncertainty(w),
+    ]

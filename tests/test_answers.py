@@ -1,0 +1,141 @@
+"""The answers to Parliament's questions at the top of the report (pilot_eval/answers.py).
+
+Built from the pinned results of the example plan; each test changes what it needs.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pilot_eval.answers import Answer, answers
+from pilot_eval.report import Formatter, Reasons, load_messages, render
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "tests" / "test_example_results" / "example_results.json"
+QUESTIONS = (
+    "how",
+    "questionnaire",
+    "disadvantage",
+    "interview",
+    "representative",
+    "privacy",
+    "uncertainty",
+)
+
+
+@pytest.fixture
+def results() -> dict[str, Any]:
+    r: dict[str, Any] = json.loads(EXAMPLE.read_text("utf-8"))
+    r["software"] = {"pilot_eval": "x"}
+    return r
+
+
+def _answers(results: dict[str, Any], lang: str = "nl") -> dict[str, Answer]:
+    messages = load_messages(lang)  # type: ignore[arg-type]
+    f = Formatter(lang=lang, min_cell=10)  # type: ignore[arg-type]
+    found = answers(results, messages, f.num, f.count, f.pct, Reasons(messages), f.day)
+    return {a.key: a for a in found}
+
+
+def _text(a: Answer) -> str:
+    return " ".join((a.question, *a.paragraphs, *a.findings))
+
+
+@pytest.mark.parametrize("lang", ["nl", "en"])
+def test_every_question_is_answered_in_order(results: dict[str, Any], lang: str) -> None:
+    found = _answers(results, lang)
+    assert tuple(found) == QUESTIONS
+    report = render(results, lang, "md", "cmd")  # type: ignore[arg-type]
+    positions = [report.index(a.question) for a in found.values()]
+    assert positions == sorted(positions)
+
+
+def test_what_the_plan_leaves_out_is_said_to_be_left_out(results: dict[str, Any]) -> None:
+    found = _answers(results)
+    assert _text(found["how"]).count("niet vermeld in het plan") == 4
+    assert "DPIA): niet vermeld in het plan" in _text(found["privacy"])
+    assert "niet vermeld in het plan" in _text(found["representative"])
+
+
+def test_what_the_plan_states_is_shown(results: dict[str, Any]) -> None:
+    results["plan"]["evaluation"] = {
+        "evaluator": "Onderzoeksbureau X",
+        "commissioner": "Ministerie van BZK",
+        "independence": "eigen begeleidingscommissie",
+        "success": "H1 tot en met H3 gehaald",
+        "legal_basis": "AVG artikel 6 lid 1 onder e",
+        "dpia": "DPIA-2023-17",
+        "reference_figures": [
+            {
+                "what": "Medewerkers Rijk met herkomst buiten Europa",
+                "group": "origin",
+                "share": 0.123,
+                "source": "Jaarrapportage Bedrijfsvoering Rijk 2023",
+            }
+        ],
+    }
+    found = _answers(results)
+    how = _text(found["how"])
+    for words in ("Onderzoeksbureau X", "Ministerie van BZK", "H1 tot en met H3 gehaald"):
+        assert words in how
+    assert "niet vermeld in het plan" not in how
+    assert "AVG artikel 6 lid 1 onder e" in _text(found["privacy"])
+    figure = found["representative"].findings[0]
+    assert "12,3%" in figure
+    # beside it, the focal share among the pilot applicants who reported their origin,
+    # worked out here from the published counts
+    pilot = results["descriptives"]["arms"]["pilot"]["demographics"]["origin"]["counts"]
+    share = pilot["outside_europe"] / (
+        pilot["outside_europe"] + pilot["netherlands"] + pilot["europe"]
+    )
+    assert f"{100 * share:.1f}%".replace(".", ",") in figure
+
+
+def test_a_fragile_success_is_called_fragile(results: dict[str, Any]) -> None:
+    """H1 meets its criterion, but a pre-registered robustness check reverses it: the first
+    answer says so, and the last lists why."""
+    found = _answers(results)
+    assert "H1" in found["how"].paragraphs[-1].split("Kwetsbaar")[1]
+    h1 = next(f for f in found["questionnaire"].findings if f.startswith("H1 "))
+    assert "andere analyse komt tot een ander oordeel" in h1
+    assert any(f.startswith("H1:") for f in found["uncertainty"].findings)
+
+
+def test_a_confirmed_disadvantage_reads_as_one(results: dict[str, Any]) -> None:
+    h4 = next(f for f in _answers(results)["questionnaire"].findings if f.startswith("H4 "))
+    assert "bevestigde achterstand" in h4
+    assert "haalt het vooraf vastgelegde criterium" not in h4
+
+
+def test_harm_reads_as_harm(results: dict[str, Any]) -> None:
+    h2 = next(h for h in results["hypotheses"] if h["id"] == "H2")
+    h2.update(verdict="not_met", harm=True)
+    text = next(f for f in _answers(results)["questionnaire"].findings if f.startswith("H2 "))
+    assert "nadelig" in text
+
+
+def test_a_group_the_plan_does_not_test_is_named(results: dict[str, Any]) -> None:
+    untested = copy.deepcopy(results)
+    untested["hypotheses"] = [h for h in untested["hypotheses"] if h["group"] != "gender"]
+    text = _text(_answers(untested)["disadvantage"])
+    assert "Voor geslacht toetst het plan geen nadeel" in text
+
+
+def test_the_bundle_of_interventions_is_said_to_be_inseparable(results: dict[str, Any]) -> None:
+    text = _text(_answers(results)["questionnaire"])
+    assert "niet apart meten" in text
+    # the share of pilot vacancies that applied all three, from the fidelity diagnostics
+    share = results["diagnostics"]["fidelity"]["all_present"]["arms"]["pilot"]
+    assert f"{100 * share['share_all_applied']:.1f}%".replace(".", ",") in text
+
+
+def test_interview_reliability_is_given_per_arm(results: dict[str, Any]) -> None:
+    text = _text(_answers(results)["interview"])
+    reliability = results["evidence"]["interview_quality"]["reliability"]
+    for arm in ("pilot", "control"):
+        assert f"{reliability[arm]['value']:.2f}".replace(".", ",") in text
