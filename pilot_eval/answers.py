@@ -37,10 +37,12 @@ disability, women."""
 
 @dataclass(frozen=True)
 class Answer:
-    """One question and its answer: paragraphs, then one line per finding."""
+    """One question and its answer: in one or two sentences (``short``, for the page that
+    answers every question), then paragraphs and one line per finding."""
 
     key: str
     question: str
+    short: str
     paragraphs: tuple[str, ...]
     findings: tuple[str, ...]
 
@@ -118,6 +120,30 @@ class _Words:
             out.append(str(self.q["fragile"]["selection"]))
         return out
 
+    def brief(self, h: Mapping[str, Any]) -> str:
+        """A hypothesis in a few words: its number with interval and the verdict."""
+        d = h["decision"]
+        if d["estimate"] is None:
+            return f"{h['id']} {self.m['verdicts']['not_estimable']}"
+        word = str(self.m["verdicts"][h["verdict"]])
+        if h.get("harm"):
+            word = str(self.m["summary"]["harm_short"])
+        elif h.get("group_disadvantaged"):
+            word = str(self.m["summary"]["disadvantaged_short"])
+        unit = f" {self.m['summary']['points']}" if d["scale"] == "difference" else ""
+        text = str(self.q["brief"]).format(
+            id=h["id"],
+            estimate=self.amount(d["estimate"], d["scale"], unit=False),
+            low=self.amount(d["ci_low"], d["scale"], unit=False),
+            high=self.amount(d["ci_high"], d["scale"], unit=False),
+            unit=unit,
+            verdict=word,
+        )
+        return text + (f" ({self.q['fragile_short']})" if self.fragile(h) else "")
+
+    def briefs(self, rows: Sequence[Mapping[str, Any]]) -> str:
+        return "; ".join(self.brief(h) for h in rows) if rows else str(self.q["none"])
+
     def finding(self, h: Mapping[str, Any]) -> str:
         """One hypothesis in a sentence: what, how much, how uncertain, the verdict."""
         d = h["decision"]
@@ -186,7 +212,14 @@ def _how(w: _Words) -> Answer:
             fragile=", ".join(fragile) if fragile else str(w.q["none"]),
         ),
     ]
-    return Answer("how", str(w.q["how"]["question"]), tuple(paragraphs), ())
+    short = str(w.q["how"]["short"]).format(
+        n=len(hypotheses),
+        met=len(met),
+        primary=len(primary),
+        fragile=", ".join(fragile) if fragile else str(w.q["none"]),
+        evaluator=w.unstated(ev.get("evaluator")),
+    )
+    return Answer("how", str(w.q["how"]["question"]), short, tuple(paragraphs), ())
 
 
 def _share_all_applied(w: _Words) -> str:
@@ -217,22 +250,39 @@ def _questionnaire(w: _Words) -> Answer:
     findings = [w.finding(h) for h in (*pool, *first, *scores)]
     if not first:
         findings.append(str(w.q["questionnaire"]["untested"]))
-    return Answer(
-        "questionnaire", str(w.q["questionnaire"]["question"]), tuple(paragraphs), tuple(findings)
-    )
+    between = [h for h in first if h["kind"] in BETWEEN_ARMS]
+    short = str(w.q["questionnaire"]["short"]).format(pool=w.briefs(pool), first=w.briefs(between))
+    question = str(w.q["questionnaire"]["question"])
+    return Answer("questionnaire", question, short, tuple(paragraphs), tuple(findings))
 
 
 def _disadvantage(w: _Words) -> Answer:
     plan = w.r["plan"]
     findings: list[str] = []
+    untested: list[str] = []
+    asked: list[Mapping[str, Any]] = []
     for column in GROUPS_ASKED_ABOUT:
         names = [g for g, x in plan["groups"].items() if x["column"] == column]
         tested = [h for h in w.r["hypotheses"] if h["group"] in names]
         if not tested:
+            untested.append(w.label(column))
             findings.append(str(w.q["disadvantage"]["untested"]).format(group=w.label(column)))
         findings += [w.finding(h) for h in tested]
-    paragraphs = (str(w.q["disadvantage"]["reading"]),)
-    return Answer("disadvantage", str(w.q["disadvantage"]["question"]), paragraphs, tuple(findings))
+        asked += tested
+    shown = [h["id"] for h in asked if h.get("harm") or h.get("group_disadvantaged")]
+    open_ = [
+        f"{h['id']} ({w.amount(h['disadvantage_not_ruled_out'], h['decision']['scale'])})"
+        for h in asked
+        if h.get("disadvantage_not_ruled_out") is not None
+    ]
+    q = w.q["disadvantage"]
+    parts = [str(q["short_shown"]).format(ids=", ".join(shown)) if shown else str(q["short_none"])]
+    if open_:
+        parts.append(str(q["short_open"]).format(ids=", ".join(open_)))
+    if untested:
+        parts.append(str(q["short_untested"]).format(groups=", ".join(untested)))
+    paragraphs = (str(q["reading"]),)
+    return Answer("disadvantage", str(q["question"]), " ".join(parts), paragraphs, tuple(findings))
 
 
 def _interview(w: _Words) -> Answer:
@@ -260,7 +310,8 @@ def _interview(w: _Words) -> Answer:
     if not after:
         findings.append(str(w.q["interview"]["untested"]))
     question = str(w.q["interview"]["question"])
-    return Answer("interview", question, tuple(paragraphs), tuple(findings))
+    short = paragraphs[-1] + " " + str(w.q["interview"]["short"]).format(after=w.briefs(after))
+    return Answer("interview", question, short, tuple(paragraphs), tuple(findings))
 
 
 def _focal_share(w: _Words, group: str, arm: str) -> str:
@@ -316,9 +367,9 @@ def _representative(w: _Words) -> Answer:
         )
     if not figures:
         findings.append(str(w.q["representative"]["no_figures"]))
-    return Answer(
-        "representative", str(w.q["representative"]["question"]), tuple(paragraphs), tuple(findings)
-    )
+    question = str(w.q["representative"]["question"])
+    short = paragraphs[0] if paragraphs else findings[0]
+    return Answer("representative", question, short, tuple(paragraphs), tuple(findings))
 
 
 def _privacy(w: _Words) -> Answer:
@@ -333,7 +384,7 @@ def _privacy(w: _Words) -> Answer:
             basis=w.unstated(ev.get("legal_basis")), dpia=w.unstated(ev.get("dpia"))
         ),
     )
-    return Answer("privacy", str(w.q["privacy"]["question"]), paragraphs, ())
+    return Answer("privacy", str(w.q["privacy"]["question"]), paragraphs[0], paragraphs, ())
 
 
 def _uncertainty(w: _Words) -> Answer:
@@ -357,11 +408,16 @@ def _uncertainty(w: _Words) -> Answer:
         reasons = w.fragile(h)
         if reasons:
             findings.append(f"{h['id']}: " + "; ".join(reasons) + ".")
+    fragile = [h["id"] for h in w.r["hypotheses"] if w.fragile(h)]
     if not findings:
         findings.append(str(w.q["uncertainty"]["none_fragile"]))
-    return Answer(
-        "uncertainty", str(w.q["uncertainty"]["question"]), tuple(paragraphs), tuple(findings)
+    short = str(w.q["uncertainty"]["short"]).format(
+        k=len(inconclusive),
+        n=len(w.r["hypotheses"]),
+        fragile=", ".join(fragile) if fragile else str(w.q["none"]),
     )
+    question = str(w.q["uncertainty"]["question"])
+    return Answer("uncertainty", question, short, tuple(paragraphs), tuple(findings))
 
 
 def answers(

@@ -139,3 +139,18 @@ def test_interview_reliability_is_given_per_arm(results: dict[str, Any]) -> None
     reliability = results["evidence"]["interview_quality"]["reliability"]
     for arm in ("pilot", "control"):
         assert f"{reliability[arm]['value']:.2f}".replace(".", ",") in text
+
+
+def test_each_question_has_a_short_answer_with_its_numbers(results: dict[str, Any]) -> None:
+    found = _answers(results)
+    h2 = next(h for h in results["hypotheses"] if h["id"] == "H2")["decision"]
+    expected = f"H2 {100 * h2['estimate']:.1f} procentpunt".replace(".", ",")
+    assert expected in found["questionnaire"].short
+    assert "niet apart te meten" in found["questionnaire"].short
+    # every disadvantage not ruled out is named, with how large it may be
+    open_ = [h["id"] for h in results["hypotheses"] if h["disadvantage_not_ruled_out"]]
+    assert open_
+    for h_id in open_:
+        assert f"{h_id} (" in found["disadvantage"].short
+    assert found["disadvantage"].short.startswith("Geen nadeel aangetoond")
+    assert all(a.short for a in found.values())
