@@ -411,7 +411,10 @@ def pdf_bytes(html: str) -> bytes:
     saved = os.environ.get(SOURCE_DATE_EPOCH)
     os.environ[SOURCE_DATE_EPOCH] = FIXED_EPOCH
     try:
-        data: bytes = document.write_pdf(pdf_identifier=b"pilot-eval", uncompressed_pdf=False)
+        # PDF/UA-1: tagged, with the document's language and title, for screen readers
+        data: bytes = document.write_pdf(
+            pdf_identifier=b"pilot-eval", uncompressed_pdf=False, pdf_variant="pdf/ua-1"
+        )
     finally:
         if saved is None:
             del os.environ[SOURCE_DATE_EPOCH]
