@@ -189,10 +189,8 @@ def test_the_check_finds_what_it_looks_for(example: dict[str, Any]) -> None:
     broken = copy.deepcopy(example)
     broken["robustness"][0]["estimator"] = "no_such_estimator"
     broken["hypotheses"][0]["exclusions"][0]["reason"] = "a reason nobody translated"
-    broken["descriptives"]["arms"]["control"]["demographics"]["zz_column"] = {
-        "counts": {},
-        "not_reported_share": None,
-    }
+    for arm in broken["descriptives"]["arms"].values():
+        arm["demographics"]["zz_column"] = {"counts": {}, "not_reported_share": None}
     found = _offences(_prose(broken, "nl", "md"), "nl")
     assert "no_such_estimator" in found
     assert "zz_column" in found
@@ -222,3 +220,30 @@ def test_both_catalogues_have_the_same_messages() -> None:
     # the Dutch catalogue translates the reasons results.json gives in English
     only_dutch = {".reasons", ".reason_fallback"}
     assert keys(nl) - only_dutch == keys(en) - only_dutch
+
+
+def _headings_md(text: str) -> list[tuple[int, str]]:
+    return [
+        (len(m.group(1)), m.group(2).strip().replace("\\", ""))
+        for m in re.finditer(r"^(#{1,4}) (.+)$", text, flags=re.M)
+    ]
+
+
+def _headings_html(text: str) -> list[tuple[int, str]]:
+    return [
+        (int(m.group(1)), html_module.unescape(re.sub(r"<[^>]+>", "", m.group(2))).strip())
+        for m in re.finditer(r"<h([1-4])[^>]*>(.*?)</h\1>", text, flags=re.S)
+    ]
+
+
+@pytest.mark.parametrize("lang", ["nl", "en"])
+def test_markdown_and_html_carry_the_same_sections(
+    example: dict[str, Any], small_cells: dict[str, Any], lang: str
+) -> None:
+    """The PDF is made from the HTML; the Markdown report must hold the same sections, in
+    the same order and at the same level."""
+    for results in (example, small_cells):
+        md = render(results, lang, "md", "cmd")  # type: ignore[arg-type]
+        html = render(results, lang, "html", "cmd")  # type: ignore[arg-type]
+        assert _headings_md(md) == _headings_html(html)
+        assert len(_headings_md(md)) > 30
