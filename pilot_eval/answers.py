@@ -273,7 +273,7 @@ def _disadvantage(w: _Words) -> Answer:
     open_ = [
         f"{h['id']} ({w.amount(h['disadvantage_not_ruled_out'], h['decision']['scale'])})"
         for h in asked
-        if h.get("disadvantage_not_ruled_out") is not None
+        if h.get("disadvantage_not_ruled_out") is not None and h["id"] not in shown
     ]
     q = w.q["disadvantage"]
     parts = [str(q["short_shown"]).format(ids=", ".join(shown)) if shown else str(q["short_none"])]

@@ -154,3 +154,11 @@ def test_each_question_has_a_short_answer_with_its_numbers(results: dict[str, An
         assert f"{h_id} (" in found["disadvantage"].short
     assert found["disadvantage"].short.startswith("Geen nadeel aangetoond")
     assert all(a.short for a in found.values())
+
+
+def test_a_disadvantage_shown_leads_the_short_answer(results: dict[str, Any]) -> None:
+    h9 = next(h for h in results["hypotheses"] if h["id"] == "H9")
+    h9.update(verdict="not_met", harm=True)
+    short = _answers(results)["disadvantage"].short
+    assert short.startswith("Nadeel aangetoond: H9.")
+    assert "H9 (" not in short  # not also listed as merely 'not ruled out'
