@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from pilot_eval.plan import STAGES
 
@@ -47,6 +47,18 @@ class Answer:
     findings: tuple[str, ...]
 
 
+class Formats(Protocol):
+    """How numbers and dates are written in the report's language (``report.Formatter``)."""
+
+    def num(self, value: float | None, digits: int = 3) -> str: ...
+
+    def count(self, value: int | None) -> str: ...
+
+    def pct(self, value: float | None) -> str: ...
+
+    def day(self, iso: str) -> str: ...
+
+
 class _Words:
     """The catalogue and the number formats of one report."""
 
@@ -54,17 +66,19 @@ class _Words:
         self,
         results: Mapping[str, Any],
         messages: Mapping[str, Any],
-        num: Callable[[float | None, int], str],
-        count: Callable[[int | None], str],
-        pct: Callable[[float | None], str],
+        formats: Formats,
         reason: Callable[[str | None], str | None],
-        day: Callable[[str], str],
     ) -> None:
-        self.day = day
         self.r = results
         self.m = messages
         self.q = messages["questions"]
-        self.num, self.count, self.pct, self.reason = num, count, pct, reason
+        self.num, self.count, self.pct, self.day = (
+            formats.num,
+            formats.count,
+            formats.pct,
+            formats.day,
+        )
+        self.reason = reason
 
     def label(self, value: Any) -> str:
         return str(self.m["labels"].get(str(value), value))
@@ -423,15 +437,12 @@ def _uncertainty(w: _Words) -> Answer:
 def answers(
     results: Mapping[str, Any],
     messages: Mapping[str, Any],
-    num: Callable[[float | None, int], str],
-    count: Callable[[int | None], str],
-    pct: Callable[[float | None], str],
+    formats: Formats,
     reason: Callable[[str | None], str | None],
-    day: Callable[[str], str],
 ) -> list[Answer]:
-    """The answers to Parliament's questions, in the order the Senate asked them; ``num``,
-    ``count``, ``pct``, ``reason`` and ``day`` format in the report's language."""
-    w = _Words(results, messages, num, count, pct, reason, day)
+    """The answers to Parliament's questions, in the order the Senate asked them, written
+    with ``formats`` and ``reason`` (a reason of results.json in the report's language)."""
+    w = _Words(results, messages, formats, reason)
     return [
         _how(w),
         _questionnaire(w),

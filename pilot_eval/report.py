@@ -326,9 +326,7 @@ def render(
         env.globals["ci"] = formatter.ci
     reasons = Reasons(messages)
     env.filters["reason"] = reasons
-    env.globals["answers"] = lambda r: answers(
-        r, messages, formatter.num, formatter.count, formatter.pct, reasons, formatter.day
-    )
+    env.globals["answers"] = lambda r: answers(r, messages, formatter, reasons)
     env.filters["estimator"] = lambda name: messages.get("estimators", {}).get(name, name)
     env.globals["evidence_figures"] = EVIDENCE_FIGURES
     css = (folder or templates_dir()) / "report.css"

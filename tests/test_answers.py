@@ -38,7 +38,7 @@ def results() -> dict[str, Any]:
 def _answers(results: dict[str, Any], lang: str = "nl") -> dict[str, Answer]:
     messages = load_messages(lang)  # type: ignore[arg-type]
     f = Formatter(lang=lang, min_cell=10)  # type: ignore[arg-type]
-    found = answers(results, messages, f.num, f.count, f.pct, Reasons(messages), f.day)
+    found = answers(results, messages, f, Reasons(messages))
     return {a.key: a for a in found}
 
 
