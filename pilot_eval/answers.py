@@ -30,6 +30,10 @@ AFTER_INTERVIEW = STAGES.index("interviewed")
 """Transitions from this stage on follow the structured interview."""
 
 BETWEEN_ARMS = ("pool_share", "gap_difference")
+IMBALANCE = 0.1
+"""A standardised difference beyond this is called an imbalance (as in the report's balance
+table)."""
+
 GROUPS_ASKED_ABOUT = ("age_band", "disability", "gender")
 """The columns of the groups the Senate named: older applicants, applicants with a
 disability, women."""
@@ -119,6 +123,42 @@ class _Words:
             text = text.replace(key, value)
         return text
 
+    def rate(self, group: str, arm: str, side: str, stage: Mapping[str, str]) -> float | None:
+        """The published share of a side of ``group`` in ``arm`` that went from one stage to
+        the next (pooled over vacancies), or None where a count is not published."""
+        funnel = self.r["descriptives"]["funnel"].get(group, {}).get("arms", {})
+        reached = funnel.get(arm, {}).get("sides", {}).get(side, {}).get("reached", {})
+        before, after = reached.get(stage["from"]), reached.get(stage["to"])
+        if not before or after is None:
+            return None
+        return float(after) / float(before)
+
+    def rates(self, h: Mapping[str, Any]) -> str:
+        """For a transition: the plain percentages behind the comparison, per arm."""
+        if not h.get("stage") or h["kind"] not in ("gap_difference", "stage_gap"):
+            return ""
+        arms = self.r["plan"]["design"]["arms"]
+        shown = [arms[0], arms[-1]] if h["kind"] == "gap_difference" else [h["arm"]]
+        group = self.r["plan"]["groups"][h["group"]]
+        parts = []
+        for arm in shown:
+            focal = self.rate(h["group"], arm, "focal", h["stage"])
+            reference = self.rate(h["group"], arm, "reference", h["stage"])
+            if focal is None or reference is None:
+                return ""
+            parts.append(
+                str(self.q["rates_arm"]).format(
+                    arm=self.label(arm),
+                    focal=self.pct(focal),
+                    reference=self.pct(reference),
+                    focal_group=self.labels(group["focal"]),
+                    reference_group=self.labels(group["reference"]),
+                )
+            )
+        return str(self.q["rates"]).format(
+            to=self.m["stages"][h["stage"]["to"]], arms="; ".join(parts)
+        )
+
     def fragile(self, h: Mapping[str, Any]) -> list[str]:
         """Why a conclusion about ``h`` is fragile, in words."""
         out = []
@@ -166,10 +206,16 @@ class _Words:
             why = self.reason(d.get("reason") or h.get("reason")) or ""
             return str(self.q["not_estimable"]).format(what=head, reason=why)
         verdict = str(self.q["verdicts"][h["verdict"]])
+        if h["verdict"] == "inconclusive" and h.get("alternative") == "two-sided":
+            verdict = str(self.q["no_difference_shown"])
         if h.get("harm"):
             verdict = str(self.q["harm"])
         elif h.get("group_disadvantaged"):
             verdict = str(self.q["disadvantaged"])
+        elif h["verdict"] == "met" and h.get("min_effect_shown") is False:
+            verdict += " " + str(self.q["min_effect_not_shown"]).format(
+                m=self.amount(h["criterion"]["min_effect"], d["scale"])
+            )
         text = str(self.q["finding"]).format(
             what=head,
             estimate=self.amount(d["estimate"], d["scale"]),
@@ -182,6 +228,9 @@ class _Words:
             text += " " + str(self.q["too_small"]).format(
                 mde=self.amount(h["minimum_detectable_effect"], d["scale"])
             )
+        rates = self.rates(h)
+        if rates:
+            text += " " + rates
         reach = h.get("disadvantage_not_ruled_out")
         if reach is not None:
             text += " " + str(self.q["not_ruled_out"]).format(worst=self.amount(reach, d["scale"]))
@@ -216,6 +265,7 @@ def _how(w: _Words) -> Answer:
             access=w.m["data_access"][plan["data_access_at_registration"]],
             n=len(hypotheses),
             amendments=len(amendments),
+            after=sum(e.get("data_access") == "outcome_data_seen" for e in amendments),
         )
         if plan.get("locked")
         else str(w.q["how"]["not_locked"]),
@@ -320,11 +370,24 @@ def _interview(w: _Words) -> Answer:
         )
     else:
         paragraphs.append(str(w.q["interview"]["no_ratings"]))
+    training = w.r["evidence"].get("committee_training") or {}
+    overall = [y for y in training.get("overall", []) if y.get("compliance") is not None]
+    if overall:
+        first, last = overall[0], overall[-1]
+        paragraphs.append(
+            str(w.q["interview"]["workshop"]).format(
+                first_year=first["year"],
+                first=w.pct(first["compliance"]),
+                last_year=last["year"],
+                last=w.pct(last["compliance"]),
+                departments=len(training.get("departments", [])),
+            )
+        )
     findings = [w.finding(h) for h in after]
     if not after:
         findings.append(str(w.q["interview"]["untested"]))
     question = str(w.q["interview"]["question"])
-    short = paragraphs[-1] + " " + str(w.q["interview"]["short"]).format(after=w.briefs(after))
+    short = paragraphs[1] + " " + str(w.q["interview"]["short"]).format(after=w.briefs(after))
     return Answer("interview", question, short, tuple(paragraphs), tuple(findings))
 
 
@@ -350,6 +413,13 @@ def _representative(w: _Words) -> Answer:
         if not pilot or not pilot.get("categories"):
             continue
         widest = max(pilot["categories"], key=lambda c: abs(c["standardised_difference"]))
+        if abs(widest["standardised_difference"]) <= IMBALANCE:
+            paragraphs.append(
+                str(w.q["representative"]["alike"]).format(
+                    margin=w.label(margin["margin"]), arm=w.label(arms[-1])
+                )
+            )
+            continue
         paragraphs.append(
             str(w.q["representative"]["margin"]).format(
                 margin=w.label(margin["margin"]),
@@ -361,6 +431,8 @@ def _representative(w: _Words) -> Answer:
         )
     if not margins:
         paragraphs.append(str(w.q["representative"]["no_population"]))
+    assignment = plan["design"]["assignment"]
+    paragraphs.insert(0, str(w.q["representative"]["assignment"][assignment]))
     figures = (plan.get("evaluation") or {}).get("reference_figures") or []
     findings = []
     for f in figures:
@@ -382,7 +454,7 @@ def _representative(w: _Words) -> Answer:
     if not figures:
         findings.append(str(w.q["representative"]["no_figures"]))
     question = str(w.q["representative"]["question"])
-    short = paragraphs[0] if paragraphs else findings[0]
+    short = " ".join(paragraphs[:2]) if len(paragraphs) > 1 else findings[0]
     return Answer("representative", question, short, tuple(paragraphs), tuple(findings))
 
 
@@ -397,6 +469,7 @@ def _privacy(w: _Words) -> Answer:
         str(w.q["privacy"]["basis"]).format(
             basis=w.unstated(ev.get("legal_basis")), dpia=w.unstated(ev.get("dpia"))
         ),
+        str(w.q["privacy"]["data"]).format(k=plan["disclosure"]["k_anonymity"]),
     )
     return Answer("privacy", str(w.q["privacy"]["question"]), paragraphs[0], paragraphs, ())
 
@@ -412,6 +485,12 @@ def _uncertainty(w: _Words) -> Answer:
             n_ref=w.count(d[arms[0]]["n_vacancies"]),
         )
     ]
+    paragraphs.append(
+        str(w.q["uncertainty"]["contradictions"]).format(
+            n=len(w.r["contradictions"]),
+            checks=len(w.r.get("contradiction_checks", [])),
+        )
+    )
     inconclusive = [h["id"] for h in w.r["hypotheses"] if h["verdict"] == "inconclusive"]
     if inconclusive:
         paragraphs.append(

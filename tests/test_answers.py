@@ -162,3 +162,23 @@ def test_a_disadvantage_shown_leads_the_short_answer(results: dict[str, Any]) ->
     short = _answers(results)["disadvantage"].short
     assert short.startswith("Nadeel aangetoond: H9.")
     assert "H9 (" not in short  # not also listed as merely 'not ruled out'
+
+
+def test_a_transition_gives_its_plain_percentages(results: dict[str, Any]) -> None:
+    """The invitation rates behind H2, from the funnel's published counts, per arm."""
+    h2 = next(f for f in _answers(results)["questionnaire"].findings if f.startswith("H2 "))
+    funnel = results["descriptives"]["funnel"]["origin"]["arms"]
+    for arm in ("control", "pilot"):
+        for side in ("focal", "reference"):
+            reached = funnel[arm]["sides"][side]["reached"]
+            rate = reached["invited"] / reached["applied"]
+            assert f"{100 * rate:.1f}%".replace(".", ",") in h2
+
+
+def test_amendments_after_the_outcomes_are_counted(results: dict[str, Any]) -> None:
+    entries = results["plan"]["lock"]["entries"]
+    after = sum(
+        e["kind"] != "registration" and e["data_access"] == "outcome_data_seen" for e in entries
+    )
+    assert after > 0
+    assert f"{after} van die wijzigingen zijn gedaan nadat" in _text(_answers(results)["how"])
