@@ -162,7 +162,8 @@ class _Words:
     def fragile(self, h: Mapping[str, Any]) -> list[str]:
         """Why a conclusion about ``h`` is fragile, in words."""
         out = []
-        kinds = {c["kind"] for c in self.r["contradictions"] if c.get("hypothesis") == h["id"]}
+        found = self.r.get("contradictions", [])
+        kinds = {c["kind"] for c in found if c.get("hypothesis") == h["id"]}
         for kind in ("robustness_flip", "tests_disagree", "pooled_vs_stratified"):
             if kind in kinds:
                 out.append(str(self.q["fragile"][kind]))
@@ -288,7 +289,7 @@ def _how(w: _Words) -> Answer:
 
 def _share_all_applied(w: _Words) -> str:
     arms = w.r["plan"]["design"]["arms"]
-    fidelity = w.r["diagnostics"].get("fidelity") or {}
+    fidelity = (w.r.get("diagnostics") or {}).get("fidelity") or {}
     shares = (fidelity.get("all_present") or {}).get("arms", {})
     return w.pct(shares.get(arms[-1], {}).get("share_all_applied"))
 
@@ -356,7 +357,7 @@ def _interview(w: _Words) -> Answer:
         if (_stage_index(h) or 0) >= AFTER_INTERVIEW and h["kind"] in BETWEEN_ARMS
     ]
     paragraphs = [str(w.q["interview"]["reading"])]
-    quality = w.r["evidence"].get("interview_quality") or {}
+    quality = (w.r.get("evidence") or {}).get("interview_quality") or {}
     reliability = quality.get("reliability") or {}
     arms = w.r["plan"]["design"]["arms"]
     if reliability and all(reliability.get(a, {}).get("value") is not None for a in arms):
@@ -370,7 +371,7 @@ def _interview(w: _Words) -> Answer:
         )
     else:
         paragraphs.append(str(w.q["interview"]["no_ratings"]))
-    training = w.r["evidence"].get("committee_training") or {}
+    training = (w.r.get("evidence") or {}).get("committee_training") or {}
     overall = [y for y in training.get("overall", []) if y.get("compliance") is not None]
     if overall:
         first, last = overall[0], overall[-1]
@@ -407,7 +408,7 @@ def _representative(w: _Words) -> Answer:
     plan = w.r["plan"]
     arms = plan["design"]["arms"]
     paragraphs: list[str] = []
-    margins = (w.r["evidence"].get("representativeness") or {}).get("margins") or []
+    margins = ((w.r.get("evidence") or {}).get("representativeness") or {}).get("margins") or []
     for margin in margins:
         pilot = next((a for a in margin["arms"] if a["arm"] == arms[-1]), None)
         if not pilot or not pilot.get("categories"):
@@ -487,7 +488,7 @@ def _uncertainty(w: _Words) -> Answer:
     ]
     paragraphs.append(
         str(w.q["uncertainty"]["contradictions"]).format(
-            n=len(w.r["contradictions"]),
+            n=len(w.r.get("contradictions", [])),
             checks=len(w.r.get("contradiction_checks", [])),
         )
     )

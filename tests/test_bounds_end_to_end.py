@@ -112,7 +112,8 @@ def test_the_summary_names_what_hinges_on_missing_data_and_selection(
     outcome: tuple[dict[str, Any], str, dict[str, Any]],
 ) -> None:
     _, report, _ = outcome
-    summary = report.split("### Wat de data wel en niet kunnen zeggen")[0]
+    summary = report.split("### De hypothesen in het kort")[1]
+    summary = summary.split("### Wat de data wel en niet kunnen zeggen")[0]
     h1 = next(line for line in summary.splitlines() if line.startswith("- H1:"))
     h3 = next(line for line in summary.splitlines() if line.startswith("- H3:"))
     assert "hangt af van wie de vraag niet beantwoordde" in h1
