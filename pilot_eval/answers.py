@@ -196,8 +196,21 @@ class _Words:
         )
         return text + (f" ({self.q['fragile_short']})" if self.fragile(h) else "")
 
-    def briefs(self, rows: Sequence[Mapping[str, Any]]) -> str:
-        return "; ".join(self.brief(h) for h in rows) if rows else str(self.q["none"])
+    def briefs(self, rows: Sequence[Mapping[str, Any]], named: bool = False) -> str:
+        """Several hypotheses in a few words each; ``named`` puts what each compares first."""
+        if not rows:
+            return str(self.q["none"])
+        return "; ".join((f"{self.who(h)}: " if named else "") + self.brief(h) for h in rows)
+
+    def who(self, h: Mapping[str, Any]) -> str:
+        """Which group, against which, at which step: the short form of :meth:`what`."""
+        group = self.r["plan"]["groups"][h["group"]]
+        text = str(self.q["who"]).format(
+            focal=self.labels(group["focal"]), reference=self.labels(group["reference"])
+        )
+        if h.get("stage"):
+            text += " " + str(self.q["who_stage"]).format(to=self.m["stages"][h["stage"]["to"]])
+        return text
 
     def finding(self, h: Mapping[str, Any]) -> str:
         """One hypothesis in a sentence: what, how much, how uncertain, the verdict."""
@@ -233,7 +246,7 @@ class _Words:
         if rates:
             text += " " + rates
         reach = h.get("disadvantage_not_ruled_out")
-        if reach is not None:
+        if reach is not None and not h.get("harm"):
             text += " " + str(self.q["not_ruled_out"]).format(worst=self.amount(reach, d["scale"]))
         reasons = self.fragile(h)
         if reasons:
@@ -278,6 +291,9 @@ def _how(w: _Words) -> Answer:
         ),
     ]
     short = str(w.q["how"]["short"]).format(
+        date=w.day(plan["registered_on"]),
+        amendments=len(amendments),
+        after=sum(e.get("data_access") == "outcome_data_seen" for e in amendments),
         n=len(hypotheses),
         met=len(met),
         primary=len(primary),
@@ -334,16 +350,22 @@ def _disadvantage(w: _Words) -> Answer:
             findings.append(str(w.q["disadvantage"]["untested"]).format(group=w.label(column)))
         findings += [w.finding(h) for h in tested]
         asked += tested
-    shown = [h["id"] for h in asked if h.get("harm") or h.get("group_disadvantaged")]
+    harmed = [h for h in asked if h.get("harm") or h.get("group_disadvantaged")]
+    shown = [h["id"] for h in harmed]
     open_ = [
         f"{h['id']} ({w.amount(h['disadvantage_not_ruled_out'], h['decision']['scale'])})"
         for h in asked
         if h.get("disadvantage_not_ruled_out") is not None and h["id"] not in shown
     ]
     q = w.q["disadvantage"]
-    parts = [str(q["short_shown"]).format(ids=", ".join(shown)) if shown else str(q["short_none"])]
+    parts = [
+        str(q["short_shown"]).format(findings=w.briefs(harmed, named=True))
+        if harmed
+        else str(q["short_none"])
+    ]
     if open_:
-        parts.append(str(q["short_open"]).format(ids=", ".join(open_)))
+        key = "short_open_also" if harmed else "short_open"
+        parts.append(str(q[key]).format(ids=", ".join(open_)))
     if untested:
         parts.append(str(q["short_untested"]).format(groups=", ".join(untested)))
     paragraphs = (str(q["reading"]),)

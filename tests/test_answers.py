@@ -160,7 +160,8 @@ def test_a_disadvantage_shown_leads_the_short_answer(results: dict[str, Any]) ->
     h9 = next(h for h in results["hypotheses"] if h["id"] == "H9")
     h9.update(verdict="not_met", harm=True)
     short = _answers(results)["disadvantage"].short
-    assert short.startswith("Nadeel aangetoond: H9.")
+    assert short.startswith("Nadeel aangetoond: 55 jaar en ouder ten opzichte van 30-44 jaar")
+    assert "(fase: uitgenodigd): H9 " in short
     assert "H9 (" not in short  # not also listed as merely 'not ruled out'
 
 
