@@ -6,8 +6,9 @@ applicants with a disability, women) are put at a disadvantage; whether the stru
 interview works as intended; how the pilot relates to the diversity of central government
 as a whole; how privacy is protected; and how certain the conclusions are. Each answer
 says what the results show, with the number, how uncertain it is, the verdict in words and
-what makes a conclusion fragile. Nothing is computed here: every number comes from
-results.json, every word from the catalogue's ``questions``.
+what makes a conclusion fragile. No statistic is computed here: every number comes from
+results.json (the plain percentages of a transition are two of its published counts divided),
+every word from the catalogue's ``questions``.
 
 The three interventions are applied together, so the evaluation cannot separate them; what
 it can do is read each at the stage where it acts (the vacancy text: who applies; the

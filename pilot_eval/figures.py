@@ -221,7 +221,7 @@ def _ticks(rows: Sequence[Mapping[str, Any]], null: float) -> list[float]:
     low, high = min(ends), max(ends)
     width = high - low
     digits = 0 if width >= 5 else 1 if width >= 0.5 else 2 if width >= 0.05 else 3
-    near = (high - low) / 8  # a tick this close to no effect would overprint it
+    near = width / 8  # a tick this close to no effect would overprint it
     spread = {round(float(v), digits) for v in np.linspace(low, high, 4)}
     return sorted({v for v in spread if abs(v - null) > near} | {null})
 
