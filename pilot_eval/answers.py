@@ -394,6 +394,25 @@ def _interview(w: _Words) -> Answer:
         )
     else:
         paragraphs.append(str(w.q["interview"]["no_ratings"]))
+    for gap in quality.get("gaps") or []:
+        per_arm, change = gap.get("per_arm") or {}, gap.get("difference_between_arms") or {}
+        ends = [per_arm.get(a, {}).get("estimate") for a in arms]
+        if None in ends or change.get("estimate") is None:
+            continue
+        group = w.r["plan"]["groups"][gap["group"]]
+        paragraphs.append(
+            str(w.q["interview"]["rating_gap"]).format(
+                focal=w.labels(group["focal"]),
+                reference=w.labels(group["reference"]),
+                ref_arm=w.label(arms[0]),
+                arm=w.label(arms[-1]),
+                before=w.num(ends[0], 2),
+                after=w.num(ends[-1], 2),
+                change=w.num(change["estimate"], 2),
+                low=w.num(change.get("ci_low"), 2),
+                high=w.num(change.get("ci_high"), 2),
+            )
+        )
     training = (w.r.get("evidence") or {}).get("committee_training") or {}
     overall = [y for y in training.get("overall", []) if y.get("compliance") is not None]
     if overall:

@@ -183,3 +183,14 @@ def test_amendments_after_the_outcomes_are_counted(results: dict[str, Any]) -> N
     )
     assert after > 0
     assert f"{after} van die wijzigingen zijn gedaan nadat" in _text(_answers(results)["how"])
+
+
+def test_the_interview_rating_gap_is_given_per_arm(results: dict[str, Any]) -> None:
+    """How far apart the groups' interview ratings are in each arm, and the change, from the
+    other evidence."""
+    text = _text(_answers(results)["interview"])
+    gap = results["evidence"]["interview_quality"]["gaps"][0]
+    for arm in ("control", "pilot"):
+        assert f"{gap['per_arm'][arm]['estimate']:.2f}".replace(".", ",") in text
+    change = gap["difference_between_arms"]["estimate"]
+    assert f"veranderde met {change:.2f}".replace(".", ",") in text
