@@ -170,7 +170,7 @@ class _Words:
                 out.append(str(self.q["fragile"][kind]))
         missing = h.get("missing_data") or {}
         if missing.get("depends_on_missing"):
-            out.append(str(self.q["fragile"]["missing"]))
+            out.append(self._missing(h, missing))
         later = (h.get("later_stage") or {}).get("stratum_bounds") or {}
         if later.get("depends_on_selection"):
             out.append(str(self.q["fragile"]["selection"]))
@@ -212,6 +212,21 @@ class _Words:
         if h.get("stage"):
             text += " " + str(self.q["who_stage"]).format(to=self.m["stages"][h["stage"]["to"]])
         return text
+
+    def _missing(self, h: Mapping[str, Any], missing: Mapping[str, Any]) -> str:
+        """How much the missing answers could move the comparison: the worst-case range,
+        and how many applications left the question open when every count is published."""
+        scale = h["decision"]["scale"]
+        counts = list((missing.get("missing") or {}).values())
+        low, high = missing.get("lower"), missing.get("upper")
+        if low is None or high is None:
+            return str(self.q["fragile"]["missing"])
+        key = "missing_counted" if counts and None not in counts else "missing_range"
+        return str(self.q["fragile"][key]).format(
+            n=self.count(sum(counts)) if key == "missing_counted" else "",
+            low=self.amount(low, scale, unit=False),
+            high=self.amount(high, scale),
+        )
 
     def finding(self, h: Mapping[str, Any]) -> str:
         """One hypothesis in a sentence: what, how much, how uncertain, the verdict."""

@@ -194,3 +194,15 @@ def test_the_interview_rating_gap_is_given_per_arm(results: dict[str, Any]) -> N
         assert f"{gap['per_arm'][arm]['estimate']:.2f}".replace(".", ",") in text
     change = gap["difference_between_arms"]["estimate"]
     assert f"veranderde met {change:.2f}".replace(".", ",") in text
+
+
+def test_fragility_from_missing_answers_says_how_many_and_how_far(
+    results: dict[str, Any],
+) -> None:
+    h2 = next(h for h in results["hypotheses"] if h["id"] == "H2")
+    missing = h2["missing_data"]
+    text = next(f for f in _answers(results)["questionnaire"].findings if f.startswith("H2 "))
+    n = sum(missing["missing"].values())
+    assert f"{n:,} sollicitanten beantwoordden".replace(",", ".") in text
+    low, high = (f"{100 * missing[k]:.1f}".replace(".", ",") for k in ("lower", "upper"))
+    assert f"tussen {low} en {high} procentpunt" in text
