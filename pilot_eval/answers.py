@@ -94,6 +94,15 @@ class _Words:
     def unstated(self, value: str | None) -> str:
         return value if value else str(self.q["not_in_plan"])
 
+    def with_interval(self, x: Mapping[str, Any]) -> str:
+        """A value with two decimals and, when it has one, its interval."""
+        text = self.num(x["value"], 2)
+        if x.get("ci_low") is not None and x.get("ci_high") is not None:
+            text += " " + str(self.q["between"]).format(
+                low=self.num(x["ci_low"], 2), high=self.num(x["ci_high"], 2)
+            )
+        return text
+
     def amount(self, value: float | None, scale: str, unit: bool = True) -> str:
         """A value of ``scale`` as the report's text gives it: a difference of rates in
         percentage points (with the unit unless ``unit`` is false), others with two
@@ -348,7 +357,13 @@ def _questionnaire(w: _Words) -> Answer:
     if not first:
         findings.append(str(w.q["questionnaire"]["untested"]))
     between = [h for h in first if h["kind"] in BETWEEN_ARMS]
-    short = str(w.q["questionnaire"]["short"]).format(pool=w.briefs(pool), first=w.briefs(between))
+    group = w.r["plan"]["groups"][main_group] if main_group else {"focal": [], "reference": []}
+    short = str(w.q["questionnaire"]["short"]).format(
+        pool=w.briefs(pool),
+        first=w.briefs(between),
+        focal=w.labels(group["focal"]),
+        reference=w.labels(group["reference"]),
+    )
     question = str(w.q["questionnaire"]["question"])
     return Answer("questionnaire", question, short, tuple(paragraphs), tuple(findings))
 
@@ -401,8 +416,8 @@ def _interview(w: _Words) -> Answer:
     if reliability and all(reliability.get(a, {}).get("value") is not None for a in arms):
         paragraphs.append(
             str(w.q["interview"]["reliability"]).format(
-                pilot=w.num(reliability[arms[-1]]["value"], 2),
-                control=w.num(reliability[arms[0]]["value"], 2),
+                pilot=w.with_interval(reliability[arms[-1]]),
+                control=w.with_interval(reliability[arms[0]]),
                 arm=w.label(arms[-1]),
                 ref_arm=w.label(arms[0]),
             )
@@ -445,7 +460,8 @@ def _interview(w: _Words) -> Answer:
     if not after:
         findings.append(str(w.q["interview"]["untested"]))
     question = str(w.q["interview"]["question"])
-    short = paragraphs[1] + " " + str(w.q["interview"]["short"]).format(after=w.briefs(after))
+    after_text = str(w.q["interview"]["short"]).format(after=w.briefs(after, named=True))
+    short = paragraphs[1] + " " + after_text
     return Answer("interview", question, short, tuple(paragraphs), tuple(findings))
 
 
@@ -511,9 +527,33 @@ def _representative(w: _Words) -> Answer:
         )
     if not figures:
         findings.append(str(w.q["representative"]["no_figures"]))
+    weighted = _population_weighted(w)
+    if weighted:
+        paragraphs.append(weighted)
     question = str(w.q["representative"]["question"])
     short = " ".join(paragraphs[:2]) if len(paragraphs) > 1 else findings[0]
+    if weighted:
+        short += " " + weighted
     return Answer("representative", question, short, tuple(paragraphs), tuple(findings))
+
+
+def _population_weighted(w: _Words) -> str:
+    """Whether weighting the arms to all vacancies of the period (a robustness specification
+    with population weights) changes a verdict."""
+    rows = [
+        x
+        for x in w.r.get("robustness", [])
+        if isinstance(x.get("weighting"), Mapping) and "margins" in x["weighting"]
+    ]
+    if not rows:
+        return ""
+    main = {h["id"]: h["verdict"] for h in w.r["hypotheses"]}
+    changed = sorted({x["hypothesis"] for x in rows if x["verdict"] != main.get(x["hypothesis"])})
+    q = w.q["representative"]
+    spec = rows[0]["specification"]
+    if changed:
+        return str(q["weighted_changed"]).format(spec=spec, ids=", ".join(changed))
+    return str(q["weighted_same"]).format(spec=spec)
 
 
 def _privacy(w: _Words) -> Answer:

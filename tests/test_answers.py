@@ -144,8 +144,9 @@ def test_interview_reliability_is_given_per_arm(results: dict[str, Any]) -> None
 def test_each_question_has_a_short_answer_with_its_numbers(results: dict[str, Any]) -> None:
     found = _answers(results)
     h2 = next(h for h in results["hypotheses"] if h["id"] == "H2")["decision"]
-    expected = f"H2 {100 * h2['estimate']:.1f} procentpunt".replace(".", ",")
+    expected = f"{100 * h2['estimate']:.1f} procentpunt (tussen".replace(".", ",")
     assert expected in found["questionnaire"].short
+    assert "criterium gehaald (H2)" in found["questionnaire"].short
     assert "niet apart te meten" in found["questionnaire"].short
     # every disadvantage not ruled out is named, with how large it may be
     open_ = [h["id"] for h in results["hypotheses"] if h["disadvantage_not_ruled_out"]]
@@ -161,7 +162,8 @@ def test_a_disadvantage_shown_leads_the_short_answer(results: dict[str, Any]) ->
     h9.update(verdict="not_met", harm=True)
     short = _answers(results)["disadvantage"].short
     assert short.startswith("Nadeel aangetoond: 55 jaar en ouder ten opzichte van 30-44 jaar")
-    assert "(fase: uitgenodigd): H9 " in short
+    assert "(fase: uitgenodigd): " in short
+    assert "(H9)" in short
     assert "H9 (" not in short  # not also listed as merely 'not ruled out'
 
 
@@ -206,3 +208,21 @@ def test_fragility_from_missing_answers_says_how_many_and_how_far(
     assert f"{n:,} sollicitanten beantwoordden".replace(",", ".") in text
     low, high = (f"{100 * missing[k]:.1f}".replace(".", ",") for k in ("lower", "upper"))
     assert f"tussen {low} en {high} procentpunt" in text
+
+
+def test_weighting_to_all_vacancies_is_reported_with_its_effect(results: dict[str, Any]) -> None:
+    """R7 weights the arms to all vacancies of the period: the answer says whether a verdict
+    changes, and names it when one does."""
+    text = _text(_answers(results)["representative"])
+    assert "(analyse R7) verandert geen enkel oordeel" in text
+    r7 = next(x for x in results["robustness"] if x["specification"] == "R7")
+    r7["verdict"] = "not_met" if r7["verdict"] != "not_met" else "met"
+    changed = _answers(results)["representative"].short
+    assert f"(analyse R7) verandert het oordeel bij {r7['hypothesis']}" in changed
+
+
+def test_reliability_comes_with_its_interval(results: dict[str, Any]) -> None:
+    pilot = results["evidence"]["interview_quality"]["reliability"]["pilot"]
+    text = _answers(results)["interview"].short
+    low, high = (f"{pilot[k]:.2f}".replace(".", ",") for k in ("ci_low", "ci_high"))
+    assert f"(waarschijnlijk tussen {low} en {high})" in text
