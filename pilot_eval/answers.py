@@ -383,8 +383,13 @@ def _disadvantage(w: _Words) -> Answer:
         asked += tested
     harmed = [h for h in asked if h.get("harm") or h.get("group_disadvantaged")]
     shown = [h["id"] for h in harmed]
+    q_open_item = w.q["disadvantage"]["open_item"]
     open_ = [
-        f"{h['id']} ({w.amount(h['disadvantage_not_ruled_out'], h['decision']['scale'])})"
+        str(q_open_item).format(
+            who=w.who(h),
+            worst=w.amount(h["disadvantage_not_ruled_out"], h["decision"]["scale"]),
+            id=h["id"],
+        )
         for h in asked
         if h.get("disadvantage_not_ruled_out") is not None and h["id"] not in shown
     ]
