@@ -22,18 +22,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from pilot_eval.plan import STAGES
+from pilot_eval.diagnostics import STD_DIFF_THRESHOLD
+from pilot_eval.plan import BETWEEN_ARMS, STAGES
 
 FIRST_SELECTION = ("applied", "invited")
 """The transition at which the anonymous questionnaire acts."""
 
 AFTER_INTERVIEW = STAGES.index("interviewed")
 """Transitions from this stage on follow the structured interview."""
-
-BETWEEN_ARMS = ("pool_share", "gap_difference")
-IMBALANCE = 0.1
-"""A standardised difference beyond this is called an imbalance (as in the report's balance
-table)."""
 
 GROUPS_ASKED_ABOUT = ("age_band", "disability", "gender")
 """The columns of the groups the Senate named: older applicants, applicants with a
@@ -492,7 +488,7 @@ def _representative(w: _Words) -> Answer:
         if not pilot or not pilot.get("categories"):
             continue
         widest = max(pilot["categories"], key=lambda c: abs(c["standardised_difference"]))
-        if abs(widest["standardised_difference"]) <= IMBALANCE:
+        if abs(widest["standardised_difference"]) <= STD_DIFF_THRESHOLD:
             paragraphs.append(
                 str(w.q["representative"]["alike"]).format(
                     margin=w.label(margin["margin"]), arm=w.label(arms[-1])

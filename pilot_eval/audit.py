@@ -35,12 +35,11 @@ import numpy as np
 import numpy.typing as npt
 from scipy.optimize import Bounds, LinearConstraint, milp
 
+from pilot_eval.descriptives import NOT_REPORTED
 from pilot_eval.errors import PilotEvalError
 from pilot_eval.plan import STAGES, AnalysisPlan, Group
 from pilot_eval.prepare import analysed_arms
 
-NOT_REPORTED = "not_reported"
-SIDES = ("focal", "reference", "other")
 RATE_TOLERANCE = 1e-9
 """Published rates carry 12 significant digits: the relation count - rate x base = 0 holds
 to this times the base (and a millionth)."""
