@@ -18,6 +18,7 @@ interview), and the answers say so.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -165,14 +166,17 @@ class _Words:
             to=self.m["stages"][h["stage"]["to"]], arms="; ".join(parts)
         )
 
-    def fragile(self, h: Mapping[str, Any]) -> list[str]:
-        """Why a conclusion about ``h`` is fragile, in words."""
+    def caveats(self, h: Mapping[str, Any]) -> list[str]:
+        """What could change what is said about ``h``, in words: a pre-registered analysis
+        with another verdict, tests that disagree, missing answers, selection at a later
+        stage."""
         out = []
-        found = self.r.get("contradictions", [])
-        kinds = {c["kind"] for c in found if c.get("hypothesis") == h["id"]}
+        found = {
+            c["kind"]: c for c in self.r.get("contradictions", []) if c.get("hypothesis") == h["id"]
+        }
         for kind in ("robustness_flip", "tests_disagree", "pooled_vs_stratified"):
-            if kind in kinds:
-                out.append(str(self.q["fragile"][kind]))
+            if kind in found:
+                out.append(self._contradiction(kind, found[kind]))
         missing = h.get("missing_data") or {}
         if missing.get("depends_on_missing"):
             out.append(self._missing(h, missing))
@@ -180,6 +184,33 @@ class _Words:
         if later.get("depends_on_selection"):
             out.append(str(self.q["fragile"]["selection"]))
         return out
+
+    @staticmethod
+    def firm(h: Mapping[str, Any]) -> bool:
+        """Whether ``h`` has a conclusion that could be overturned: a verdict other than
+        "no conclusion" (which a caveat makes only less certain)."""
+        return h["decision"]["estimate"] is not None and h["verdict"] != "inconclusive"
+
+    def fragile(self, h: Mapping[str, Any]) -> list[str]:
+        """Why a conclusion about ``h`` is fragile, in words; empty without a conclusion."""
+        return self.caveats(h) if self.firm(h) else []
+
+    def _contradiction(self, kind: str, found: Mapping[str, Any]) -> str:
+        """A contradiction in words; a robustness reversal names the analysis."""
+        spec = found.get("specification")
+        if kind != "robustness_flip" or not spec:
+            return str(self.q["fragile"][kind])
+        described = next(
+            (
+                str(s.get("description") or "").rstrip(". ")
+                for s in self.r.get("robustness", [])
+                if s.get("specification") == spec and s.get("hypothesis") == found["hypothesis"]
+            ),
+            "",
+        )
+        return str(self.q["fragile"]["robustness_named"]).format(
+            spec=spec, description=described or spec
+        )
 
     def brief(self, h: Mapping[str, Any]) -> str:
         """A hypothesis in a few words: its number with interval and the verdict."""
@@ -219,19 +250,23 @@ class _Words:
         return text
 
     def _missing(self, h: Mapping[str, Any], missing: Mapping[str, Any]) -> str:
-        """How much the missing answers could move the comparison: the worst-case range,
-        and how many applications left the question open when every count is published."""
+        """How much the missing answers could move the comparison: how many of those who
+        did not answer would have to turn out against the conclusion to overturn it, and
+        the worst-case range; counts only when every count is published."""
         scale = h["decision"]["scale"]
         counts = list((missing.get("missing") or {}).values())
         low, high = missing.get("lower"), missing.get("upper")
         if low is None or high is None:
             return str(self.q["fragile"]["missing"])
-        key = "missing_counted" if counts and None not in counts else "missing_range"
-        return str(self.q["fragile"][key]).format(
-            n=self.count(sum(counts)) if key == "missing_counted" else "",
-            low=self.amount(low, scale, unit=False),
-            high=self.amount(high, scale),
-        )
+        ends = {"low": self.amount(low, scale, unit=False), "high": self.amount(high, scale)}
+        if not counts or None in counts:
+            return str(self.q["fragile"]["missing_range"]).format(**ends)
+        n, tipping = sum(counts), missing.get("tipping_share")
+        if tipping is not None and self.firm(h):
+            return str(self.q["fragile"]["missing_tipping"]).format(
+                n=self.count(n), k=self.count(math.ceil(tipping * n)), share=self.pct(tipping), **ends
+            )
+        return str(self.q["fragile"]["missing_counted"]).format(n=self.count(n), **ends)
 
     def finding(self, h: Mapping[str, Any]) -> str:
         """One hypothesis in a sentence: what, how much, how uncertain, the verdict."""
@@ -269,9 +304,10 @@ class _Words:
         reach = h.get("disadvantage_not_ruled_out")
         if reach is not None and not h.get("harm"):
             text += " " + str(self.q["not_ruled_out"]).format(worst=self.amount(reach, d["scale"]))
-        reasons = self.fragile(h)
+        reasons = self.caveats(h)
         if reasons:
-            text += " " + str(self.q["fragile_intro"]) + " " + "; ".join(reasons) + "."
+            intro = self.q["fragile_intro"] if self.firm(h) else self.q["caveat_intro"]
+            text += " " + str(intro) + " " + "; ".join(reasons) + "."
         return text
 
 
@@ -603,6 +639,11 @@ def _uncertainty(w: _Words) -> Answer:
     fragile = [h["id"] for h in w.r["hypotheses"] if w.fragile(h)]
     if not findings:
         findings.append(str(w.q["uncertainty"]["none_fragile"]))
+    less_certain = [h["id"] for h in w.r["hypotheses"] if not w.firm(h) and w.caveats(h)]
+    if less_certain:
+        paragraphs.append(
+            str(w.q["uncertainty"]["less_certain"]).format(ids=", ".join(less_certain))
+        )
     short = str(w.q["uncertainty"]["short"]).format(
         k=len(inconclusive),
         n=len(w.r["hypotheses"]),

@@ -6,6 +6,7 @@ Built from the pinned results of the example plan; each test changes what it nee
 from __future__ import annotations
 
 import copy
+import math
 import json
 from pathlib import Path
 from typing import Any
@@ -102,7 +103,7 @@ def test_a_fragile_success_is_called_fragile(results: dict[str, Any]) -> None:
     found = _answers(results)
     assert "H1" in found["how"].paragraphs[-1].split("Kwetsbaar")[1]
     h1 = next(f for f in found["questionnaire"].findings if f.startswith("H1 "))
-    assert "andere analyse komt tot een ander oordeel" in h1
+    assert "andere analyse R4 (" in h1 and "komt tot een ander oordeel" in h1
     assert any(f.startswith("H1:") for f in found["uncertainty"].findings)
 
 
@@ -226,3 +227,30 @@ def test_reliability_comes_with_its_interval(results: dict[str, Any]) -> None:
     text = _answers(results)["interview"].short
     low, high = (f"{pilot[k]:.2f}".replace(".", ",") for k in ("ci_low", "ci_high"))
     assert f"(waarschijnlijk tussen {low} en {high})" in text
+
+
+def test_a_fragile_conclusion_says_how_many_answers_would_overturn_it(
+    results: dict[str, Any],
+) -> None:
+    """The degree: how many of those who did not answer would have to turn out against the
+    conclusion, from the tipping share of the bounds and the published missing counts."""
+    h2 = next(h for h in results["hypotheses"] if h["id"] == "H2")
+    missing = h2["missing_data"]
+    n = sum(missing["missing"].values())
+    k = math.ceil(missing["tipping_share"] * n)
+    text = next(f for f in _answers(results)["questionnaire"].findings if f.startswith("H2 "))
+    assert f"slaat al om als {k:,} van hen".replace(",", ".") in text
+    assert "kwetsbaar" in text
+
+
+def test_no_conclusion_is_not_called_fragile(results: dict[str, Any]) -> None:
+    """A hypothesis without a conclusion cannot be overturned: its missing answers make it
+    less certain, and the summary does not list it as fragile."""
+    found = _answers(results)
+    inconclusive = [h["id"] for h in results["hypotheses"] if h["verdict"] == "inconclusive"]
+    assert inconclusive
+    short = found["uncertainty"].short.split("kwetsbaar:")[1]
+    for hid in inconclusive:
+        assert hid not in short.replace(",", " ").split()
+    h9 = next(f for f in found["disadvantage"].findings if f.startswith("H9 "))
+    assert "kwetsbaar" not in h9 and "nog onzekerder" in h9

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import random
 from pathlib import Path
 
@@ -257,3 +258,40 @@ def test_lee_bounds_of_a_gap_change_by_hand(plan: AnalysisPlan) -> None:
 def test_the_verdict_at_a_bound(spec: dict[str, object], value: float, word: str) -> None:
     h = hypothesis("gap_difference", arm="pilot", **spec)
     assert verdict_at(h, value) == word
+
+
+def test_tipping_share_of_a_pool_share_by_hand(plan: AnalysisPlan) -> None:
+    # control: 20 outside Europe of 80 who answered, 20 missing; pilot: 32 of 80, 20 missing.
+    # Complete case 32/80 - 20/80 = 0.15, criterion at least 0.05. Filling a share s of the
+    # missing the extreme way (pilot: none outside Europe, control: all) gives
+    # 32/(80+20s) - (20+20s)/(80+20s) = (12-20s)/(80+20s), below 0.05 from s > 8/21.
+    control = [("control", OUT, True)] * 20 + [("control", NL, True)] * 60
+    control += [("control", None, True)] * 20
+    pilot = [("pilot", OUT, True)] * 32 + [("pilot", NL, True)] * 48
+    pilot += [("pilot", None, True)] * 20
+    h = hypothesis("pool_share", arm="pilot", criterion={"min_effect": 0.05})
+    got = manski_bounds(frame(control + pilot), plan, h)
+    assert got is not None and got["depends_on_missing"] is True
+    assert got["tipping_share"] == pytest.approx(math.ceil(8 / 21 * 1000) / 1000)
+
+
+def test_tipping_share_of_a_stage_gap_by_hand(plan: AnalysisPlan) -> None:
+    # control only: outside Europe 10 of 40 invited, Netherlands 20 of 40; 10 missing, of
+    # whom 5 invited. Gap -0.25, criterion: at most -0.1. The end towards no gap puts the
+    # missing passers with outside Europe and the non-passers with the Netherlands:
+    # (10+5s)/(40+5s) - 20/(40+5s) = (5s-10)/(40+5s), above -0.1 from s > 6/5.5.
+    # That is more than all of them: the conclusion holds whoever did not answer.
+    rows = [("control", OUT, True)] * 10 + [("control", OUT, False)] * 30
+    rows += [("control", NL, True)] * 20 + [("control", NL, False)] * 20
+    rows += [("control", None, True)] * 5 + [("control", None, False)] * 5
+    h = hypothesis("stage_gap", arm="control", alternative="less", criterion={"min_effect": -0.1})
+    got = manski_bounds(frame(rows), plan, h)
+    assert got is not None
+    assert got["depends_on_missing"] is False and got["tipping_share"] is None
+    # with a stricter criterion, at most -0.2: (5s-10)/(40+5s) > -0.2 from s > 2/6
+    strict = hypothesis(
+        "stage_gap", arm="control", alternative="less", criterion={"min_effect": -0.2}
+    )
+    got = manski_bounds(frame(rows), plan, strict)
+    assert got is not None and got["depends_on_missing"] is True
+    assert got["tipping_share"] == pytest.approx(math.ceil(2 / 6 * 1000) / 1000)
