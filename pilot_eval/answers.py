@@ -88,6 +88,12 @@ class _Words:
     def labels(self, values: Sequence[Any]) -> str:
         return "/".join(self.label(v) for v in values)
 
+    def join(self, items: Sequence[str]) -> str:
+        """Items as a list in words: "a, b en c"."""
+        if len(items) < 2:
+            return "".join(items)
+        return ", ".join(items[:-1]) + f" {self.q['and']} " + items[-1]
+
     def unstated(self, value: str | None) -> str:
         return value if value else str(self.q["not_in_plan"])
 
@@ -264,7 +270,10 @@ class _Words:
         n, tipping = sum(counts), missing.get("tipping_share")
         if tipping is not None and self.firm(h):
             return str(self.q["fragile"]["missing_tipping"]).format(
-                n=self.count(n), k=self.count(math.ceil(tipping * n)), share=self.pct(tipping), **ends
+                n=self.count(n),
+                k=self.count(math.ceil(tipping * n)),
+                share=self.pct(tipping),
+                **ends,
             )
         return str(self.q["fragile"]["missing_counted"]).format(n=self.count(n), **ends)
 
@@ -360,11 +369,16 @@ def _how(w: _Words) -> Answer:
     return Answer("how", str(w.q["how"]["question"]), short, tuple(paragraphs), ())
 
 
-def _share_all_applied(w: _Words) -> str:
+def _share_all_applied(w: _Words) -> dict[str, str]:
+    """How many of the pilot arm's vacancies applied all three interventions, of how many."""
     arms = w.r["plan"]["design"]["arms"]
     fidelity = (w.r.get("diagnostics") or {}).get("fidelity") or {}
-    shares = (fidelity.get("all_present") or {}).get("arms", {})
-    return w.pct(shares.get(arms[-1], {}).get("share_all_applied"))
+    arm = ((fidelity.get("all_present") or {}).get("arms") or {}).get(arms[-1], {})
+    return {
+        "share": w.pct(arm.get("share_all_applied")),
+        "k": w.count(arm.get("n_all_applied")),
+        "n": w.count(arm.get("n_vacancies")),
+    }
 
 
 def _questionnaire(w: _Words) -> Answer:
@@ -381,7 +395,7 @@ def _questionnaire(w: _Words) -> Answer:
     scores = [h for h in hypotheses if h["kind"] == "score_gap" and h["group"] == main_group]
     paragraphs = [
         str(w.q["bundle"]).format(
-            share=_share_all_applied(w), arm=w.label(w.r["plan"]["design"]["arms"][-1])
+            arm=w.label(w.r["plan"]["design"]["arms"][-1]), **_share_all_applied(w)
         ),
         str(w.q["questionnaire"]["reading"]),
     ]
@@ -488,8 +502,12 @@ def _interview(w: _Words) -> Answer:
             str(w.q["interview"]["workshop"]).format(
                 first_year=first["year"],
                 first=w.pct(first["compliance"]),
+                first_k=w.count(first["members_trained"]),
+                first_n=w.count(first["members_required"]),
                 last_year=last["year"],
                 last=w.pct(last["compliance"]),
+                last_k=w.count(last["members_trained"]),
+                last_n=w.count(last["members_required"]),
                 departments=len(training.get("departments", [])),
             )
         )
@@ -519,6 +537,7 @@ def _representative(w: _Words) -> Answer:
     arms = plan["design"]["arms"]
     paragraphs: list[str] = []
     margins = ((w.r.get("evidence") or {}).get("representativeness") or {}).get("margins") or []
+    fewer: list[str] = []
     for margin in margins:
         pilot = next((a for a in margin["arms"] if a["arm"] == arms[-1]), None)
         if not pilot or not pilot.get("categories"):
@@ -534,12 +553,14 @@ def _representative(w: _Words) -> Answer:
         paragraphs.append(
             str(w.q["representative"]["margin"]).format(
                 margin=w.label(margin["margin"]),
-                category=widest["category"],
+                category=_category(w, margin["margin"], widest["category"]),
                 share=w.pct(widest["share"]),
                 population=w.pct(widest["population_share"]),
                 arm=w.label(arms[-1]),
             )
         )
+        if widest["share"] < widest["population_share"]:
+            fewer.append(_category(w, margin["margin"], widest["category"]))
     if not margins:
         paragraphs.append(str(w.q["representative"]["no_population"]))
     assignment = plan["design"]["assignment"]
@@ -564,6 +585,12 @@ def _representative(w: _Words) -> Answer:
         )
     if not figures:
         findings.append(str(w.q["representative"]["no_figures"]))
+    if fewer:
+        paragraphs.append(
+            str(w.q["representative"]["meaning"]).format(
+                categories=", ".join(fewer), arm=w.label(arms[-1])
+            )
+        )
     weighted = _population_weighted(w)
     if weighted:
         paragraphs.append(weighted)
@@ -572,6 +599,15 @@ def _representative(w: _Words) -> Answer:
     if weighted:
         short += " " + weighted
     return Answer("representative", question, short, tuple(paragraphs), tuple(findings))
+
+
+def _category(w: _Words, margin: str, value: str) -> str:
+    """A category of a margin of all vacancies in words: a department by its name where the
+    catalogue knows the abbreviation, a salary band as scales."""
+    names = w.q["representative"].get("categories", {}).get(margin, {})
+    if isinstance(names, Mapping):
+        return str(names.get(value, value))
+    return str(names).format(value=value)
 
 
 def _population_weighted(w: _Words) -> str:
@@ -587,10 +623,19 @@ def _population_weighted(w: _Words) -> str:
     main = {h["id"]: h["verdict"] for h in w.r["hypotheses"]}
     changed = sorted({x["hypothesis"] for x in rows if x["verdict"] != main.get(x["hypothesis"])})
     q = w.q["representative"]
-    spec = rows[0]["specification"]
+    words = {
+        "spec": rows[0]["specification"],
+        "margins": w.join([w.label(m) for m in rows[0]["weighting"]["margins"]]),
+        "tested": ", ".join(sorted({x["hypothesis"] for x in rows}, key=_hypothesis_order)),
+    }
     if changed:
-        return str(q["weighted_changed"]).format(spec=spec, ids=", ".join(changed))
-    return str(q["weighted_same"]).format(spec=spec)
+        return str(q["weighted_changed"]).format(ids=", ".join(changed), **words)
+    return str(q["weighted_same"]).format(**words)
+
+
+def _hypothesis_order(hid: str) -> tuple[int, str]:
+    digits = "".join(c for c in hid if c.isdigit())
+    return (int(digits) if digits else 0, hid)
 
 
 def _privacy(w: _Words) -> Answer:

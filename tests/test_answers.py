@@ -115,9 +115,16 @@ def test_a_confirmed_disadvantage_reads_as_one(results: dict[str, Any]) -> None:
 
 def test_harm_reads_as_harm(results: dict[str, Any]) -> None:
     h2 = next(h for h in results["hypotheses"] if h["id"] == "H2")
-    h2.update(verdict="not_met", harm=True)
+    h2.update(verdict="not_met", harm=True, p_adjusted=1.0)
+    h2["criterion_tests"]["harm"] = 0.0004
     text = next(f for f in _answers(results)["questionnaire"].findings if f.startswith("H2 "))
     assert "nadelig" in text
+    # the technical summary explains the one-sided p of 1 beside it with the harm test's p
+    report = render(results, "nl", "md", "cmd")  # type: ignore[arg-type]
+    line = next(x for x in report.splitlines() if x.startswith("- H2:") and "95%-interval" in x)
+    assert "gecorrigeerde p 1,000" in line
+    assert "toets in de nadelige richting: gecorrigeerde p < 0,001" in line
+    assert "toetst de gehoopte richting en is daarom bijna 1" in report
 
 
 def test_a_group_the_plan_does_not_test_is_named(results: dict[str, Any]) -> None:
@@ -133,6 +140,17 @@ def test_the_bundle_of_interventions_is_said_to_be_inseparable(results: dict[str
     # the share of pilot vacancies that applied all three, from the fidelity diagnostics
     share = results["diagnostics"]["fidelity"]["all_present"]["arms"]["pilot"]
     assert f"{100 * share['share_all_applied']:.1f}%".replace(".", ",") in text
+    # a count of every pilot vacancy: its numbers, and that it has no margin
+    assert f"{share['n_all_applied']} van de {share['n_vacancies']} pilotvacatures" in text
+    assert "geen steekproef" in text
+
+
+def test_workshop_attendance_gives_its_counts(results: dict[str, Any]) -> None:
+    text = _text(_answers(results)["interview"])
+    years = results["evidence"]["committee_training"]["overall"]
+    for y in (years[0], years[-1]):
+        assert f"({y['members_trained']} van {y['members_required']})" in text
+    assert "geen onzekerheidsmarge" in text
 
 
 def test_interview_reliability_is_given_per_arm(results: dict[str, Any]) -> None:
@@ -215,11 +233,26 @@ def test_weighting_to_all_vacancies_is_reported_with_its_effect(results: dict[st
     """R7 weights the arms to all vacancies of the period: the answer says whether a verdict
     changes, and names it when one does."""
     text = _text(_answers(results)["representative"])
-    assert "(analyse R7) verandert geen enkel oordeel" in text
+    assert "Volgens analyse R7 (voor H1, H2, H3)" in text
+    assert "naar departement, functiefamilie en salarisschaal" in text
+    assert "verandert geen oordeel" in text
     r7 = next(x for x in results["robustness"] if x["specification"] == "R7")
     r7["verdict"] = "not_met" if r7["verdict"] != "not_met" else "met"
     changed = _answers(results)["representative"].short
-    assert f"(analyse R7) verandert het oordeel bij {r7['hypothesis']}" in changed
+    assert f"verandert het oordeel bij {r7['hypothesis']}:" in changed
+
+
+def test_an_under_represented_department_is_named_and_read(results: dict[str, Any]) -> None:
+    """The department furthest from all vacancies of the period is named in words, not by
+    its code, and the answer says what fewer of its vacancies means for the results."""
+    text = _text(_answers(results)["representative"])
+    margins = results["evidence"]["representativeness"]["margins"]
+    department = next(m for m in margins if m["margin"] == "department")
+    pilot = next(a for a in department["arms"] if a["arm"] == "pilot")
+    widest = max(pilot["categories"], key=lambda c: abs(c["standardised_difference"]))
+    assert widest["category"] == "DEF" and widest["share"] < widest["population_share"]
+    assert "het meest af bij Defensie" in text and " DEF" not in text
+    assert "Over Defensie, met naar verhouding weinig pilotvacatures, zeggen ze minder" in text
 
 
 def test_reliability_comes_with_its_interval(results: dict[str, Any]) -> None:
