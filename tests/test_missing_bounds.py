@@ -271,7 +271,8 @@ def test_tipping_share_of_a_pool_share_by_hand(plan: AnalysisPlan) -> None:
     pilot += [("pilot", None, True)] * 20
     h = hypothesis("pool_share", arm="pilot", criterion={"min_effect": 0.05})
     got = manski_bounds(frame(control + pilot), plan, h)
-    assert got is not None and got["depends_on_missing"] is True
+    assert got is not None
+    assert got["depends_on_missing"] is True
     assert got["tipping_share"] == pytest.approx(math.ceil(8 / 21 * 1000) / 1000)
 
 
@@ -287,11 +288,13 @@ def test_tipping_share_of_a_stage_gap_by_hand(plan: AnalysisPlan) -> None:
     h = hypothesis("stage_gap", arm="control", alternative="less", criterion={"min_effect": -0.1})
     got = manski_bounds(frame(rows), plan, h)
     assert got is not None
-    assert got["depends_on_missing"] is False and got["tipping_share"] is None
+    assert got["depends_on_missing"] is False
+    assert got["tipping_share"] is None
     # with a stricter criterion, at most -0.2: (5s-10)/(40+5s) > -0.2 from s > 2/6
     strict = hypothesis(
         "stage_gap", arm="control", alternative="less", criterion={"min_effect": -0.2}
     )
     got = manski_bounds(frame(rows), plan, strict)
-    assert got is not None and got["depends_on_missing"] is True
+    assert got is not None
+    assert got["depends_on_missing"] is True
     assert got["tipping_share"] == pytest.approx(math.ceil(2 / 6 * 1000) / 1000)
