@@ -328,6 +328,7 @@ def render(
     env.filters["reason"] = reasons
     env.globals["answers"] = lambda r: answers(r, messages, formatter, reasons)
     env.filters["estimator"] = lambda name: messages.get("estimators", {}).get(name, name)
+    env.globals["glossary"] = lambda texts: glossary(messages, texts)
     env.globals["evidence_figures"] = EVIDENCE_FIGURES
     css = (folder or templates_dir()) / "report.css"
     return env.get_template(f"{template}.{fmt}.j2").render(
@@ -338,6 +339,27 @@ def render(
         figures={f.name: f for f in figures},
         css=css.read_text(encoding="utf-8") if fmt == "html" else "",
     )
+
+
+TERM = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def glossary(messages: Mapping[str, Any], texts: Sequence[Any]) -> list[tuple[str, str]]:
+    """The technical names in texts the plan's authors wrote (its deviations), each with its
+    words in the report's language: estimators and the plan's own keys. The texts are shown
+    as written, since a locked plan's earlier entries cannot change."""
+    terms = {**messages.get("plan_terms", {}), **messages.get("estimators", {})}
+    words = " ".join(str(v) for text in texts for v in _strings(text))
+    found = set(TERM.findall(words))
+    return [(k, str(terms[k])) for k in sorted(terms) if k in found]
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, Mapping):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list | tuple):
+        return [s for v in value for s in _strings(v)]
+    return [value] if isinstance(value, str) else []
 
 
 def render_outputs(

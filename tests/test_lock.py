@@ -167,9 +167,11 @@ def test_registering_the_example_again_reproduces_its_committed_lock(plan_path: 
     committed = EXAMPLE_LOCK.read_bytes()
     entries = json.loads(committed)["entries"]
     full = EXAMPLE.read_text(encoding="utf-8")
+    # Deviation 7 corrected two earlier reasons and changed nothing else
+    corrected = full[: full.index("  - date: 2026-12-07\n    what: >-\n      Herstel van twee")]
     # Deviation 6 added R8 (response weights)
-    before_r8 = full[
-        : full.index("  - date: 2026-12-07\n    what: >-\n      Robuustheidsanalyse R8")
+    before_r8 = corrected[
+        : corrected.index("  - date: 2026-12-07\n    what: >-\n      Robuustheidsanalyse R8")
     ]
     before_r8 = (
         before_r8[: before_r8.index("  - id: R8\n")]
@@ -203,7 +205,7 @@ def test_registering_the_example_again_reproduces_its_committed_lock(plan_path: 
     # added it, on the date the committed lock records; amend it with the diagnosis
     # (deviation 1); then with the other evidence (deviation 2); then with decided_by
     # (deviation 3); then with H9-H12 (deviation 4); then with R3 and R4 renamed (5);
-    # then with R8 (6).
+    # then with R8 (6); then with the correction (7).
     evidence_start = base.index("  - id: R6\n")
     evidence_end = base.index("randomisation_inference:")
     second_deviation = base.index("  - date: 2026-12-03\n    what: >-\n      Overig bewijs")
@@ -216,6 +218,7 @@ def test_registering_the_example_again_reproduces_its_committed_lock(plan_path: 
         base,
         with_disadvantage,
         before_r8,
+        corrected,
         full,
     ]
     for text, entry in zip(steps, entries, strict=True):

@@ -101,6 +101,10 @@ PACKAGES = ("pingouin", "statsmodels", "linearmodels", "scipy", "numpy", "pandas
 APPENDIX = {"nl": "Bijlage: reproduceerbaarheid", "en": "Appendix: reproducibility"}
 ESTIMATOR_IDS = frozenset(e for names in ESTIMATORS_BY_KIND.values() for e in names)
 PLAN_TEXT = "Planwoord"
+GLOSSARY = {
+    "nl": "Technische namen in deze vermeldingen:",
+    "en": "Technical names in these entries:",
+}
 
 
 def _neutral(results: dict[str, Any]) -> dict[str, Any]:
@@ -247,3 +251,18 @@ def test_markdown_and_html_carry_the_same_sections(
         html = render(results, lang, "html", "cmd")  # type: ignore[arg-type]
         assert _headings_md(md) == _headings_html(html)
         assert len(_headings_md(md)) > 30
+
+
+@pytest.mark.parametrize("lang", ["nl", "en"])
+def test_every_technical_name_in_the_plans_own_entries_is_explained(lang: str) -> None:
+    """The plan's deviations are shown as written (a locked entry cannot change), so every
+    identifier in them (a word with an underscore, or a key of the plan) gets words beside it."""
+    results = json.loads(EXAMPLE.read_text("utf-8"))
+    results["software"] = {"pilot_eval": "x"}
+    report = render(results, lang, "md", "pilot-eval run")  # type: ignore[arg-type]
+    words = " ".join(d["what"] + " " + d["why"] for d in results["plan"]["deviations"])
+    identifiers = set(re.findall(r"\b[a-z]+(?:_[a-z0-9]+)+\b", words))
+    assert {"decided_by", "lpm_cr2", "interview_quality"} <= identifiers
+    glossary = next(x for x in report.splitlines() if x.startswith(GLOSSARY[lang]))
+    for name in identifiers | {"bound", "disadvantage", "diagnosis", "survey"}:
+        assert f"`{name}`: " in glossary, name
