@@ -255,6 +255,13 @@ class _Words:
             text += " " + str(self.q["who_stage"]).format(to=self.m["stages"][h["stage"]["to"]])
         return text
 
+    def reached(self, h: Mapping[str, Any], arms: Sequence[str]) -> int | None:
+        """How many applications of ``arms`` reached the first stage of ``h`` (all
+        applications for a pool share); None where a count is withheld."""
+        stage = (h.get("stage") or {}).get("from", STAGES[0])
+        counts = [self.r["descriptives"]["arms"][a]["reached"].get(stage) for a in arms]
+        return None if None in counts else sum(counts)
+
     def _missing(self, h: Mapping[str, Any], missing: Mapping[str, Any]) -> str:
         """How much the missing answers could move the comparison: how many of those who
         did not answer would have to turn out against the conclusion to overturn it, and
@@ -268,6 +275,7 @@ class _Words:
         if not counts or None in counts:
             return str(self.q["fragile"]["missing_range"]).format(**ends)
         n, tipping = sum(counts), missing.get("tipping_share")
+        ends["total"] = self.count(self.reached(h, list(missing["missing"])))
         if tipping is not None and self.firm(h):
             return str(self.q["fragile"]["missing_tipping"]).format(
                 n=self.count(n),
@@ -434,6 +442,7 @@ def _disadvantage(w: _Words) -> Answer:
         str(q_open_item).format(
             who=w.who(h),
             worst=w.amount(h["disadvantage_not_ruled_out"], h["decision"]["scale"]),
+            margin=w.amount(h["criterion"]["margin"], h["decision"]["scale"]),
             id=h["id"],
         )
         for h in asked

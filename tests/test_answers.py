@@ -225,7 +225,7 @@ def test_fragility_from_missing_answers_says_how_many_and_how_far(
     missing = h2["missing_data"]
     text = next(f for f in _answers(results)["questionnaire"].findings if f.startswith("H2 "))
     n = sum(missing["missing"].values())
-    assert f"{n:,} sollicitanten beantwoordden".replace(",", ".") in text
+    assert f"{n:,} van de ".replace(",", ".") in text
     low, high = (f"{100 * missing[k]:.1f}".replace(".", ",") for k in ("lower", "upper"))
     assert f"tussen {low} en {high} procentpunt" in text
 
@@ -276,6 +276,11 @@ def test_a_fragile_conclusion_says_how_many_answers_would_overturn_it(
     k = math.ceil(missing["tipping_share"] * n)
     text = next(f for f in _answers(results)["questionnaire"].findings if f.startswith("H2 "))
     assert f"slaat al om als {k:,} van hen".replace(",", ".") in text
+    # out of how many: the applications of both arms (H2 starts at the application)
+    total = sum(
+        results["descriptives"]["arms"][a]["reached"]["applied"] for a in missing["missing"]
+    )
+    assert f"{n:,} van de {total:,} sollicitanten".replace(",", ".") in text
     assert "kwetsbaar" in text
 
 
