@@ -44,7 +44,7 @@ test-lowest:
 
 # Regenerate the plan's JSON Schema and docs/plan-reference.md after changing plan.py.
 schema: $(STAMP)
-	$(BIN)/python -m pilot_eval.schema_docs
+	$(BIN)/python -m pilot_eval.reference
 
 clean:
 	rm -rf $(VENV) $(OUT) build dist

@@ -101,10 +101,10 @@ def simulated(work: Path, vacancies: int, optional: bool = False) -> Path:
 
 def gap_sample(folder: Path) -> tuple[Any, Any, Any]:
     """Plan, context and comparison sample of H2 (gap_difference, applied -> invited)."""
-    from pilot_eval.bundle import load_bundle
-    from pilot_eval.estimators import Context
-    from pilot_eval.plan import load_plan
-    from pilot_eval.prepare import analysis_frame, comparison_sample
+    from pilot_eval.analysis.estimators import Context
+    from pilot_eval.data.bundle import load_bundle
+    from pilot_eval.data.frame import analysis_frame, comparison_sample
+    from pilot_eval.plan.model import load_plan
 
     plan = load_plan(PLAN).plan
     frame = analysis_frame(load_bundle(folder, plan), plan)
@@ -114,7 +114,7 @@ def gap_sample(folder: Path) -> tuple[Any, Any, Any]:
 
 def fresh(sample: Any) -> Any:
     """The same sample without its cached cell counts, so that counting is timed too."""
-    from pilot_eval.prepare import ComparisonSample
+    from pilot_eval.data.frame import ComparisonSample
 
     return ComparisonSample(sample.frame, sample.exclusions, sample.n_total)
 
@@ -230,7 +230,7 @@ def main() -> int:
     print(f"machine: {machine()}\n", flush=True)
 
     # 1-2: in-process, 2,000 vacancies
-    from pilot_eval.estimators import estimate
+    from pilot_eval.analysis.estimators import estimate
 
     plan, ctx, sample = gap_sample(simulated(args.work, 2_000))
     n_app, n_vac = len(sample.frame), sample.cells.n_vacancies

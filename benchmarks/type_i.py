@@ -1,7 +1,7 @@
 """Cost and result of calibrating the deciding tests at 20 vacancies.
 
 Runs ``pilot-eval diagnose benchmarks/plans/type-i-20.yaml --simulate --vacancies 20`` as a
-separate process (the run the slow test ``tests/test_type_i.py`` makes in-process), times
+separate process (the run the slow test ``tests/design/test_type_i.py`` makes in-process), times
 it, and prints each deciding test's type-I error over both scenarios (both without effect)
 with its Monte Carlo standard error. From the repository root:
 

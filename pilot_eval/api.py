@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pilot_eval.tolerance import DEFAULT_TOLERANCE
+from pilot_eval.review.tolerance import DEFAULT_TOLERANCE
 
 if TYPE_CHECKING:
-    from pilot_eval.bundle import Bundle
-    from pilot_eval.plan import LoadedPlan
-    from pilot_eval.verification import Verification
+    from pilot_eval.data.bundle import Bundle
+    from pilot_eval.plan.model import LoadedPlan
+    from pilot_eval.review.verify import Verification
 
 PathLike = str | Path
 
@@ -81,9 +81,9 @@ def validate(plan: PathLike, data: PathLike) -> Validation:
     PilotEvalError
         With every problem of the plan, or of the bundle, at once.
     """
-    from pilot_eval.bundle import load_bundle
-    from pilot_eval.plan import load_plan
-    from pilot_eval.summary import bundle_summary
+    from pilot_eval.data.bundle import load_bundle
+    from pilot_eval.data.summary import bundle_summary
+    from pilot_eval.plan.model import load_plan
 
     loaded = load_plan(Path(plan))
     bundle = load_bundle(Path(data), loaded.plan)
@@ -118,7 +118,7 @@ def run_plan(
         Also write the PDF report. When WeasyPrint or its system libraries are missing, the
         PDF is skipped and :attr:`RunOutcome.pdf_skipped` says why; the rest is written.
     register:
-        The plan's release register (:mod:`pilot_eval.releases`): the run is refused when
+        The plan's release register (:mod:`pilot_eval.privacy.releases`): the run is refused when
         its applications differ from an earlier release by fewer than ``min_cell``, and
         recorded there once written.
 
@@ -130,17 +130,22 @@ def run_plan(
     ValueError
         On a language other than ``nl`` or ``en``.
     """
-    from pilot_eval.outputs import (
+    from pilot_eval.analysis.results import dumps
+    from pilot_eval.pipeline.outputs import (
         check_destination,
         manifest,
         relative,
         staged_folder,
         write_files,
     )
-    from pilot_eval.releases import guard
-    from pilot_eval.report import pdf_unavailable, render_outputs, templates_dir
-    from pilot_eval.results import dumps
-    from pilot_eval.runner import evaluate, input_hashes, output_software_versions, prepare_inputs
+    from pilot_eval.pipeline.run import (
+        evaluate,
+        input_hashes,
+        output_software_versions,
+        prepare_inputs,
+    )
+    from pilot_eval.privacy.releases import guard
+    from pilot_eval.report.render import pdf_unavailable, render_outputs, templates_dir
 
     if lang not in ("nl", "en"):
         raise ValueError(f"lang must be 'nl' or 'en', not {lang!r}")
@@ -151,7 +156,9 @@ def run_plan(
     )
     templates_dir()  # a folder of one's own templates that lacks one: before the work too
     inputs = prepare_inputs(plan_path, data_dir, exploratory)
-    record = guard(None if register is None else Path(register), "report", inputs)
+    record = guard(
+        None if register is None else Path(register), "report", inputs.loaded, inputs.bundle
+    )
     results = evaluate(inputs)
     command = ["pilot-eval", "run", relative(plan_path), "--data", relative(data_dir)]
     command += ["--out", relative(out_dir), "--lang", lang]
@@ -186,9 +193,9 @@ def verify(out: PathLike, tolerance: float = DEFAULT_TOLERANCE) -> Verification:
     """Re-run what produced ``out`` from its manifest and compare (``pilot-eval verify``).
 
     ``tolerance`` is the relative tolerance within which floats count as the same when
-    results.json is not byte-identical (:mod:`pilot_eval.tolerance`; default 1e-9, 0 asks for
+    results.json is not byte-identical (:mod:`pilot_eval.review.tolerance`; default 1e-9, 0 asks for
     equal numbers). The returned record says what differs; its
-    :attr:`~pilot_eval.verification.Verification.exit_code` is the command's exit status (0
+    :attr:`~pilot_eval.review.verify.Verification.exit_code` is the command's exit status (0
     same, 1 differs).
 
     Raises
@@ -198,7 +205,7 @@ def verify(out: PathLike, tolerance: float = DEFAULT_TOLERANCE) -> Verification:
     ValueError
         When ``tolerance`` is negative.
     """
-    from pilot_eval.verification import verify as run_verification
+    from pilot_eval.review.verify import verify as run_verification
 
     return run_verification(Path(out), tolerance)
 

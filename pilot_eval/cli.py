@@ -18,7 +18,7 @@ import click
 
 from pilot_eval import __version__
 from pilot_eval.errors import PilotEvalError
-from pilot_eval.tolerance import DEFAULT_TOLERANCE
+from pilot_eval.review.tolerance import DEFAULT_TOLERANCE
 
 EXIT_PROBLEM = 2
 EXIT_INTERNAL = 3
@@ -61,8 +61,8 @@ def validate(plan: Path, data_dir: Path) -> None:
 )
 def lock(plan: Path, on: dt.datetime | None) -> None:
     """Register PLAN in its lock file, or record an amendment after a new deviation."""
-    from pilot_eval.lock import lock_plan
-    from pilot_eval.plan import load_plan
+    from pilot_eval.plan.lock import lock_plan
+    from pilot_eval.plan.model import load_plan
 
     loaded = load_plan(plan)
     history, what = lock_plan(loaded, on.date() if on else dt.date.today())
@@ -108,8 +108,8 @@ def power(
     all_families: bool,
 ) -> None:
     """Minimum detectable effect per hypothesis of PLAN at 80% power, before the data."""
-    from pilot_eval.plan import load_plan
-    from pilot_eval.power import PowerSettings, power_table
+    from pilot_eval.design.power import PowerSettings, power_table
+    from pilot_eval.plan.model import load_plan
 
     loaded = load_plan(plan)
     settings = PowerSettings(
@@ -171,8 +171,8 @@ def simulate(
     force: bool,
 ) -> None:
     """Write a synthetic data bundle with known true effects (truth.json)."""
-    from pilot_eval.outputs import staged_folder
-    from pilot_eval.simulate import simulate_bundle, write_bundle
+    from pilot_eval.design.simulate import simulate_bundle, write_bundle
+    from pilot_eval.pipeline.outputs import staged_folder
 
     bundle = simulate_bundle(
         seed=seed,
@@ -275,7 +275,7 @@ def verify(out: Path, tolerance: float) -> int:
 def bundle_command(out: Path, to: Path, without_data: bool) -> None:
     """Pack plan, lock, data and the output folder OUT into one zip for a reviewer, who
     unpacks it and runs 'pilot-eval verify OUT' there."""
-    from pilot_eval.reviewer import bundle
+    from pilot_eval.review.archive import bundle
 
     names = bundle(out, to, with_data=not without_data)
     click.echo(f"Wrote {to} with {len(names)} files.")
@@ -328,7 +328,7 @@ def diagnose(
 ) -> None:
     """Diagnose PLAN's design by simulation: power, bias, RMSE, coverage, type-I and type-S
     error and exaggeration per hypothesis, under the plan's declared effects and under none."""
-    from pilot_eval.diagnose import run_diagnosis
+    from pilot_eval.pipeline.diagnose import run_diagnosis
 
     if (data_dir is None) == (not synthetic):
         raise click.UsageError("give either --data DIR or --simulate")
@@ -387,8 +387,8 @@ def export_open_data(
     """Write anonymised microdata of the bundle that pass disclosure control (new ids, no
     free text, every combination of quasi-identifiers at least k times), with a report of
     what was recoded and suppressed and of the plan's results on the open data."""
-    from pilot_eval.export import export_open_data as export
-    from pilot_eval.report import Formatter
+    from pilot_eval.pipeline.export import export_open_data as export
+    from pilot_eval.report.render import Formatter
 
     shown = Formatter(lang="en", min_cell=1).count  # a hidden count (None) as "×"
 

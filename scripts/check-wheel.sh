@@ -19,9 +19,9 @@ wheel="$(ls "$work"/dist/pilot_eval-*.whl)"
 # the listing goes to a file first: `grep -q` on a pipe stops reading at its first match,
 # and under pipefail the writer's broken pipe would fail the check at random
 "$python" -m zipfile -l "$wheel" | awk 'NR > 1 {print $1}' >"$work/wheel-files"
-for member in pilot_eval/evidence/__init__.py pilot_eval/estimators/__init__.py \
-  pilot_eval/templates/report.html.j2 pilot_eval/templates/i18n/nl.yaml \
-  pilot_eval/templates/report.css pilot_eval/formats/plan.schema.json pilot_eval/py.typed; do
+for member in pilot_eval/analysis/evidence/__init__.py pilot_eval/analysis/estimators/__init__.py \
+  pilot_eval/report/templates/report.html.j2 pilot_eval/report/templates/i18n/nl.yaml \
+  pilot_eval/report/templates/report.css pilot_eval/formats/plan.schema.json pilot_eval/py.typed; do
   grep -qxF "$member" "$work/wheel-files" ||
     { echo "wheel-check: $member is missing from $(basename "$wheel")"; exit 1; }
 done

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pilot_eval.plan import AnalysisPlan, load_plan
-from pilot_eval.report import pdf_unavailable
+from pilot_eval.plan.model import AnalysisPlan, load_plan
+from pilot_eval.report.render import pdf_unavailable
 
 PDF_MISSING = pdf_unavailable()
 """Why this machine cannot make the PDF report (WeasyPrint or Pango missing), or None."""

@@ -1,5 +1,5 @@
 """Comparing pinned JSON results within a tolerance: numbers may differ in their last
-digits across CPUs, nothing else may differ (:mod:`pilot_eval.tolerance`).
+digits across CPUs, nothing else may differ (:mod:`pilot_eval.review.tolerance`).
 
 A failure lists every value that differs, with both values and their relative difference.
 Byte-identity on one machine is tested apart (two runs, compared).
@@ -14,7 +14,12 @@ from typing import Any
 
 import pytest
 
-from pilot_eval.tolerance import ABSOLUTE_TOLERANCE, differences
+from pilot_eval.review.tolerance import ABSOLUTE_TOLERANCE, differences
+
+EXAMPLE_RESULTS = (
+    Path(__file__).resolve().parent / "pipeline" / "test_example_results" / "example_results.json"
+)
+"""The pinned results of the example plan on the synthetic bundle (``test_example_results``)."""
 
 RTOL = 1e-7
 """Relative tolerance of pinned numbers: far above floating-point noise (1e-12 to 1e-10

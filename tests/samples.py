@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pilot_eval.prepare import ComparisonSample
+from pilot_eval.data.frame import ComparisonSample
 
 Table = tuple[str, int, int, int, int]
 """(vacancy, focal passed, focal total, reference passed, reference total)."""

@@ -190,10 +190,10 @@ def test_run_without_weasyprint_skips_the_pdf_and_succeeds(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import pilot_eval.report
+    import pilot_eval.report.render
 
     reason = "WeasyPrint is not installed; install it with: pip install 'pilot-eval[pdf]'"
-    monkeypatch.setattr(pilot_eval.report, "pdf_unavailable", lambda: reason)
+    monkeypatch.setattr(pilot_eval.report.render, "pdf_unavailable", lambda: reason)
     out_dir = tmp_path / "out"
     args = _run_args(plan_dir, bundle_dir, out_dir)
     code, _out, err = run_cli(args, capsys)
@@ -249,13 +249,13 @@ def test_templates_of_ones_own_that_lack_a_file_exit_2_before_the_work(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import pilot_eval.runner
+    import pilot_eval.pipeline.run
 
     own = tmp_path / "house-style"
     own.mkdir()
     (own / "report.md.j2").write_text("{{ r }}", encoding="utf-8")
     monkeypatch.setenv("PILOT_EVAL_TEMPLATES", str(own))
-    monkeypatch.setattr(pilot_eval.runner, "evaluate", lambda _: pytest.fail("evaluated"))
+    monkeypatch.setattr(pilot_eval.pipeline.run, "evaluate", lambda _: pytest.fail("evaluated"))
     out_dir = tmp_path / "out"
     code, _, err = run_cli(_run_args(plan_dir, bundle_dir, out_dir), capsys)
     assert code == 2, err
@@ -273,12 +273,12 @@ def test_an_output_folder_that_cannot_be_written_exits_2(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import pilot_eval.outputs
+    import pilot_eval.pipeline.outputs
 
     def full(*_: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(pilot_eval.outputs, "write_files", full)
+    monkeypatch.setattr(pilot_eval.pipeline.outputs, "write_files", full)
     out_dir = tmp_path / "out"
     code, _, err = run_cli(_run_args(plan_dir, bundle_dir, out_dir), capsys)
     assert code == 2, err
@@ -295,12 +295,12 @@ def test_internal_error_exits_3_without_traceback(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import pilot_eval.runner
+    import pilot_eval.pipeline.run
 
     def broken(*_: object) -> None:
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setattr(pilot_eval.runner, "evaluate", broken)
+    monkeypatch.setattr(pilot_eval.pipeline.run, "evaluate", broken)
     monkeypatch.delenv("PILOT_EVAL_DEBUG", raising=False)
     out_dir = tmp_path / "out"
     args = _run_args(plan_dir, bundle_dir, out_dir)

@@ -37,7 +37,7 @@ def test_every_option_of_a_command_is_in_its_readme_row(name: str) -> None:
 
 def test_environment_variables_are_in_the_readme() -> None:
     from pilot_eval.cli import DEBUG_VARIABLE
-    from pilot_eval.report import TEMPLATES_VARIABLE
+    from pilot_eval.report.render import TEMPLATES_VARIABLE
 
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     for variable in (DEBUG_VARIABLE, TEMPLATES_VARIABLE):

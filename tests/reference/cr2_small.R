@@ -1,4 +1,4 @@
-# Reference values for tests/test_cr2.py, computed once with R (Debian r-base-core 4.2,
+# Reference values for tests/analysis/test_cr2.py, computed once with R (Debian r-base-core 4.2,
 # r-cran-estimatr 1.0). Run: Rscript tests/reference/cr2_small.R
 suppressMessages({library(estimatr)})
 d <- read.csv("tests/reference/lpm_small.csv")

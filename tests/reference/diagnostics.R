@@ -1,4 +1,4 @@
-# Reference values for tests/test_diagnostics.py, computed once with R (Debian r-base-core,
+# Reference values for tests/analysis/test_diagnostics.py, computed once with R (Debian r-base-core,
 # r-cran-sandwich). Run: Rscript tests/reference/diagnostics.R
 # The small bundle is spelled out here and in the test module (VACANCIES, APPLICATIONS).
 suppressMessages(library(sandwich))

@@ -1,4 +1,4 @@
-# Reference values for tests/test_evidence.py, computed once with R 4.2.2 (Debian
+# Reference values for tests/analysis/test_evidence.py, computed once with R 4.2.2 (Debian
 # r-cran-psych 2.2.9, r-cran-survey 4.1-1). Run: Rscript tests/reference/evidence.R
 # (from the repository root; part D writes tests/reference/survey_small.csv).
 suppressMessages({library(psych); library(survey)})

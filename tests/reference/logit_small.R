@@ -1,4 +1,4 @@
-# Reference values for tests/test_models.py, computed once with R (Debian r-base-core,
+# Reference values for tests/analysis/test_models.py, computed once with R (Debian r-base-core,
 # r-cran-sandwich). Run: Rscript tests/reference/logit_small.R
 suppressMessages(library(sandwich))
 d <- read.csv("tests/reference/lpm_small.csv")

@@ -1,4 +1,4 @@
-# Reference values for tests/test_linear.py, computed once with R (Debian r-base-core,
+# Reference values for tests/analysis/test_linear.py, computed once with R (Debian r-base-core,
 # r-cran-sandwich, r-cran-estimatr). Run: Rscript tests/reference/lpm_small.R
 suppressMessages({library(sandwich); library(estimatr)})
 d <- read.csv("tests/reference/lpm_small.csv")

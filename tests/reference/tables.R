@@ -1,4 +1,4 @@
-# Reference values for tests/test_tables.py, computed once with R (Debian r-base-core).
+# Reference values for tests/analysis/test_tables.py, computed once with R (Debian r-base-core).
 # Run: Rscript tests/reference/tables.R
 show <- function(label, x) cat(label, sprintf("%.15g", x), "\n")
 # Per vacancy a 2x2 table: rows focal, reference; columns passed, not passed.

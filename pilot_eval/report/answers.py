@@ -1,0 +1,727 @@
+"""Answers to the questions Parliament asked, in plain words, from results.json.
+
+The Eerste Kamer asked (18 June 2024) how the pilot is evaluated and by whom; whether the
+anonymous questionnaire gives a more diverse selection; whether groups (older applicants,
+applicants with a disability, women) are put at a disadvantage; whether the structured
+interview works as intended; how the pilot relates to the diversity of central government
+as a whole; how privacy is protected; and how certain the conclusions are. Each answer
+says what the results show, with the number, how uncertain it is, the verdict in words and
+what makes a conclusion fragile. No statistic is computed here: every number comes from
+results.json (the plain percentages of a transition are two of its published counts divided),
+every word from the catalogue's ``questions``.
+
+The three interventions are applied together, so the evaluation cannot separate them; what
+it can do is read each at the stage where it acts (the vacancy text: who applies; the
+questionnaire: the first selection; the structured interview: the choice after the
+interview), and the answers say so.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from pilot_eval.analysis.design_checks import STD_DIFF_THRESHOLD
+from pilot_eval.plan.model import BETWEEN_ARMS, STAGES
+
+FIRST_SELECTION = ("applied", "invited")
+"""The transition at which the anonymous questionnaire acts."""
+
+AFTER_INTERVIEW = STAGES.index("interviewed")
+"""Transitions from this stage on follow the structured interview."""
+
+GROUPS_ASKED_ABOUT = ("age_band", "disability", "gender")
+"""The columns of the groups the Senate named: older applicants, applicants with a
+disability, women."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One question and its answer: in one or two sentences (``short``, for the page that
+    answers every question), then paragraphs and one line per finding."""
+
+    key: str
+    question: str
+    short: str
+    paragraphs: tuple[str, ...]
+    findings: tuple[str, ...]
+
+
+class Formats(Protocol):
+    """How numbers and dates are written in the report's language (``report.Formatter``)."""
+
+    def num(self, value: float | None, digits: int = 3) -> str: ...
+
+    def count(self, value: int | None) -> str: ...
+
+    def pct(self, value: float | None) -> str: ...
+
+    def day(self, iso: str) -> str: ...
+
+
+class _Words:
+    """The catalogue and the number formats of one report."""
+
+    def __init__(
+        self,
+        results: Mapping[str, Any],
+        messages: Mapping[str, Any],
+        formats: Formats,
+        reason: Callable[[str | None], str | None],
+    ) -> None:
+        self.r = results
+        self.m = messages
+        self.q = messages["questions"]
+        self.num, self.count, self.pct, self.day = (
+            formats.num,
+            formats.count,
+            formats.pct,
+            formats.day,
+        )
+        self.reason = reason
+
+    def label(self, value: Any) -> str:
+        return str(self.m["labels"].get(str(value), value))
+
+    def labels(self, values: Sequence[Any]) -> str:
+        return "/".join(self.label(v) for v in values)
+
+    def join(self, items: Sequence[str]) -> str:
+        """Items as a list in words: "a, b en c"."""
+        if len(items) < 2:
+            return "".join(items)
+        return ", ".join(items[:-1]) + f" {self.q['and']} " + items[-1]
+
+    def unstated(self, value: str | None) -> str:
+        return value if value else str(self.q["not_in_plan"])
+
+    def with_interval(self, x: Mapping[str, Any]) -> str:
+        """A value with two decimals and, when it has one, its interval."""
+        text = self.num(x["value"], 2)
+        if x.get("ci_low") is not None and x.get("ci_high") is not None:
+            text += " " + str(self.q["between"]).format(
+                low=self.num(x["ci_low"], 2), high=self.num(x["ci_high"], 2)
+            )
+        return text
+
+    def amount(self, value: float | None, scale: str, unit: bool = True) -> str:
+        """A value of ``scale`` as the report's text gives it: a difference of rates in
+        percentage points (with the unit unless ``unit`` is false), others with two
+        decimals."""
+        if value is None:
+            return "–"
+        if scale == "difference":
+            text = self.num(value * 100, 1)
+            return f"{text} {self.m['summary']['points']}" if unit else text
+        return self.num(value, 2)
+
+    def what(self, h: Mapping[str, Any]) -> str:
+        """The comparison of a hypothesis in words (the catalogue's ``questions.what``)."""
+        group = self.r["plan"]["groups"][h["group"]]
+        arms = self.r["plan"]["design"]["arms"]
+        text = str(self.q["what"][h["kind"]])
+        words = {
+            "{focal}": self.labels(group["focal"]),
+            "{reference}": self.labels(group["reference"]),
+            "{arm}": self.label(h["arm"]),
+            "{ref_arm}": self.label(arms[0]),
+            "{score}": self.label(h["score"]) if h.get("score") else "",
+        }
+        if h.get("stage"):
+            words["{from}"] = str(self.m["stages"][h["stage"]["from"]])
+            words["{to}"] = str(self.m["stages"][h["stage"]["to"]])
+        for key, value in words.items():
+            text = text.replace(key, value)
+        return text
+
+    def rate(self, group: str, arm: str, side: str, stage: Mapping[str, str]) -> float | None:
+        """The published share of a side of ``group`` in ``arm`` that went from one stage to
+        the next (pooled over vacancies), or None where a count is not published."""
+        funnel = self.r["descriptives"]["funnel"].get(group, {}).get("arms", {})
+        reached = funnel.get(arm, {}).get("sides", {}).get(side, {}).get("reached", {})
+        before, after = reached.get(stage["from"]), reached.get(stage["to"])
+        if not before or after is None:
+            return None
+        return float(after) / float(before)
+
+    def rates(self, h: Mapping[str, Any]) -> str:
+        """For a transition: the plain percentages behind the comparison, per arm."""
+        if not h.get("stage") or h["kind"] not in ("gap_difference", "stage_gap"):
+            return ""
+        arms = self.r["plan"]["design"]["arms"]
+        shown = [arms[0], arms[-1]] if h["kind"] == "gap_difference" else [h["arm"]]
+        group = self.r["plan"]["groups"][h["group"]]
+        parts = []
+        for arm in shown:
+            focal = self.rate(h["group"], arm, "focal", h["stage"])
+            reference = self.rate(h["group"], arm, "reference", h["stage"])
+            if focal is None or reference is None:
+                return ""
+            parts.append(
+                str(self.q["rates_arm"]).format(
+                    arm=self.label(arm),
+                    focal=self.pct(focal),
+                    reference=self.pct(reference),
+                    focal_group=self.labels(group["focal"]),
+                    reference_group=self.labels(group["reference"]),
+                )
+            )
+        return str(self.q["rates"]).format(
+            to=self.m["stages"][h["stage"]["to"]], arms="; ".join(parts)
+        )
+
+    def caveats(self, h: Mapping[str, Any]) -> list[str]:
+        """What could change what is said about ``h``, in words: a pre-registered analysis
+        with another verdict, tests that disagree, missing answers, selection at a later
+        stage."""
+        out = []
+        found = {
+            c["kind"]: c for c in self.r.get("contradictions", []) if c.get("hypothesis") == h["id"]
+        }
+        for kind in ("robustness_flip", "tests_disagree", "pooled_vs_stratified"):
+            if kind in found:
+                out.append(self._contradiction(kind, found[kind]))
+        missing = h.get("missing_data") or {}
+        if missing.get("depends_on_missing"):
+            out.append(self._missing(h, missing))
+        later = (h.get("later_stage") or {}).get("stratum_bounds") or {}
+        if later.get("depends_on_selection"):
+            out.append(str(self.q["fragile"]["selection"]))
+        return out
+
+    @staticmethod
+    def firm(h: Mapping[str, Any]) -> bool:
+        """Whether ``h`` has a conclusion that could be overturned: a verdict other than
+        "no conclusion" (which a caveat makes only less certain)."""
+        return h["decision"]["estimate"] is not None and h["verdict"] != "inconclusive"
+
+    def fragile(self, h: Mapping[str, Any]) -> list[str]:
+        """Why a conclusion about ``h`` is fragile, in words; empty without a conclusion."""
+        return self.caveats(h) if self.firm(h) else []
+
+    def _contradiction(self, kind: str, found: Mapping[str, Any]) -> str:
+        """A contradiction in words; a robustness reversal names the analysis."""
+        spec = found.get("specification")
+        if kind != "robustness_flip" or not spec:
+            return str(self.q["fragile"][kind])
+        described = next(
+            (
+                str(s.get("description") or "").rstrip(". ")
+                for s in self.r.get("robustness", [])
+                if s.get("specification") == spec and s.get("hypothesis") == found["hypothesis"]
+            ),
+            "",
+        )
+        return str(self.q["fragile"]["robustness_named"]).format(
+            spec=spec, description=described or spec
+        )
+
+    def brief(self, h: Mapping[str, Any]) -> str:
+        """A hypothesis in a few words: its number with interval and the verdict."""
+        d = h["decision"]
+        if d["estimate"] is None:
+            return f"{h['id']} {self.m['verdicts']['not_estimable']}"
+        word = str(self.m["verdicts"][h["verdict"]])
+        if h.get("harm"):
+            word = str(self.m["summary"]["harm_short"])
+        elif h.get("group_disadvantaged"):
+            word = str(self.m["summary"]["disadvantaged_short"])
+        unit = f" {self.m['summary']['points']}" if d["scale"] == "difference" else ""
+        text = str(self.q["brief"]).format(
+            id=h["id"],
+            estimate=self.amount(d["estimate"], d["scale"], unit=False),
+            low=self.amount(d["ci_low"], d["scale"], unit=False),
+            high=self.amount(d["ci_high"], d["scale"], unit=False),
+            unit=unit,
+            verdict=word,
+        )
+        return text + (f" ({self.q['fragile_short']})" if self.fragile(h) else "")
+
+    def briefs(self, rows: Sequence[Mapping[str, Any]], named: bool = False) -> str:
+        """Several hypotheses in a few words each; ``named`` puts what each compares first."""
+        if not rows:
+            return str(self.q["none"])
+        return "; ".join((f"{self.who(h)}: " if named else "") + self.brief(h) for h in rows)
+
+    def who(self, h: Mapping[str, Any]) -> str:
+        """Which group, against which, at which step: the short form of :meth:`what`."""
+        group = self.r["plan"]["groups"][h["group"]]
+        text = str(self.q["who"]).format(
+            focal=self.labels(group["focal"]), reference=self.labels(group["reference"])
+        )
+        if h.get("stage"):
+            text += " " + str(self.q["who_stage"]).format(to=self.m["stages"][h["stage"]["to"]])
+        return text
+
+    def reached(self, h: Mapping[str, Any], arms: Sequence[str]) -> int | None:
+        """How many applications of ``arms`` reached the first stage of ``h`` (all
+        applications for a pool share); None where a count is withheld."""
+        stage = (h.get("stage") or {}).get("from", STAGES[0])
+        counts = [self.r["descriptives"]["arms"][a]["reached"].get(stage) for a in arms]
+        return None if None in counts else sum(counts)
+
+    def _missing(self, h: Mapping[str, Any], missing: Mapping[str, Any]) -> str:
+        """How much the missing answers could move the comparison: how many of those who
+        did not answer would have to turn out against the conclusion to overturn it, and
+        the worst-case range; counts only when every count is published."""
+        scale = h["decision"]["scale"]
+        counts = list((missing.get("missing") or {}).values())
+        low, high = missing.get("lower"), missing.get("upper")
+        if low is None or high is None:
+            return str(self.q["fragile"]["missing"])
+        ends = {"low": self.amount(low, scale, unit=False), "high": self.amount(high, scale)}
+        if not counts or None in counts:
+            return str(self.q["fragile"]["missing_range"]).format(**ends)
+        n, tipping = sum(counts), missing.get("tipping_share")
+        ends["total"] = self.count(self.reached(h, list(missing["missing"])))
+        if tipping is not None and self.firm(h):
+            return str(self.q["fragile"]["missing_tipping"]).format(
+                n=self.count(n),
+                k=self.count(math.ceil(tipping * n)),
+                share=self.pct(tipping),
+                **ends,
+            )
+        return str(self.q["fragile"]["missing_counted"]).format(n=self.count(n), **ends)
+
+    def finding(self, h: Mapping[str, Any]) -> str:
+        """One hypothesis in a sentence: what, how much, how uncertain, the verdict."""
+        d = h["decision"]
+        head = f"{h['id']} · {self.what(h)}"
+        if d["estimate"] is None:
+            why = self.reason(d.get("reason") or h.get("reason")) or ""
+            return str(self.q["not_estimable"]).format(what=head, reason=why)
+        verdict = str(self.q["verdicts"][h["verdict"]])
+        if h["verdict"] == "inconclusive" and h.get("alternative") == "two-sided":
+            verdict = str(self.q["no_difference_shown"])
+        if h.get("harm"):
+            verdict = str(self.q["harm"])
+        elif h.get("group_disadvantaged"):
+            verdict = str(self.q["disadvantaged"])
+        elif h["verdict"] == "met" and h.get("min_effect_shown") is False:
+            verdict += " " + str(self.q["min_effect_not_shown"]).format(
+                m=self.amount(h["criterion"]["min_effect"], d["scale"])
+            )
+        text = str(self.q["finding"]).format(
+            what=head,
+            estimate=self.amount(d["estimate"], d["scale"]),
+            low=self.amount(d["ci_low"], d["scale"], unit=False),
+            high=self.amount(d["ci_high"], d["scale"], unit=False),
+            unit=f" {self.m['summary']['points']}" if d["scale"] == "difference" else "",
+            verdict=verdict,
+        )
+        if h["verdict"] == "inconclusive" and h.get("minimum_detectable_effect") is not None:
+            text += " " + str(self.q["too_small"]).format(
+                mde=self.amount(h["minimum_detectable_effect"], d["scale"])
+            )
+        rates = self.rates(h)
+        if rates:
+            text += " " + rates
+        reach = h.get("disadvantage_not_ruled_out")
+        if reach is not None and not h.get("harm"):
+            text += " " + str(self.q["not_ruled_out"]).format(worst=self.amount(reach, d["scale"]))
+        reasons = self.caveats(h)
+        if reasons:
+            intro = self.q["fragile_intro"] if self.firm(h) else self.q["caveat_intro"]
+            text += " " + str(intro) + " " + "; ".join(reasons) + "."
+        return text
+
+
+def _stage_index(h: Mapping[str, Any]) -> int | None:
+    return None if not h.get("stage") else STAGES.index(h["stage"]["from"])
+
+
+def _how(w: _Words) -> Answer:
+    plan = w.r["plan"]
+    ev = plan.get("evaluation") or {}
+    hypotheses = w.r["hypotheses"]
+    first_family = hypotheses[0]["family"] if hypotheses else None
+    primary = [h for h in hypotheses if h["family"] == first_family]
+    met = [h["id"] for h in primary if h["verdict"] == "met"]
+    entries = (plan.get("lock") or {}).get("entries", [])
+    amendments = [e for e in entries if e["kind"] != "registration"]
+    fragile = [h for h in met if w.fragile(next(x for x in primary if x["id"] == h))]
+    paragraphs = [
+        str(w.q["how"]["who"]).format(
+            evaluator=w.unstated(ev.get("evaluator")),
+            commissioner=w.unstated(ev.get("commissioner")),
+            independence=w.unstated(ev.get("independence")),
+        ),
+        str(w.q["how"]["plan"]).format(
+            date=w.day(plan["registered_on"]),
+            access=w.m["data_access"][plan["data_access_at_registration"]],
+            n=len(hypotheses),
+            amendments=len(amendments),
+            after=sum(e.get("data_access") == "outcome_data_seen" for e in amendments),
+        )
+        if plan.get("locked")
+        else str(w.q["how"]["not_locked"]),
+        str(w.q["how"]["success"]).format(success=w.unstated(ev.get("success"))),
+        str(w.q["how"]["primary"]).format(
+            ids=", ".join(h["id"] for h in primary),
+            met=", ".join(met) if met else str(w.q["none"]),
+            fragile=", ".join(fragile) if fragile else str(w.q["none"]),
+        ),
+    ]
+    short = str(w.q["how"]["short"]).format(
+        date=w.day(plan["registered_on"]),
+        amendments=len(amendments),
+        after=sum(e.get("data_access") == "outcome_data_seen" for e in amendments),
+        n=len(hypotheses),
+        met=len(met),
+        primary=len(primary),
+        fragile=", ".join(fragile) if fragile else str(w.q["none"]),
+        evaluator=w.unstated(ev.get("evaluator")),
+    )
+    return Answer("how", str(w.q["how"]["question"]), short, tuple(paragraphs), ())
+
+
+def _share_all_applied(w: _Words) -> dict[str, str]:
+    """How many of the pilot arm's vacancies applied all three interventions, of how many."""
+    arms = w.r["plan"]["design"]["arms"]
+    fidelity = (w.r.get("diagnostics") or {}).get("fidelity") or {}
+    arm = ((fidelity.get("all_present") or {}).get("arms") or {}).get(arms[-1], {})
+    return {
+        "share": w.pct(arm.get("share_all_applied")),
+        "k": w.count(arm.get("n_all_applied")),
+        "n": w.count(arm.get("n_vacancies")),
+    }
+
+
+def _questionnaire(w: _Words) -> Answer:
+    hypotheses = w.r["hypotheses"]
+    main_group = hypotheses[0]["group"] if hypotheses else None
+    pool = [h for h in hypotheses if h["kind"] == "pool_share" and h["group"] == main_group]
+    first = [
+        h
+        for h in hypotheses
+        if h.get("stage")
+        and (h["stage"]["from"], h["stage"]["to"]) == FIRST_SELECTION
+        and h["group"] == main_group
+    ]
+    scores = [h for h in hypotheses if h["kind"] == "score_gap" and h["group"] == main_group]
+    paragraphs = [
+        str(w.q["bundle"]).format(
+            arm=w.label(w.r["plan"]["design"]["arms"][-1]), **_share_all_applied(w)
+        ),
+        str(w.q["questionnaire"]["reading"]),
+    ]
+    findings = [w.finding(h) for h in (*pool, *first, *scores)]
+    if not first:
+        findings.append(str(w.q["questionnaire"]["untested"]))
+    between = [h for h in first if h["kind"] in BETWEEN_ARMS]
+    group = w.r["plan"]["groups"][main_group] if main_group else {"focal": [], "reference": []}
+    short = str(w.q["questionnaire"]["short"]).format(
+        pool=w.briefs(pool),
+        first=w.briefs(between),
+        focal=w.labels(group["focal"]),
+        reference=w.labels(group["reference"]),
+    )
+    question = str(w.q["questionnaire"]["question"])
+    return Answer("questionnaire", question, short, tuple(paragraphs), tuple(findings))
+
+
+def _disadvantage(w: _Words) -> Answer:
+    plan = w.r["plan"]
+    findings: list[str] = []
+    untested: list[str] = []
+    asked: list[Mapping[str, Any]] = []
+    for column in GROUPS_ASKED_ABOUT:
+        names = [g for g, x in plan["groups"].items() if x["column"] == column]
+        tested = [h for h in w.r["hypotheses"] if h["group"] in names]
+        if not tested:
+            untested.append(w.label(column))
+            findings.append(str(w.q["disadvantage"]["untested"]).format(group=w.label(column)))
+        findings += [w.finding(h) for h in tested]
+        asked += tested
+    harmed = [h for h in asked if h.get("harm") or h.get("group_disadvantaged")]
+    shown = [h["id"] for h in harmed]
+    q_open_item = w.q["disadvantage"]["open_item"]
+    open_ = [
+        str(q_open_item).format(
+            who=w.who(h),
+            worst=w.amount(h["disadvantage_not_ruled_out"], h["decision"]["scale"]),
+            margin=w.amount(h["criterion"]["margin"], h["decision"]["scale"]),
+            id=h["id"],
+        )
+        for h in asked
+        if h.get("disadvantage_not_ruled_out") is not None and h["id"] not in shown
+    ]
+    q = w.q["disadvantage"]
+    parts = [
+        str(q["short_shown"]).format(findings=w.briefs(harmed, named=True))
+        if harmed
+        else str(q["short_none"])
+    ]
+    if open_:
+        key = "short_open_also" if harmed else "short_open"
+        parts.append(str(q[key]).format(ids=", ".join(open_)))
+    if untested:
+        parts.append(str(q["short_untested"]).format(groups=", ".join(untested)))
+    paragraphs = (str(q["reading"]),)
+    return Answer("disadvantage", str(q["question"]), " ".join(parts), paragraphs, tuple(findings))
+
+
+def _interview(w: _Words) -> Answer:
+    after = [
+        h
+        for h in w.r["hypotheses"]
+        if (_stage_index(h) or 0) >= AFTER_INTERVIEW and h["kind"] in BETWEEN_ARMS
+    ]
+    paragraphs = [str(w.q["interview"]["reading"])]
+    quality = (w.r.get("evidence") or {}).get("interview_quality") or {}
+    reliability = quality.get("reliability") or {}
+    arms = w.r["plan"]["design"]["arms"]
+    if reliability and all(reliability.get(a, {}).get("value") is not None for a in arms):
+        paragraphs.append(
+            str(w.q["interview"]["reliability"]).format(
+                pilot=w.with_interval(reliability[arms[-1]]),
+                control=w.with_interval(reliability[arms[0]]),
+                arm=w.label(arms[-1]),
+                ref_arm=w.label(arms[0]),
+            )
+        )
+    else:
+        paragraphs.append(str(w.q["interview"]["no_ratings"]))
+    for gap in quality.get("gaps") or []:
+        per_arm, change = gap.get("per_arm") or {}, gap.get("difference_between_arms") or {}
+        ends = [per_arm.get(a, {}).get("estimate") for a in arms]
+        if None in ends or change.get("estimate") is None:
+            continue
+        group = w.r["plan"]["groups"][gap["group"]]
+        paragraphs.append(
+            str(w.q["interview"]["rating_gap"]).format(
+                focal=w.labels(group["focal"]),
+                reference=w.labels(group["reference"]),
+                ref_arm=w.label(arms[0]),
+                arm=w.label(arms[-1]),
+                before=w.num(ends[0], 2),
+                after=w.num(ends[-1], 2),
+                change=w.num(change["estimate"], 2),
+                low=w.num(change.get("ci_low"), 2),
+                high=w.num(change.get("ci_high"), 2),
+            )
+        )
+    training = (w.r.get("evidence") or {}).get("committee_training") or {}
+    overall = [y for y in training.get("overall", []) if y.get("compliance") is not None]
+    if overall:
+        first, last = overall[0], overall[-1]
+        paragraphs.append(
+            str(w.q["interview"]["workshop"]).format(
+                first_year=first["year"],
+                first=w.pct(first["compliance"]),
+                first_k=w.count(first["members_trained"]),
+                first_n=w.count(first["members_required"]),
+                last_year=last["year"],
+                last=w.pct(last["compliance"]),
+                last_k=w.count(last["members_trained"]),
+                last_n=w.count(last["members_required"]),
+                departments=len(training.get("departments", [])),
+            )
+        )
+    findings = [w.finding(h) for h in after]
+    if not after:
+        findings.append(str(w.q["interview"]["untested"]))
+    question = str(w.q["interview"]["question"])
+    after_text = str(w.q["interview"]["short"]).format(after=w.briefs(after, named=True))
+    short = paragraphs[1] + " " + after_text
+    return Answer("interview", question, short, tuple(paragraphs), tuple(findings))
+
+
+def _focal_share(w: _Words, group: str, arm: str) -> str:
+    spec = w.r["plan"]["groups"][group]
+    counts = w.r["descriptives"]["arms"][arm]["demographics"].get(spec["column"], {}).get("counts")
+    if not counts:
+        return "–"
+    known = [v for k, v in counts.items() if k != "not_reported"]
+    focal = [v for k, v in counts.items() if k in {str(x) for x in spec["focal"]}]
+    if any(v is None for v in (*known, *focal)) or not sum(known):
+        return str(w.q["hidden"])
+    return w.pct(sum(focal) / sum(known))
+
+
+def _representative(w: _Words) -> Answer:
+    plan = w.r["plan"]
+    arms = plan["design"]["arms"]
+    paragraphs: list[str] = []
+    margins = ((w.r.get("evidence") or {}).get("representativeness") or {}).get("margins") or []
+    fewer: list[str] = []
+    for margin in margins:
+        pilot = next((a for a in margin["arms"] if a["arm"] == arms[-1]), None)
+        if not pilot or not pilot.get("categories"):
+            continue
+        widest = max(pilot["categories"], key=lambda c: abs(c["standardised_difference"]))
+        if abs(widest["standardised_difference"]) <= STD_DIFF_THRESHOLD:
+            paragraphs.append(
+                str(w.q["representative"]["alike"]).format(
+                    margin=w.label(margin["margin"]), arm=w.label(arms[-1])
+                )
+            )
+            continue
+        paragraphs.append(
+            str(w.q["representative"]["margin"]).format(
+                margin=w.label(margin["margin"]),
+                category=_category(w, margin["margin"], widest["category"]),
+                share=w.pct(widest["share"]),
+                population=w.pct(widest["population_share"]),
+                arm=w.label(arms[-1]),
+            )
+        )
+        if widest["share"] < widest["population_share"]:
+            fewer.append(_category(w, margin["margin"], widest["category"]))
+    if not margins:
+        paragraphs.append(str(w.q["representative"]["no_population"]))
+    assignment = plan["design"]["assignment"]
+    paragraphs.insert(0, str(w.q["representative"]["assignment"][assignment]))
+    figures = (plan.get("evaluation") or {}).get("reference_figures") or []
+    findings = []
+    for f in figures:
+        pool = (
+            "; ".join(
+                str(w.q["representative"]["pool"]).format(
+                    arm=w.label(a), share=_focal_share(w, f["group"], a)
+                )
+                for a in arms
+            )
+            if f.get("group")
+            else ""
+        )
+        findings.append(
+            str(w.q["representative"]["figure"]).format(
+                what=f["what"], share=w.pct(f["share"]), source=f["source"], pool=pool
+            )
+        )
+    if not figures:
+        findings.append(str(w.q["representative"]["no_figures"]))
+    if fewer:
+        paragraphs.append(
+            str(w.q["representative"]["meaning"]).format(
+                categories=", ".join(fewer), arm=w.label(arms[-1])
+            )
+        )
+    weighted = _population_weighted(w)
+    if weighted:
+        paragraphs.append(weighted)
+    question = str(w.q["representative"]["question"])
+    short = " ".join(paragraphs[:2]) if len(paragraphs) > 1 else findings[0]
+    if weighted:
+        short += " " + weighted
+    return Answer("representative", question, short, tuple(paragraphs), tuple(findings))
+
+
+def _category(w: _Words, margin: str, value: str) -> str:
+    """A category of a margin of all vacancies in words: a department by its name where the
+    catalogue knows the abbreviation, a salary band as scales."""
+    names = w.q["representative"].get("categories", {}).get(margin, {})
+    if isinstance(names, Mapping):
+        return str(names.get(value, value))
+    return str(names).format(value=value)
+
+
+def _population_weighted(w: _Words) -> str:
+    """Whether weighting the arms to all vacancies of the period (a robustness specification
+    with population weights) changes a verdict."""
+    rows = [
+        x
+        for x in w.r.get("robustness", [])
+        if isinstance(x.get("weighting"), Mapping) and "margins" in x["weighting"]
+    ]
+    if not rows:
+        return ""
+    main = {h["id"]: h["verdict"] for h in w.r["hypotheses"]}
+    changed = sorted({x["hypothesis"] for x in rows if x["verdict"] != main.get(x["hypothesis"])})
+    q = w.q["representative"]
+    words = {
+        "spec": rows[0]["specification"],
+        "margins": w.join([w.label(m) for m in rows[0]["weighting"]["margins"]]),
+        "tested": ", ".join(sorted({x["hypothesis"] for x in rows}, key=_hypothesis_order)),
+    }
+    if changed:
+        return str(q["weighted_changed"]).format(ids=", ".join(changed), **words)
+    return str(q["weighted_same"]).format(**words)
+
+
+def _hypothesis_order(hid: str) -> tuple[int, str]:
+    digits = "".join(c for c in hid if c.isdigit())
+    return (int(digits) if digits else 0, hid)
+
+
+def _privacy(w: _Words) -> Answer:
+    plan = w.r["plan"]
+    ev = plan.get("evaluation") or {}
+    paragraphs = (
+        str(w.q["privacy"]["cells"]).format(
+            min_cell=plan["disclosure"]["min_cell"], hidden=w.count(w.r["suppressed_cells"])
+        ),
+        str(w.q["privacy"]["audit"]),
+        str(w.q["privacy"]["basis"]).format(
+            basis=w.unstated(ev.get("legal_basis")), dpia=w.unstated(ev.get("dpia"))
+        ),
+        str(w.q["privacy"]["data"]).format(k=plan["disclosure"]["k_anonymity"]),
+    )
+    return Answer("privacy", str(w.q["privacy"]["question"]), paragraphs[0], paragraphs, ())
+
+
+def _uncertainty(w: _Words) -> Answer:
+    arms = w.r["plan"]["design"]["arms"]
+    d = w.r["descriptives"]["arms"]
+    paragraphs = [
+        str(w.q["uncertainty"]["size"]).format(
+            arm=w.label(arms[-1]),
+            ref_arm=w.label(arms[0]),
+            n=w.count(d[arms[-1]]["n_vacancies"]),
+            n_ref=w.count(d[arms[0]]["n_vacancies"]),
+        )
+    ]
+    paragraphs.append(
+        str(w.q["uncertainty"]["contradictions"]).format(
+            n=len(w.r.get("contradictions", [])),
+            checks=len(w.r.get("contradiction_checks", [])),
+        )
+    )
+    inconclusive = [h["id"] for h in w.r["hypotheses"] if h["verdict"] == "inconclusive"]
+    if inconclusive:
+        paragraphs.append(
+            str(w.q["uncertainty"]["inconclusive"]).format(ids=", ".join(inconclusive))
+        )
+    findings = []
+    for h in w.r["hypotheses"]:
+        reasons = w.fragile(h)
+        if reasons:
+            findings.append(f"{h['id']}: " + "; ".join(reasons) + ".")
+    fragile = [h["id"] for h in w.r["hypotheses"] if w.fragile(h)]
+    if not findings:
+        findings.append(str(w.q["uncertainty"]["none_fragile"]))
+    less_certain = [h["id"] for h in w.r["hypotheses"] if not w.firm(h) and w.caveats(h)]
+    if less_certain:
+        paragraphs.append(
+            str(w.q["uncertainty"]["less_certain"]).format(ids=", ".join(less_certain))
+        )
+    short = str(w.q["uncertainty"]["short"]).format(
+        k=len(inconclusive),
+        n=len(w.r["hypotheses"]),
+        fragile=", ".join(fragile) if fragile else str(w.q["none"]),
+    )
+    question = str(w.q["uncertainty"]["question"])
+    return Answer("uncertainty", question, short, tuple(paragraphs), tuple(findings))
+
+
+def answers(
+    results: Mapping[str, Any],
+    messages: Mapping[str, Any],
+    formats: Formats,
+    reason: Callable[[str | None], str | None],
+) -> list[Answer]:
+    """The answers to Parliament's questions, in the order the Senate asked them, written
+    with ``formats`` and ``reason`` (a reason of results.json in the report's language)."""
+    w = _Words(results, messages, formats, reason)
+    return [
+        _how(w),
+        _questionnaire(w),
+        _disadvantage(w),
+        _interview(w),
+        _representative(w),
+        _privacy(w),
+        _uncertainty(w),
+    ]

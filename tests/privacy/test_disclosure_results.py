@@ -1,0 +1,88 @@
+"""No published count below the plan's minimum, in results.json or the report."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pilot_eval.cli import main
+from pilot_eval.privacy.withhold import protect_results
+
+PLAN_NAME = "breed-werven-2024.yaml"
+COUNT_KEYS = {"n", "count", "passed", "rows", "n_applications", "n_not_reported"}
+
+
+def _counts(node: Any, skip: frozenset[str] = frozenset({"plan", "software"})) -> list[int]:
+    found: list[int] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in skip:
+                continue
+            if key in COUNT_KEYS and isinstance(value, int) and not isinstance(value, bool):
+                found.append(value)
+            found += _counts(value, skip)
+    elif isinstance(node, list):
+        for item in node:
+            found += _counts(item, skip)
+    return found
+
+
+def test_protect_results_hides_small_counts_and_their_shares() -> None:
+    results: dict[str, Any] = {
+        "hypotheses": [
+            {
+                "n_applications": 8,
+                "exclusions": [{"reason": "r", "rows": 3}, {"reason": "s", "rows": 40}],
+                "estimates": {
+                    "e": {"details": {"focal": {"n": 9, "passed": 2, "rate": 2 / 9}}},
+                },
+            }
+        ],
+        "plan": {"n": 1},
+    }
+    hidden = protect_results(results, 10)
+    h = results["hypotheses"][0]
+    assert h["n_applications"] is None
+    assert [e["rows"] for e in h["exclusions"]] == [None, 40]
+    assert h["estimates"]["e"]["details"]["focal"] == {"n": None, "passed": None, "rate": None}
+    assert results["plan"] == {"n": 1}
+    assert hidden == 5
+
+
+def test_applications_off_support_are_counts_of_persons() -> None:
+    # the weighting summary beside a robustness row: 'rows' was hidden, this one was not
+    results: dict[str, Any] = {"robustness": [{"applications_off_support": 4, "rows": 4}]}
+    assert protect_results(results, 10) == 2
+    assert results["robustness"][0] == {"applications_off_support": None, "rows": None}
+
+
+def test_small_bundle_publishes_no_small_count(
+    plan_dir: Path, bundle_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as info:
+        main(["run", str(plan_dir / PLAN_NAME), "--data", str(bundle_dir), "--out", str(out)])
+    assert info.value.code == 0, capsys.readouterr().err
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    counts = _counts(results)
+    assert counts, "the walk found no counts"
+    assert all(c == 0 or c >= 10 for c in counts), sorted(set(counts))
+    assert results["suppressed_cells"] > 0
+    # in the report, hidden counts show as "×": applications per arm and the exclusion ledger
+    html = (out / "report.nl.html").read_text(encoding="utf-8")
+    design = html[html.index('id="design"') : html.index('id="plan"')]
+    rows = re.findall(
+        r"<tr><td>(\w+)(?: \([^)]*\))?</td><td class=\"num\">(\d+)</td>"
+        r"<td class=\"num\">([^<]+)</td></tr>",
+        design,
+    )
+    assert [r[2] for r in rows] == ["×", "×"], rows
+    start = html.index("Niet gebruikte sollicitaties")
+    ledger = html[start : html.index("</table>", start)]
+    cells = re.findall(r'<td class="num">(?:<em>)?([^<]+?)(?:</em>)?</td>', ledger)
+    assert cells
+    assert all(c == "×" or int(c.replace(".", "")) >= 10 for c in cells), cells

@@ -1,0 +1,299 @@
+"""The answers to Parliament's questions at the top of the report (pilot_eval/report/answers.py).
+
+Built from the pinned results of the example plan; each test changes what it needs.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pilot_eval.report.answers import Answer, answers
+from pilot_eval.report.render import Formatter, Reasons, load_messages, render
+from tests.numbers import EXAMPLE_RESULTS
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = EXAMPLE_RESULTS
+QUESTIONS = (
+    "how",
+    "questionnaire",
+    "disadvantage",
+    "interview",
+    "representative",
+    "privacy",
+    "uncertainty",
+)
+
+
+@pytest.fixture
+def results() -> dict[str, Any]:
+    r: dict[str, Any] = json.loads(EXAMPLE.read_text("utf-8"))
+    r["software"] = {"pilot_eval": "x"}
+    return r
+
+
+def _answers(results: dict[str, Any], lang: str = "nl") -> dict[str, Answer]:
+    messages = load_messages(lang)  # type: ignore[arg-type]
+    f = Formatter(lang=lang, min_cell=10)  # type: ignore[arg-type]
+    found = answers(results, messages, f, Reasons(messages))
+    return {a.key: a for a in found}
+
+
+def _text(a: Answer) -> str:
+    return " ".join((a.question, *a.paragraphs, *a.findings))
+
+
+@pytest.mark.parametrize("lang", ["nl", "en"])
+def test_every_question_is_answered_in_order(results: dict[str, Any], lang: str) -> None:
+    found = _answers(results, lang)
+    assert tuple(found) == QUESTIONS
+    report = render(results, lang, "md", "cmd")  # type: ignore[arg-type]
+    positions = [report.index(a.question) for a in found.values()]
+    assert positions == sorted(positions)
+
+
+def test_what_the_plan_leaves_out_is_said_to_be_left_out(results: dict[str, Any]) -> None:
+    found = _answers(results)
+    assert _text(found["how"]).count("niet vermeld in het plan") == 4
+    assert "DPIA): niet vermeld in het plan" in _text(found["privacy"])
+    assert "niet vermeld in het plan" in _text(found["representative"])
+
+
+def test_what_the_plan_states_is_shown(results: dict[str, Any]) -> None:
+    results["plan"]["evaluation"] = {
+        "evaluator": "Onderzoeksbureau X",
+        "commissioner": "Ministerie van BZK",
+        "independence": "eigen begeleidingscommissie",
+        "success": "H1 tot en met H3 gehaald",
+        "legal_basis": "AVG artikel 6 lid 1 onder e",
+        "dpia": "DPIA-2023-17",
+        "reference_figures": [
+            {
+                "what": "Medewerkers Rijk met herkomst buiten Europa",
+                "group": "origin",
+                "share": 0.123,
+                "source": "Jaarrapportage Bedrijfsvoering Rijk 2023",
+            }
+        ],
+    }
+    found = _answers(results)
+    how = _text(found["how"])
+    for words in ("Onderzoeksbureau X", "Ministerie van BZK", "H1 tot en met H3 gehaald"):
+        assert words in how
+    assert "niet vermeld in het plan" not in how
+    assert "AVG artikel 6 lid 1 onder e" in _text(found["privacy"])
+    figure = found["representative"].findings[0]
+    assert "12,3%" in figure
+    # beside it, the focal share among the pilot applicants who reported their origin,
+    # worked out here from the published counts
+    pilot = results["descriptives"]["arms"]["pilot"]["demographics"]["origin"]["counts"]
+    share = pilot["outside_europe"] / (
+        pilot["outside_europe"] + pilot["netherlands"] + pilot["europe"]
+    )
+    assert f"{100 * share:.1f}%".replace(".", ",") in figure
+
+
+def test_a_fragile_success_is_called_fragile(results: dict[str, Any]) -> None:
+    """H1 meets its criterion, but a pre-registered robustness check reverses it: the first
+    answer says so, and the last lists why."""
+    found = _answers(results)
+    assert "H1" in found["how"].paragraphs[-1].split("Kwetsbaar")[1]
+    h1 = next(f for f in found["questionnaire"].findings if f.startswith("H1 "))
+    assert "andere analyse R4 (" in h1
+    assert "komt tot een ander oordeel" in h1
+    assert any(f.startswith("H1:") for f in found["uncertainty"].findings)
+
+
+def test_a_confirmed_disadvantage_reads_as_one(results: dict[str, Any]) -> None:
+    h4 = next(f for f in _answers(results)["questionnaire"].findings if f.startswith("H4 "))
+    assert "bevestigde achterstand" in h4
+    assert "haalt het vooraf vastgelegde criterium" not in h4
+
+
+def test_harm_reads_as_harm(results: dict[str, Any]) -> None:
+    h2 = next(h for h in results["hypotheses"] if h["id"] == "H2")
+    h2.update(verdict="not_met", harm=True, p_adjusted=1.0)
+    h2["criterion_tests"]["harm"] = 0.0004
+    text = next(f for f in _answers(results)["questionnaire"].findings if f.startswith("H2 "))
+    assert "nadelig" in text
+    # the technical summary explains the one-sided p of 1 beside it with the harm test's p
+    report = render(results, "nl", "md", "cmd")  # type: ignore[arg-type]
+    line = next(x for x in report.splitlines() if x.startswith("- H2:") and "95%-interval" in x)
+    assert "gecorrigeerde p 1,000" in line
+    assert "toets in de nadelige richting: gecorrigeerde p < 0,001" in line
+    assert "toetst de gehoopte richting en is daarom bijna 1" in report
+
+
+def test_a_group_the_plan_does_not_test_is_named(results: dict[str, Any]) -> None:
+    untested = copy.deepcopy(results)
+    untested["hypotheses"] = [h for h in untested["hypotheses"] if h["group"] != "gender"]
+    text = _text(_answers(untested)["disadvantage"])
+    assert "Voor geslacht toetst het plan geen nadeel" in text
+
+
+def test_the_bundle_of_interventions_is_said_to_be_inseparable(results: dict[str, Any]) -> None:
+    text = _text(_answers(results)["questionnaire"])
+    assert "niet apart meten" in text
+    # the share of pilot vacancies that applied all three, from the fidelity diagnostics
+    share = results["diagnostics"]["fidelity"]["all_present"]["arms"]["pilot"]
+    assert f"{100 * share['share_all_applied']:.1f}%".replace(".", ",") in text
+    # a count of every pilot vacancy: its numbers, and that it has no margin
+    assert f"{share['n_all_applied']} van de {share['n_vacancies']} pilotvacatures" in text
+    assert "geen steekproef" in text
+
+
+def test_workshop_attendance_gives_its_counts(results: dict[str, Any]) -> None:
+    text = _text(_answers(results)["interview"])
+    years = results["evidence"]["committee_training"]["overall"]
+    for y in (years[0], years[-1]):
+        assert f"({y['members_trained']} van {y['members_required']})" in text
+    assert "geen onzekerheidsmarge" in text
+
+
+def test_interview_reliability_is_given_per_arm(results: dict[str, Any]) -> None:
+    text = _text(_answers(results)["interview"])
+    reliability = results["evidence"]["interview_quality"]["reliability"]
+    for arm in ("pilot", "control"):
+        assert f"{reliability[arm]['value']:.2f}".replace(".", ",") in text
+
+
+def test_each_question_has_a_short_answer_with_its_numbers(results: dict[str, Any]) -> None:
+    found = _answers(results)
+    h2 = next(h for h in results["hypotheses"] if h["id"] == "H2")["decision"]
+    expected = f"{100 * h2['estimate']:.1f} procentpunt (tussen".replace(".", ",")
+    assert expected in found["questionnaire"].short
+    assert "criterium gehaald (H2)" in found["questionnaire"].short
+    assert "niet apart te meten" in found["questionnaire"].short
+    # every disadvantage not ruled out is named, with how large it may be
+    open_ = [h["id"] for h in results["hypotheses"] if h["disadvantage_not_ruled_out"]]
+    assert open_
+    for h_id in open_:
+        assert f"({h_id})" in found["disadvantage"].short
+    assert found["disadvantage"].short.startswith("Geen nadeel aangetoond")
+    assert all(a.short for a in found.values())
+
+
+def test_a_disadvantage_shown_leads_the_short_answer(results: dict[str, Any]) -> None:
+    h9 = next(h for h in results["hypotheses"] if h["id"] == "H9")
+    h9.update(verdict="not_met", harm=True)
+    short = _answers(results)["disadvantage"].short
+    assert short.startswith("Nadeel aangetoond: 55 jaar en ouder ten opzichte van 30-44 jaar")
+    assert "(fase: uitgenodigd): " in short
+    assert "(H9)" in short
+    assert short.count("(H9)") == 1  # not also listed as merely 'not ruled out'
+
+
+def test_a_transition_gives_its_plain_percentages(results: dict[str, Any]) -> None:
+    """The invitation rates behind H2, from the funnel's published counts, per arm."""
+    h2 = next(f for f in _answers(results)["questionnaire"].findings if f.startswith("H2 "))
+    funnel = results["descriptives"]["funnel"]["origin"]["arms"]
+    for arm in ("control", "pilot"):
+        for side in ("focal", "reference"):
+            reached = funnel[arm]["sides"][side]["reached"]
+            rate = reached["invited"] / reached["applied"]
+            assert f"{100 * rate:.1f}%".replace(".", ",") in h2
+
+
+def test_amendments_after_the_outcomes_are_counted(results: dict[str, Any]) -> None:
+    entries = results["plan"]["lock"]["entries"]
+    after = sum(
+        e["kind"] != "registration" and e["data_access"] == "outcome_data_seen" for e in entries
+    )
+    assert after > 0
+    assert f"{after} van die wijzigingen zijn gedaan nadat" in _text(_answers(results)["how"])
+
+
+def test_the_interview_rating_gap_is_given_per_arm(results: dict[str, Any]) -> None:
+    """How far apart the groups' interview ratings are in each arm, and the change, from the
+    other evidence."""
+    text = _text(_answers(results)["interview"])
+    gap = results["evidence"]["interview_quality"]["gaps"][0]
+    for arm in ("control", "pilot"):
+        assert f"{gap['per_arm'][arm]['estimate']:.2f}".replace(".", ",") in text
+    change = gap["difference_between_arms"]["estimate"]
+    assert f"veranderde met {change:.2f}".replace(".", ",") in text
+
+
+def test_fragility_from_missing_answers_says_how_many_and_how_far(
+    results: dict[str, Any],
+) -> None:
+    h2 = next(h for h in results["hypotheses"] if h["id"] == "H2")
+    missing = h2["missing_data"]
+    text = next(f for f in _answers(results)["questionnaire"].findings if f.startswith("H2 "))
+    n = sum(missing["missing"].values())
+    assert f"{n:,} van de ".replace(",", ".") in text
+    low, high = (f"{100 * missing[k]:.1f}".replace(".", ",") for k in ("lower", "upper"))
+    assert f"tussen {low} en {high} procentpunt" in text
+
+
+def test_weighting_to_all_vacancies_is_reported_with_its_effect(results: dict[str, Any]) -> None:
+    """R7 weights the arms to all vacancies of the period: the answer says whether a verdict
+    changes, and names it when one does."""
+    text = _text(_answers(results)["representative"])
+    assert "Volgens analyse R7 (voor H1, H2, H3)" in text
+    assert "naar departement, functiefamilie en salarisschaal" in text
+    assert "verandert geen oordeel" in text
+    r7 = next(x for x in results["robustness"] if x["specification"] == "R7")
+    r7["verdict"] = "not_met" if r7["verdict"] != "not_met" else "met"
+    changed = _answers(results)["representative"].short
+    assert f"verandert het oordeel bij {r7['hypothesis']}:" in changed
+
+
+def test_an_under_represented_department_is_named_and_read(results: dict[str, Any]) -> None:
+    """The department furthest from all vacancies of the period is named in words, not by
+    its code, and the answer says what fewer of its vacancies means for the results."""
+    text = _text(_answers(results)["representative"])
+    margins = results["evidence"]["representativeness"]["margins"]
+    department = next(m for m in margins if m["margin"] == "department")
+    pilot = next(a for a in department["arms"] if a["arm"] == "pilot")
+    widest = max(pilot["categories"], key=lambda c: abs(c["standardised_difference"]))
+    assert widest["category"] == "DEF"
+    assert widest["share"] < widest["population_share"]
+    assert "het meest af bij Defensie" in text
+    assert " DEF" not in text
+    assert "Over Defensie, met naar verhouding weinig pilotvacatures, zeggen ze minder" in text
+
+
+def test_reliability_comes_with_its_interval(results: dict[str, Any]) -> None:
+    pilot = results["evidence"]["interview_quality"]["reliability"]["pilot"]
+    text = _answers(results)["interview"].short
+    low, high = (f"{pilot[k]:.2f}".replace(".", ",") for k in ("ci_low", "ci_high"))
+    assert f"(waarschijnlijk tussen {low} en {high})" in text
+
+
+def test_a_fragile_conclusion_says_how_many_answers_would_overturn_it(
+    results: dict[str, Any],
+) -> None:
+    """The degree: how many of those who did not answer would have to turn out against the
+    conclusion, from the tipping share of the bounds and the published missing counts."""
+    h2 = next(h for h in results["hypotheses"] if h["id"] == "H2")
+    missing = h2["missing_data"]
+    n = sum(missing["missing"].values())
+    k = math.ceil(missing["tipping_share"] * n)
+    text = next(f for f in _answers(results)["questionnaire"].findings if f.startswith("H2 "))
+    assert f"slaat al om als {k:,} van hen".replace(",", ".") in text
+    # out of how many: the applications of both arms (H2 starts at the application)
+    total = sum(
+        results["descriptives"]["arms"][a]["reached"]["applied"] for a in missing["missing"]
+    )
+    assert f"{n:,} van de {total:,} sollicitanten".replace(",", ".") in text
+    assert "kwetsbaar" in text
+
+
+def test_no_conclusion_is_not_called_fragile(results: dict[str, Any]) -> None:
+    """A hypothesis without a conclusion cannot be overturned: its missing answers make it
+    less certain, and the summary does not list it as fragile."""
+    found = _answers(results)
+    inconclusive = [h["id"] for h in results["hypotheses"] if h["verdict"] == "inconclusive"]
+    assert inconclusive
+    short = found["uncertainty"].short.split("kwetsbaar:")[1]
+    for hid in inconclusive:
+        assert hid not in short.replace(",", " ").split()
+    h9 = next(f for f in found["disadvantage"].findings if f.startswith("H9 "))
+    assert "kwetsbaar" not in h9
+    assert "nog onzekerder" in h9
