@@ -21,7 +21,7 @@ from pilot_eval.analysis.evidence.raking import kish_design_effect, rake, trim
 from pilot_eval.analysis.evidence.representativeness import goodness_of_fit, standardised_difference
 from pilot_eval.analysis.evidence.survey import weighted_difference
 
-REFERENCE = Path(__file__).parent / "reference"
+REFERENCE = Path(__file__).resolve().parents[1] / "reference"
 
 # Shrout & Fleiss (1979), Table 2: 6 targets rated by 4 judges.
 SHROUT_FLEISS = np.array(

@@ -14,7 +14,7 @@ from pilot_eval.analysis.estimators.linear import cluster_ols, demean
 from pilot_eval.data.frame import ComparisonSample
 from pilot_eval.plan.model import AnalysisPlan, Hypothesis
 
-DATA = Path(__file__).resolve().parent / "reference" / "lpm_small.csv"
+DATA = Path(__file__).resolve().parents[1] / "reference" / "lpm_small.csv"
 
 
 @pytest.fixture(scope="module")

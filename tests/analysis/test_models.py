@@ -14,7 +14,7 @@ from pilot_eval.analysis.estimators import Context, estimate
 from pilot_eval.data.frame import ComparisonSample
 from pilot_eval.plan.model import AnalysisPlan, Hypothesis
 
-DATA = Path(__file__).resolve().parent / "reference" / "lpm_small.csv"
+DATA = Path(__file__).resolve().parents[1] / "reference" / "lpm_small.csv"
 STAGE = {"from": "applied", "to": "invited"}
 
 

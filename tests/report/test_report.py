@@ -132,7 +132,7 @@ def test_templates_come_from_the_package_or_a_folder_of_ones_own(
 
     monkeypatch.delenv(TEMPLATES_VARIABLE, raising=False)
     packaged = templates_dir()
-    assert packaged == resources.files("pilot_eval") / "templates"
+    assert packaged == resources.files("pilot_eval.report") / "templates"
     assert (packaged / "report.html.j2").is_file()
     results = json.loads((EXAMPLE_RESULTS).read_text("utf-8"))
     results["software"] = {"pilot_eval": "x"}
