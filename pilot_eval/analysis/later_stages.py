@@ -4,7 +4,7 @@ A comparison among applicants who reached the interview compares different peopl
 two arms when the pilot changed who is invited: if the pilot removes an invitation penalty
 for a group, weaker candidates of that group reach the interview too, and its offer rate
 after the interview can fall although the interview treats equal ability equally. For
-every hypothesis on a transition that does not start at the application, the runner
+every hypothesis on a transition that does not start at the application, the analysis
 therefore adds:
 
 * the unconditional comparison: the same hypothesis from the application to the same

@@ -16,7 +16,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pilot_eval import reference as schema_docs
+from pilot_eval import reference
 from pilot_eval.errors import PlanError, Problem
 from pilot_eval.plan.model import (
     CLUSTER_AWARE,
@@ -845,27 +845,27 @@ def test_stage_transition_is_written_with_from() -> None:
 
 
 def test_generated_files_are_the_reference_files() -> None:
-    assert set(schema_docs.GENERATED) == {
+    assert set(reference.GENERATED) == {
         Path("analysis_plans/plan.schema.json"),
         Path("pilot_eval/formats/plan.schema.json"),
         Path("docs/plan-reference.md"),
         Path("docs/data-dictionary.md"),
     }
-    assert schema_docs.ROOT == ROOT
+    assert reference.ROOT == ROOT
 
 
 def test_schema_file_equals_the_generated_schema() -> None:
     committed = (ROOT / "analysis_plans" / "plan.schema.json").read_text(encoding="utf-8")
-    assert committed == schema_docs.schema_text(), (
+    assert committed == reference.schema_text(), (
         "analysis_plans/plan.schema.json is stale; run `make schema`"
     )
     assert json.loads(committed) == plan_json_schema()
 
 
-@pytest.mark.parametrize("rel", sorted(schema_docs.GENERATED, key=str), ids=lambda p: p.as_posix())
+@pytest.mark.parametrize("rel", sorted(reference.GENERATED, key=str), ids=lambda p: p.as_posix())
 def test_generated_file_is_up_to_date(rel: Path) -> None:
     committed = (ROOT / rel).read_text(encoding="utf-8")
-    assert committed == schema_docs.GENERATED[rel](), (
+    assert committed == reference.GENERATED[rel](), (
         f"{rel.as_posix()} differs from what pilot_eval/reference.py generates; "
         "run `make schema` and commit the result"
     )

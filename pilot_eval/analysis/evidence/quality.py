@@ -173,7 +173,7 @@ def quality_section(
     """Reliability per arm, consistency per instrument and arm (``ratings`` has a column
     ``row``: the application's row in the analysis frame)."""
     q = plan.interview_quality
-    assert q is not None  # the runner calls this only when the plan has the section
+    assert q is not None  # the run calls this only when the plan has the section
     arm = frame["arm"].astype("str")
     positions = frame.index.get_indexer(pd.Index(ratings["row"]))
     ratings = ratings.assign(arm=arm.to_numpy()[positions])

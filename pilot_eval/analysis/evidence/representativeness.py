@@ -86,7 +86,7 @@ def representativeness_section(
 ) -> dict[str, Any]:
     """Shares, standardised differences and a test per margin and arm."""
     r = plan.representativeness
-    assert r is not None  # the runner calls this only when the plan has the section
+    assert r is not None  # the run calls this only when the plan has the section
     vac = vacancies[vacancies["arm"].astype("str").isin(plan.design.arms)]
     arm = vac["arm"].astype("str")
     margins = []

@@ -243,7 +243,7 @@ def survey_section(frame: pd.DataFrame, survey: pd.DataFrame, plan: AnalysisPlan
     survey rows with a column ``row``: the application's row in the frame.
     """
     s = plan.survey
-    assert s is not None  # the runner calls this only when the plan has a survey
+    assert s is not None  # the run calls this only when the plan has a survey
     positions = frame.index.get_indexer(pd.Index(survey["row"]))
     invited = frame.iloc[positions].copy()
     responded = survey["responded"].to_numpy(dtype=bool)

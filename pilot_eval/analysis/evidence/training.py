@@ -19,7 +19,7 @@ from pilot_eval.plan.model import AnalysisPlan
 def training_section(table: pd.DataFrame, plan: AnalysisPlan) -> dict[str, Any]:
     """Compliance per department per year and per year overall."""
     c = plan.committee_training
-    assert c is not None  # the runner calls this only when the plan has the section
+    assert c is not None  # the run calls this only when the plan has the section
     last = int(table["year"].max())
     years = list(range(last - c.years + 1, last + 1))
     recent = table[table["year"].isin(years)]
