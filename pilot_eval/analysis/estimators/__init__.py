@@ -2,8 +2,9 @@
 
 Each estimator is a function ``(sample, context) -> Estimate`` registered for the
 hypothesis kinds it applies to. The analysis of a hypothesis looks estimators up in
-:data:`REGISTRY`; it never branches on a method's name. An estimator that the plan format knows but this
-version does not provide yields an explicit ``not_estimable`` entry, never a silent gap.
+:data:`REGISTRY`; it never branches on a method's name. An estimator that the plan format
+knows but this version does not provide yields an explicit ``not_estimable`` entry, never a
+silent gap.
 """
 
 from __future__ import annotations
