@@ -1238,6 +1238,38 @@ def check_references(
             )
         )
 
+    _check_design(plan, add)
+    _check_groups(plan, add)
+    seen_ids: set[str] = set()
+    for i, h in enumerate(plan.hypotheses):
+        at = f"hypotheses[{i}]"
+        if h.id in seen_ids:
+            add(f"{at}.id", "hypothesis id used twice", h.id)
+        seen_ids.add(h.id)
+        _check_hypothesis(plan, h, at, add)
+    ids = {h.id: h for h in plan.hypotheses}
+    spec_ids: set[str] = set()
+    for i, spec in enumerate(plan.robustness):
+        at = f"robustness[{i}]"
+        if spec.id in spec_ids or spec.id in ids:
+            add(
+                f"{at}.id",
+                "id used twice (robustness ids differ from each other and from hypothesis ids)",
+                spec.id,
+            )
+        spec_ids.add(spec.id)
+        _check_robustness_spec(plan, spec, at, ids, add)
+    if plan.diagnosis is not None:
+        _check_diagnosis(plan, plan.diagnosis, add)
+    _check_evidence(plan, add)
+    for i, d in enumerate(plan.deviations):
+        if d.date < plan.registered_on:
+            add(f"deviations[{i}].date", "a deviation cannot predate registration", str(d.date))
+    return problems
+
+
+def _check_design(plan: AnalysisPlan, add: Callable[..., None]) -> None:
+    """Arms, score ranges, reference figures, and what the assignment needs."""
     arms = plan.design.arms
     if len(set(arms)) != len(arms):
         add("design.arms", "arms must be different from each other")
@@ -1256,6 +1288,10 @@ def check_references(
             "randomisation_inference",
             "a randomised design needs randomisation_inference with a seed",
         )
+
+
+def _check_groups(plan: AnalysisPlan, add: Callable[..., None]) -> None:
+    """Focal and reference values: apart from each other, and values of their column."""
     for gname, group in plan.groups.items():
         overlap = set(group.focal) & set(group.reference)
         if overlap:
@@ -1274,133 +1310,125 @@ def check_references(
                             f"not a value of '{group.column}' (allowed: {', '.join(known)})",
                             v,
                         )
-    seen_ids: set[str] = set()
-    for i, h in enumerate(plan.hypotheses):
-        at = f"hypotheses[{i}]"
-        if h.id in seen_ids:
-            add(f"{at}.id", "hypothesis id used twice", h.id)
-        seen_ids.add(h.id)
-        if h.family not in plan.families:
-            add(
-                f"{at}.family",
-                f"no such family (declared: {', '.join(plan.families)})",
-                h.family,
-            )
-        if h.group not in plan.groups:
-            add(f"{at}.group", f"no such group (declared: {', '.join(plan.groups)})", h.group)
-        if h.arm is not None and h.arm not in arms:
-            add(f"{at}.arm", f"no such arm (declared: {', '.join(arms)})", h.arm)
-        if h.kind in BETWEEN_ARMS and h.arm == plan.reference_arm:
-            add(f"{at}.arm", f"{h.kind} compares an arm with the reference arm '{h.arm}'", h.arm)
-        if h.kind in ("stage_gap", "gap_difference", "impact_ratio"):
-            if h.stage is None:
-                add(f"{at}.stage", f"{h.kind} needs a stage: {{from: ..., to: ...}}")
-            elif STAGES.index(h.stage.to) <= STAGES.index(h.stage.from_):
-                add(
-                    f"{at}.stage",
-                    f"stage 'to' must come after 'from' ({' < '.join(STAGES)})",
-                    f"{h.stage.from_} -> {h.stage.to}",
-                )
-        elif h.stage is not None:
-            add(f"{at}.stage", f"{h.kind} takes no stage")
-        if h.adjust_for and h.kind != "pool_share":
-            add(
-                f"{at}.adjust_for",
-                f"{h.kind} compares groups within vacancies: vacancy fixed effects already "
-                "absorb every vacancy column, so adjust_for applies to pool_share only",
-            )
-        if h.kind == "score_gap" and not h.score:
-            add(f"{at}.score", "score_gap needs the score column to compare")
-        if h.kind != "score_gap" and h.score:
-            add(f"{at}.score", f"{h.kind} takes no score column")
-        if h.estimator is not None:
-            allowed = ESTIMATORS_BY_KIND[h.kind]
-            if h.estimator not in allowed:
-                add(
-                    f"{at}.estimator",
-                    f"does not apply to {h.kind} (allowed: {', '.join(allowed)})",
-                    h.estimator,
-                )
-            elif h.estimator == "randomisation" and plan.design.assignment not in RANDOMISED:
-                add(
-                    f"{at}.estimator",
-                    f"randomisation inference needs a randomised design, not "
-                    f"'{plan.design.assignment}'",
-                    h.estimator,
-                )
-        _check_deciding_test(plan, h, at, add)
-    ids = {h.id: h for h in plan.hypotheses}
-    spec_ids: set[str] = set()
-    for i, spec in enumerate(plan.robustness):
-        at = f"robustness[{i}]"
-        if spec.id in spec_ids or spec.id in ids:
-            add(
-                f"{at}.id",
-                "id used twice (robustness ids differ from each other and from hypothesis ids)",
-                spec.id,
-            )
-        spec_ids.add(spec.id)
-        for j, ref in enumerate(spec.hypotheses):
-            if ref not in ids:
-                add(f"{at}.hypotheses[{j}]", "no such hypothesis", ref)
-        targets = plan.robustness_targets(spec)
-        if spec.estimator is not None:
-            for h in targets:
-                if spec.estimator not in ESTIMATORS_BY_KIND[h.kind]:
-                    add(
-                        f"{at}.estimator",
-                        f"does not apply to {h.id} ({h.kind})",
-                        spec.estimator,
-                    )
-            if spec.estimator == "randomisation" and plan.design.assignment not in RANDOMISED:
-                add(f"{at}.estimator", "randomisation inference needs a randomised design")
-        if spec.adjust_for is not None:
-            for h in targets:
-                if h.kind not in ("pool_share", "stage_gap", "gap_difference"):
-                    add(
-                        f"{at}.adjust_for",
-                        f"adjust_for applies to pool_share (covariates) and to stage_gap and "
-                        f"gap_difference (the gap varies with the columns), not {h.id} "
-                        f"({h.kind})",
-                    )
-        if spec.population_weights and plan.representativeness is None:
-            add(
-                f"{at}.population_weights",
-                "population weights need the representativeness section (its margins)",
-            )
-        if spec.reweight is not None:
-            for h in targets:
-                if spec.hypotheses and h.kind not in BETWEEN_ARMS:
-                    add(
-                        f"{at}.reweight",
-                        f"reweighting compares arms; {h.id} ({h.kind}) looks within one arm",
-                    )
-        changes = (
-            spec.estimator,
-            spec.adjust_for is not None,
-            spec.exclude,
-            spec.missing_group,
-            spec.reweight is not None,
-            spec.population_weights,
-            spec.response_weights is not None,
+
+
+def _check_hypothesis(plan: AnalysisPlan, h: Hypothesis, at: str, add: Callable[..., None]) -> None:
+    """What one hypothesis names (family, group, arm, stage, score, estimator, deciding test)
+    and the rules between its keys."""
+    arms = plan.design.arms
+    if h.family not in plan.families:
+        add(
+            f"{at}.family",
+            f"no such family (declared: {', '.join(plan.families)})",
+            h.family,
         )
-        if spec.response_weights is not None and (
-            spec.missing_group is not None or spec.reweight is not None or spec.population_weights
-        ):
+    if h.group not in plan.groups:
+        add(f"{at}.group", f"no such group (declared: {', '.join(plan.groups)})", h.group)
+    if h.arm is not None and h.arm not in arms:
+        add(f"{at}.arm", f"no such arm (declared: {', '.join(arms)})", h.arm)
+    if h.kind in BETWEEN_ARMS and h.arm == plan.reference_arm:
+        add(f"{at}.arm", f"{h.kind} compares an arm with the reference arm '{h.arm}'", h.arm)
+    if h.kind in ("stage_gap", "gap_difference", "impact_ratio"):
+        if h.stage is None:
+            add(f"{at}.stage", f"{h.kind} needs a stage: {{from: ..., to: ...}}")
+        elif STAGES.index(h.stage.to) <= STAGES.index(h.stage.from_):
             add(
-                f"{at}.response_weights",
-                "response weights change who counts for a missing answer: combine them with "
-                "no other weighting or fill-in in one specification",
+                f"{at}.stage",
+                f"stage 'to' must come after 'from' ({' < '.join(STAGES)})",
+                f"{h.stage.from_} -> {h.stage.to}",
             )
-        if not any(changes):
-            add(at, "a robustness specification must change something")
-    if plan.diagnosis is not None:
-        _check_diagnosis(plan, plan.diagnosis, add)
-    _check_evidence(plan, add)
-    for i, d in enumerate(plan.deviations):
-        if d.date < plan.registered_on:
-            add(f"deviations[{i}].date", "a deviation cannot predate registration", str(d.date))
-    return problems
+    elif h.stage is not None:
+        add(f"{at}.stage", f"{h.kind} takes no stage")
+    if h.adjust_for and h.kind != "pool_share":
+        add(
+            f"{at}.adjust_for",
+            f"{h.kind} compares groups within vacancies: vacancy fixed effects already "
+            "absorb every vacancy column, so adjust_for applies to pool_share only",
+        )
+    if h.kind == "score_gap" and not h.score:
+        add(f"{at}.score", "score_gap needs the score column to compare")
+    if h.kind != "score_gap" and h.score:
+        add(f"{at}.score", f"{h.kind} takes no score column")
+    if h.estimator is not None:
+        allowed = ESTIMATORS_BY_KIND[h.kind]
+        if h.estimator not in allowed:
+            add(
+                f"{at}.estimator",
+                f"does not apply to {h.kind} (allowed: {', '.join(allowed)})",
+                h.estimator,
+            )
+        elif h.estimator == "randomisation" and plan.design.assignment not in RANDOMISED:
+            add(
+                f"{at}.estimator",
+                f"randomisation inference needs a randomised design, not "
+                f"'{plan.design.assignment}'",
+                h.estimator,
+            )
+    _check_deciding_test(plan, h, at, add)
+
+
+def _check_robustness_spec(
+    plan: AnalysisPlan,
+    spec: RobustnessSpec,
+    at: str,
+    ids: Mapping[str, Hypothesis],
+    add: Callable[..., None],
+) -> None:
+    """What one robustness specification names, and that it changes something allowed."""
+    for j, ref in enumerate(spec.hypotheses):
+        if ref not in ids:
+            add(f"{at}.hypotheses[{j}]", "no such hypothesis", ref)
+    targets = plan.robustness_targets(spec)
+    if spec.estimator is not None:
+        for h in targets:
+            if spec.estimator not in ESTIMATORS_BY_KIND[h.kind]:
+                add(
+                    f"{at}.estimator",
+                    f"does not apply to {h.id} ({h.kind})",
+                    spec.estimator,
+                )
+        if spec.estimator == "randomisation" and plan.design.assignment not in RANDOMISED:
+            add(f"{at}.estimator", "randomisation inference needs a randomised design")
+    if spec.adjust_for is not None:
+        for h in targets:
+            if h.kind not in ("pool_share", "stage_gap", "gap_difference"):
+                add(
+                    f"{at}.adjust_for",
+                    f"adjust_for applies to pool_share (covariates) and to stage_gap and "
+                    f"gap_difference (the gap varies with the columns), not {h.id} "
+                    f"({h.kind})",
+                )
+    if spec.population_weights and plan.representativeness is None:
+        add(
+            f"{at}.population_weights",
+            "population weights need the representativeness section (its margins)",
+        )
+    if spec.reweight is not None:
+        for h in targets:
+            if spec.hypotheses and h.kind not in BETWEEN_ARMS:
+                add(
+                    f"{at}.reweight",
+                    f"reweighting compares arms; {h.id} ({h.kind}) looks within one arm",
+                )
+    changes = (
+        spec.estimator,
+        spec.adjust_for is not None,
+        spec.exclude,
+        spec.missing_group,
+        spec.reweight is not None,
+        spec.population_weights,
+        spec.response_weights is not None,
+    )
+    if spec.response_weights is not None and (
+        spec.missing_group is not None or spec.reweight is not None or spec.population_weights
+    ):
+        add(
+            f"{at}.response_weights",
+            "response weights change who counts for a missing answer: combine them with "
+            "no other weighting or fill-in in one specification",
+        )
+    if not any(changes):
+        add(at, "a robustness specification must change something")
 
 
 def plan_json_schema() -> dict[str, Any]:
