@@ -93,3 +93,28 @@ def test_no_two_modules_share_a_name() -> None:
     names = [p.stem for p in MODULES if p.stem != "__init__"]
     twice = sorted({n for n in names if names.count(n) > 1})
     assert not twice
+
+
+LONGEST = 60
+"""Lines of code a function may have, its docstring not counted."""
+
+
+def _body_lines(node: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
+    body = node.body
+    if ast.get_docstring(node) is not None:
+        body = body[1:]
+    return 0 if not body else body[-1].end_lineno - body[0].lineno + 1  # type: ignore[operator]
+
+
+def test_long_functions_say_why() -> None:
+    """A function longer than LONGEST lines is split into named steps, or its docstring
+    says why it is kept whole ("Kept whole: ...")."""
+    long = []
+    for path in MODULES:
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                lines = _body_lines(node)
+                why = "Kept whole:" in (ast.get_docstring(node) or "")
+                if lines > LONGEST and not why:
+                    long.append(f"{module_name(path)}.{node.name}: {lines} lines")
+    assert not long

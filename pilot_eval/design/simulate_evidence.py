@@ -30,6 +30,7 @@ before anything is hidden (all applicants' answers, every answer's true themes).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any, Final
 
 import numpy as np
@@ -209,6 +210,35 @@ def survey(
         + r["interviewed_or_later"] * interviewed
     )
     responded = rng.random(n) < 1 / (1 + np.exp(-logit))
+    items = _likert_items(rng, pilot, outside, later, interviewed)
+    answered = responded & (rng.random(n) < OPEN_ANSWER_RATE)
+    present, coder_text = _open_answers(rng, pilot, outside, answered)
+    table = pd.DataFrame(
+        {
+            "application_id": applications["application_id"].to_numpy(),
+            "responded": responded,
+            "answered": answered,
+            **{
+                k: pd.array(np.where(responded, v, np.nan), dtype="Float64").astype("Int64")
+                for k, v in items.items()
+            },
+            **coder_text,
+        }
+    )
+    origin = applications["origin"].astype("object").to_numpy()
+    return table, _survey_truth(items, origin, pilot, present, answered)
+
+
+def _likert_items(
+    rng: np.random.Generator,
+    pilot: npt.NDArray[np.bool_],
+    outside: npt.NDArray[np.bool_],
+    later: FloatArray,
+    interviewed: FloatArray,
+) -> dict[str, FloatArray]:
+    """Every applicant's answers on the fairness and clarity items (1-5), from a latent
+    score per person and scale plus noise per item."""
+    n = len(pilot)
     f = FAIRNESS
     gap = np.where(pilot, FAIRNESS_OUTSIDE_EUROPE["pilot"], FAIRNESS_OUTSIDE_EUROPE["control"])
     fair_latent = (
@@ -227,10 +257,18 @@ def survey(
         items[name] = np.clip(np.rint(fair_latent + rng.normal(0, f["item_sd"], n)), 1, 5)
     for name in CLARITY_ITEMS:
         items[name] = np.clip(np.rint(clear_latent + rng.normal(0, CLARITY["item_sd"], n)), 1, 5)
-    fairness_all = np.mean([items[i] for i in FAIRNESS_ITEMS], axis=0)
-    clarity_all = np.mean([items[i] for i in CLARITY_ITEMS], axis=0)
+    return items
 
-    answered = responded & (rng.random(n) < OPEN_ANSWER_RATE)
+
+def _open_answers(
+    rng: np.random.Generator,
+    pilot: npt.NDArray[np.bool_],
+    outside: npt.NDArray[np.bool_],
+    answered: npt.NDArray[np.bool_],
+) -> tuple[dict[str, npt.NDArray[np.bool_]], dict[str, npt.NDArray[Any]]]:
+    """The themes truly present in each open answer, and each coder's codes of them
+    (themes joined by ";", None without an answer)."""
+    n = len(pilot)
     present: dict[str, npt.NDArray[np.bool_]] = {}
     for theme in THEMES:
         if theme == "bias":
@@ -256,20 +294,21 @@ def survey(
         for t in THEMES:
             text = np.where(marks[t], np.where(text == "", t, text + ";" + t), text)
         coder_text[coder] = np.where(answered, text, np.array(None, dtype=object))
+    return present, coder_text
 
-    table = pd.DataFrame(
-        {
-            "application_id": applications["application_id"].to_numpy(),
-            "responded": responded,
-            "answered": answered,
-            **{
-                k: pd.array(np.where(responded, v, np.nan), dtype="Float64").astype("Int64")
-                for k, v in items.items()
-            },
-            **coder_text,
-        }
-    )
-    origin = applications["origin"].astype("object").to_numpy()
+
+def _survey_truth(
+    items: Mapping[str, FloatArray],
+    origin: npt.NDArray[Any],
+    pilot: npt.NDArray[np.bool_],
+    present: Mapping[str, npt.NDArray[np.bool_]],
+    answered: npt.NDArray[np.bool_],
+) -> dict[str, Any]:
+    """What the survey's analysis should find: the differences before non-response and the
+    agreement the coders' error rates imply."""
+    n = len(pilot)
+    fairness_all = np.mean([items[i] for i in FAIRNESS_ITEMS], axis=0)
+    clarity_all = np.mean([items[i] for i in CLARITY_ITEMS], axis=0)
     population: dict[str, dict[str, float]] = {}
     for scale, values in (("fairness", fairness_all), ("clarity", clarity_all)):
         population[scale] = {}
@@ -289,7 +328,7 @@ def survey(
         agree = prevalence * (se**2 + (1 - se) ** 2) + (1 - prevalence) * (fp**2 + (1 - fp) ** 2)
         chance = yes**2 + (1 - yes) ** 2
         kappa_truth[t] = (agree - chance) / (1 - chance)
-    truth = {
+    return {
         "response_logit": dict(RESPONSE_LOGIT),
         "fairness": {**FAIRNESS, "outside_europe": dict(FAIRNESS_OUTSIDE_EUROPE)},
         "clarity": dict(CLARITY),
@@ -306,7 +345,6 @@ def survey(
             "expected_cohen_kappa uses the share of answers with each theme in the data.",
         ],
     }
-    return table, truth
 
 
 def committee_training(

@@ -471,26 +471,44 @@ def _interview(w: _Words) -> Answer:
     ]
     paragraphs = [str(w.q["interview"]["reading"])]
     quality = (w.r.get("evidence") or {}).get("interview_quality") or {}
+    paragraphs.append(_reliability(w, quality))
+    paragraphs += _rating_gaps(w, quality)
+    paragraphs += _workshop(w)
+    findings = [w.finding(h) for h in after]
+    if not after:
+        findings.append(str(w.q["interview"]["untested"]))
+    question = str(w.q["interview"]["question"])
+    after_text = str(w.q["interview"]["short"]).format(after=w.briefs(after, named=True))
+    short = paragraphs[1] + " " + after_text
+    return Answer("interview", question, short, tuple(paragraphs), tuple(findings))
+
+
+def _reliability(w: _Words, quality: Mapping[str, Any]) -> str:
+    """The reliability of a committee's mean rating per arm, with its interval."""
     reliability = quality.get("reliability") or {}
     arms = w.r["plan"]["design"]["arms"]
-    if reliability and all(reliability.get(a, {}).get("value") is not None for a in arms):
-        paragraphs.append(
-            str(w.q["interview"]["reliability"]).format(
-                pilot=w.with_interval(reliability[arms[-1]]),
-                control=w.with_interval(reliability[arms[0]]),
-                arm=w.label(arms[-1]),
-                ref_arm=w.label(arms[0]),
-            )
-        )
-    else:
-        paragraphs.append(str(w.q["interview"]["no_ratings"]))
+    if not reliability or any(reliability.get(a, {}).get("value") is None for a in arms):
+        return str(w.q["interview"]["no_ratings"])
+    return str(w.q["interview"]["reliability"]).format(
+        pilot=w.with_interval(reliability[arms[-1]]),
+        control=w.with_interval(reliability[arms[0]]),
+        arm=w.label(arms[-1]),
+        ref_arm=w.label(arms[0]),
+    )
+
+
+def _rating_gaps(w: _Words, quality: Mapping[str, Any]) -> list[str]:
+    """The gap in interview ratings between each group's focal and reference values per
+    arm, and its change with its interval."""
+    arms = w.r["plan"]["design"]["arms"]
+    out = []
     for gap in quality.get("gaps") or []:
         per_arm, change = gap.get("per_arm") or {}, gap.get("difference_between_arms") or {}
         ends = [per_arm.get(a, {}).get("estimate") for a in arms]
         if None in ends or change.get("estimate") is None:
             continue
         group = w.r["plan"]["groups"][gap["group"]]
-        paragraphs.append(
+        out.append(
             str(w.q["interview"]["rating_gap"]).format(
                 focal=w.labels(group["focal"]),
                 reference=w.labels(group["reference"]),
@@ -503,11 +521,16 @@ def _interview(w: _Words) -> Answer:
                 high=w.num(change.get("ci_high"), 2),
             )
         )
+    return out
+
+
+def _workshop(w: _Words) -> list[str]:
+    """Attendance of the mandatory workshop in the first and the last year, with counts."""
     training = (w.r.get("evidence") or {}).get("committee_training") or {}
     overall = [y for y in training.get("overall", []) if y.get("compliance") is not None]
     if overall:
         first, last = overall[0], overall[-1]
-        paragraphs.append(
+        return [
             str(w.q["interview"]["workshop"]).format(
                 first_year=first["year"],
                 first=w.pct(first["compliance"]),
@@ -519,14 +542,8 @@ def _interview(w: _Words) -> Answer:
                 last_n=w.count(last["members_required"]),
                 departments=len(training.get("departments", [])),
             )
-        )
-    findings = [w.finding(h) for h in after]
-    if not after:
-        findings.append(str(w.q["interview"]["untested"]))
-    question = str(w.q["interview"]["question"])
-    after_text = str(w.q["interview"]["short"]).format(after=w.briefs(after, named=True))
-    short = paragraphs[1] + " " + after_text
-    return Answer("interview", question, short, tuple(paragraphs), tuple(findings))
+        ]
+    return []
 
 
 def _focal_share(w: _Words, group: str, arm: str) -> str:
@@ -544,37 +561,67 @@ def _focal_share(w: _Words, group: str, arm: str) -> str:
 def _representative(w: _Words) -> Answer:
     plan = w.r["plan"]
     arms = plan["design"]["arms"]
-    paragraphs: list[str] = []
     margins = ((w.r.get("evidence") or {}).get("representativeness") or {}).get("margins") or []
+    paragraphs, fewer = _margins(w, margins)
+    if not margins:
+        paragraphs.append(str(w.q["representative"]["no_population"]))
+    assignment = plan["design"]["assignment"]
+    paragraphs.insert(0, str(w.q["representative"]["assignment"][assignment]))
+    findings = _reference_figures(w)
+    if fewer:
+        paragraphs.append(
+            str(w.q["representative"]["meaning"]).format(
+                categories=", ".join(fewer), arm=w.label(arms[-1])
+            )
+        )
+    weighted = _population_weighted(w)
+    if weighted:
+        paragraphs.append(weighted)
+    question = str(w.q["representative"]["question"])
+    short = " ".join(paragraphs[:2]) if len(paragraphs) > 1 else findings[0]
+    if weighted:
+        short += " " + weighted
+    return Answer("representative", question, short, tuple(paragraphs), tuple(findings))
+
+
+def _margins(w: _Words, margins: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[str]]:
+    """Per margin of all vacancies, the category where the pilot arm differs most (or that
+    it is alike); and the categories it holds fewer of than all vacancies."""
+    arm = w.r["plan"]["design"]["arms"][-1]
+    paragraphs: list[str] = []
     fewer: list[str] = []
     for margin in margins:
-        pilot = next((a for a in margin["arms"] if a["arm"] == arms[-1]), None)
+        pilot = next((a for a in margin["arms"] if a["arm"] == arm), None)
         if not pilot or not pilot.get("categories"):
             continue
         widest = max(pilot["categories"], key=lambda c: abs(c["standardised_difference"]))
         if abs(widest["standardised_difference"]) <= STD_DIFF_THRESHOLD:
             paragraphs.append(
                 str(w.q["representative"]["alike"]).format(
-                    margin=w.label(margin["margin"]), arm=w.label(arms[-1])
+                    margin=w.label(margin["margin"]), arm=w.label(arm)
                 )
             )
             continue
+        category = _category(w, margin["margin"], widest["category"])
         paragraphs.append(
             str(w.q["representative"]["margin"]).format(
                 margin=w.label(margin["margin"]),
-                category=_category(w, margin["margin"], widest["category"]),
+                category=category,
                 share=w.pct(widest["share"]),
                 population=w.pct(widest["population_share"]),
-                arm=w.label(arms[-1]),
+                arm=w.label(arm),
             )
         )
         if widest["share"] < widest["population_share"]:
-            fewer.append(_category(w, margin["margin"], widest["category"]))
-    if not margins:
-        paragraphs.append(str(w.q["representative"]["no_population"]))
-    assignment = plan["design"]["assignment"]
-    paragraphs.insert(0, str(w.q["representative"]["assignment"][assignment]))
-    figures = (plan.get("evaluation") or {}).get("reference_figures") or []
+            fewer.append(category)
+    return paragraphs, fewer
+
+
+def _reference_figures(w: _Words) -> list[str]:
+    """The plan's government-wide reference figures, each beside the focal share among the
+    applicants of every arm; that the plan gives none when it gives none."""
+    arms = w.r["plan"]["design"]["arms"]
+    figures = (w.r["plan"].get("evaluation") or {}).get("reference_figures") or []
     findings = []
     for f in figures:
         pool = (
@@ -594,20 +641,7 @@ def _representative(w: _Words) -> Answer:
         )
     if not figures:
         findings.append(str(w.q["representative"]["no_figures"]))
-    if fewer:
-        paragraphs.append(
-            str(w.q["representative"]["meaning"]).format(
-                categories=", ".join(fewer), arm=w.label(arms[-1])
-            )
-        )
-    weighted = _population_weighted(w)
-    if weighted:
-        paragraphs.append(weighted)
-    question = str(w.q["representative"]["question"])
-    short = " ".join(paragraphs[:2]) if len(paragraphs) > 1 else findings[0]
-    if weighted:
-        short += " " + weighted
-    return Answer("representative", question, short, tuple(paragraphs), tuple(findings))
+    return findings
 
 
 def _category(w: _Words, margin: str, value: str) -> str:

@@ -504,23 +504,11 @@ def _pool_share(name: str, sample: ComparisonSample, ctx: Context) -> Estimate:
     # a vacancy's share stands for its applications, each with its analysis weight
     y = cells.focal_shares()
     w = cells.weight.sum(axis=(1, 2))
-    if plan.design.block:
-        # with block fixed effects the blocks, not the vacancies, are the independent units:
-        # cluster by block, whose effects are then nested in the clusters and not in K
-        clusters, n_clusters = _codes(first[plan.design.block].astype("str"))
-        if n_clusters < 2:
-            return _refuse(
-                name, ctx, "fewer than two blocks: clustered standard errors need two", n_vac, n_app
-            )
-        x = demean(x, clusters, n_clusters, w)
-        y = demean(y, clusters, n_clusters, w)
-        absorbed = 0
-    else:
-        clusters, n_clusters = np.arange(n_vac, dtype=np.intp), n_vac
-        raw_x, raw_y = x, y
-        x = x - np.average(x, axis=0, weights=w)
-        y = y - np.average(y, weights=w)
-        absorbed = 1
+    raw_x, raw_y = x, y
+    centred = _centred(x, y, w, first, plan.design.block, n_vac)
+    if isinstance(centred, str):
+        return _refuse(name, ctx, centred, n_vac, n_app)
+    x, y, clusters, n_clusters, absorbed = centred
     keep = _independent_columns(x, w)
     if 0 not in keep:
         return _refuse(
@@ -532,9 +520,8 @@ def _pool_share(name: str, sample: ComparisonSample, ctx: Context) -> Estimate:
         )
     dropped = [names[j] for j in range(len(names)) if j not in keep]
     try:
-        fit: ClusterFit | Cr2Fit
         if name != "lpm_cr2":
-            fit = cluster_ols(
+            fit: ClusterFit | Cr2Fit = cluster_ols(
                 y, x[:, keep], clusters, n_clusters, extra_k=absorbed, weights=w, n_obs=n_app
             )
         elif absorbed:
@@ -557,6 +544,40 @@ def _pool_share(name: str, sample: ComparisonSample, ctx: Context) -> Estimate:
             "clusters": plan.design.block or "vacancy_id",
             "collinear_dropped": dropped,
         },
+    )
+
+
+def _centred(
+    x: FloatArray,
+    y: FloatArray,
+    w: FloatArray,
+    first: pd.DataFrame,
+    block: str | None,
+    n_vac: int,
+) -> tuple[FloatArray, FloatArray, IntArray, int, int] | str:
+    """Regressors and outcome centred within blocks (block fixed effects, clustered by block:
+    the blocks, not the vacancies, are then the independent units, and the effects are
+    nested in the clusters, not in K) or around their mean (clustered by vacancy, one
+    absorbed parameter); with the clusters, their number and the absorbed parameters. Why
+    not, with fewer than two blocks."""
+    if block:
+        clusters, n_clusters = _codes(first[block].astype("str"))
+        if n_clusters < 2:
+            return "fewer than two blocks: clustered standard errors need two"
+        return (
+            demean(x, clusters, n_clusters, w),
+            demean(y, clusters, n_clusters, w),
+            clusters,
+            n_clusters,
+            0,
+        )
+    clusters = np.arange(n_vac, dtype=np.intp)
+    return (
+        x - np.average(x, axis=0, weights=w),
+        y - np.average(y, weights=w),
+        clusters,
+        n_vac,
+        1,
     )
 
 

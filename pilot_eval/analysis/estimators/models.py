@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import Any
 
 import numpy as np
 from statsmodels.genmod.families import Binomial
@@ -98,45 +99,13 @@ def logit(sample: ComparisonSample, ctx: Context) -> Estimate:
     if n_vac < 2:
         return refuse("fewer than two vacancies: clustered standard errors need two")
     successes, trials, x, groups, target = _design(sample, ctx)
-    if successes.sum() in (0, trials.sum()):
-        return refuse("no variation: every application has the same outcome")
-    if np.linalg.matrix_rank(x) < x.shape[1]:
-        return refuse("the regressors are collinear (a group or arm is empty)")
-    groups_of = x[:, 1:3] if ctx.hypothesis.kind == "gap_difference" else x[:, 1:2]
-    if _boundary_group(successes, trials, groups_of):
-        return refuse(
-            "quasi-separation: in one group (focal or reference, in one arm) no application "
-            "or every application passes, so the odds ratio is 0 or infinite"
-        )
+    why = _cannot_fit(successes, trials, x, ctx)
+    if why is not None:
+        return refuse(why)
     names = _names(ctx)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", PerfectSeparationWarning)
-        warnings.simplefilter("error", ConvergenceWarning)
-        # IRLS's weighted least squares also estimates a scale, dividing by the residual
-        # df, which is zero when there are as many cells as parameters; a binomial model
-        # does not use that scale (it is 1)
-        warnings.filterwarnings("ignore", "divide by zero encountered in scalar divide")
-        try:
-            model = GLM(np.column_stack([successes, trials - successes]), x, family=Binomial())
-            fit = model.fit(
-                maxiter=100,
-                tol=1e-12,
-                cov_type="cluster",
-                cov_kwds={"groups": groups, "use_correction": False},
-            )
-        except (PerfectSeparationWarning, PerfectSeparationError):
-            if len(successes) == x.shape[1] and np.all((successes > 0) & (successes < trials)):
-                # the fitted cells equal the observed ones because there are only as many
-                # cells as parameters, not because of separation
-                return refuse(
-                    "the model is saturated (as many cells as parameters): its clustered "
-                    "standard error is not defined"
-                )
-            return refuse("the logistic model does not converge (perfect separation)")
-        except (ConvergenceWarning, np.linalg.LinAlgError):
-            return refuse("the logistic model does not converge (perfect separation)")
-    if not fit.converged or np.any(~np.isfinite(fit.params)):
-        return refuse("the logistic model does not converge (perfect separation)")
+    fit, why = _fit(successes, trials, x, groups)
+    if why is not None:
+        return refuse(why)
     # CR1 as on the applications: G/(G-1) * (N-1)/(N-K) with N applications, K regressors
     k = x.shape[1]
     factor = n_vac / (n_vac - 1) * (n_app - 1) / (n_app - k)
@@ -165,6 +134,58 @@ def logit(sample: ComparisonSample, ctx: Context) -> Estimate:
         n_applications=n_app,
         details={"log_odds_ratio": b, "std_error_scale": "log odds ratio", "N": n_app, "G": n_vac},
     )
+
+
+def _cannot_fit(
+    successes: np.ndarray, trials: np.ndarray, x: np.ndarray, ctx: Context
+) -> str | None:
+    """Why the logistic model cannot be fitted on these cells, or None."""
+    if successes.sum() in (0, trials.sum()):
+        return "no variation: every application has the same outcome"
+    if np.linalg.matrix_rank(x) < x.shape[1]:
+        return "the regressors are collinear (a group or arm is empty)"
+    groups_of = x[:, 1:3] if ctx.hypothesis.kind == "gap_difference" else x[:, 1:2]
+    if _boundary_group(successes, trials, groups_of):
+        return (
+            "quasi-separation: in one group (focal or reference, in one arm) no application "
+            "or every application passes, so the odds ratio is 0 or infinite"
+        )
+    return None
+
+
+def _fit(
+    successes: np.ndarray, trials: np.ndarray, x: np.ndarray, groups: np.ndarray
+) -> tuple[Any, str | None]:
+    """The binomial GLM with vacancy-clustered covariance (statsmodels), or why it failed."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PerfectSeparationWarning)
+        warnings.simplefilter("error", ConvergenceWarning)
+        # IRLS's weighted least squares also estimates a scale, dividing by the residual
+        # df, which is zero when there are as many cells as parameters; a binomial model
+        # does not use that scale (it is 1)
+        warnings.filterwarnings("ignore", "divide by zero encountered in scalar divide")
+        try:
+            model = GLM(np.column_stack([successes, trials - successes]), x, family=Binomial())
+            fit = model.fit(
+                maxiter=100,
+                tol=1e-12,
+                cov_type="cluster",
+                cov_kwds={"groups": groups, "use_correction": False},
+            )
+        except (PerfectSeparationWarning, PerfectSeparationError):
+            if len(successes) == x.shape[1] and np.all((successes > 0) & (successes < trials)):
+                # the fitted cells equal the observed ones because there are only as many
+                # cells as parameters, not because of separation
+                return None, (
+                    "the model is saturated (as many cells as parameters): its clustered "
+                    "standard error is not defined"
+                )
+            return None, "the logistic model does not converge (perfect separation)"
+        except (ConvergenceWarning, np.linalg.LinAlgError):
+            return None, "the logistic model does not converge (perfect separation)"
+    if not fit.converged or np.any(~np.isfinite(fit.params)):
+        return None, "the logistic model does not converge (perfect separation)"
+    return fit, None
 
 
 def _names(ctx: Context) -> list[str]:

@@ -41,6 +41,7 @@ from pilot_eval.analysis.estimators import SCALES, Context, null_hypothesis, reg
 from pilot_eval.analysis.estimators.linear import _independent_columns, demean
 from pilot_eval.analysis.results import Estimate, not_estimable
 from pilot_eval.data.frame import ComparisonSample, VacancyCells
+from pilot_eval.plan.model import Hypothesis, RandomisationInference
 from pilot_eval.progress import progress
 
 FloatArray = npt.NDArray[np.float64]
@@ -352,20 +353,8 @@ def randomisation(sample: ComparisonSample, ctx: Context) -> Estimate:
     settings = plan.randomisation_inference
     if settings is None:  # the plan's checks require it for randomised designs
         return refuse("the plan has no randomisation_inference settings")
-    first = frame.iloc[cells.first].reset_index(drop=True)
-    treated = np.asarray(first["arm"] == plan.arm_of(h), dtype=np.float64)
-    if plan.design.assignment == "block_randomised" and plan.design.block:
-        blocks, _ = pd.factorize(first[plan.design.block].astype("str"), sort=True)
-    else:
-        blocks = np.zeros(n_vac, dtype=np.intp)
-    assignment = Assignment(treated=treated, blocks=blocks.astype(np.intp))
-    statistic: _Statistic
-    if h.kind == "gap_difference":
-        statistic = _GapStatistic(cells, assignment.blocks)
-    else:
-        z, _ = cells.covariates(frame, h.adjust_for)
-        statistic = _ShareStatistic(cells.focal_shares(), cells.sizes(), z, assignment.blocks)
-    observed = float(statistic(treated[None, :])[0])
+    assignment, statistic = _assignment_and_statistic(sample, ctx)
+    observed = float(statistic(assignment.treated[None, :])[0])
     if not math.isfinite(observed):
         return refuse("the lpm_fe statistic is not defined for the observed assignment")
     possible = assignment.count()
@@ -376,15 +365,7 @@ def randomisation(sample: ComparisonSample, ctx: Context) -> Estimate:
         p = extreme / len(values)
         used = len(values)
     else:
-        extreme = 0
-        children = np.random.SeedSequence(settings.seed).spawn(math.ceil(settings.draws / CHUNK))
-        redraw = _redraws(assignment, statistic)
-        with progress(f"randomisation {h.id}", settings.draws, "draws") as advance:
-            for i, child in enumerate(children):
-                n = min(CHUNK, settings.draws - i * CHUNK)
-                values = redraw(np.random.default_rng(child), n)
-                extreme += _extreme(values, observed, h.alternative)
-                advance(n)
+        extreme = _as_extreme_in_draws(assignment, statistic, observed, h, settings)
         p = (1 + extreme) / (1 + settings.draws)
         used = settings.draws
     return Estimate(
@@ -408,6 +389,49 @@ def randomisation(sample: ComparisonSample, ctx: Context) -> Estimate:
             else "complete randomisation",
         },
     )
+
+
+def _assignment_and_statistic(
+    sample: ComparisonSample, ctx: Context
+) -> tuple[Assignment, _Statistic]:
+    """The observed assignment of the sample's vacancies (within blocks where the design
+    has them) and the lpm_fe statistic as a function of an assignment."""
+    plan, h, cells, frame = ctx.plan, ctx.hypothesis, sample.cells, sample.frame
+    first = frame.iloc[cells.first].reset_index(drop=True)
+    treated = np.asarray(first["arm"] == plan.arm_of(h), dtype=np.float64)
+    if plan.design.assignment == "block_randomised" and plan.design.block:
+        blocks, _ = pd.factorize(first[plan.design.block].astype("str"), sort=True)
+    else:
+        blocks = np.zeros(cells.n_vacancies, dtype=np.intp)
+    assignment = Assignment(treated=treated, blocks=blocks.astype(np.intp))
+    statistic: _Statistic
+    if h.kind == "gap_difference":
+        statistic = _GapStatistic(cells, assignment.blocks)
+    else:
+        z, _ = cells.covariates(frame, h.adjust_for)
+        statistic = _ShareStatistic(cells.focal_shares(), cells.sizes(), z, assignment.blocks)
+    return assignment, statistic
+
+
+def _as_extreme_in_draws(
+    assignment: Assignment,
+    statistic: _Statistic,
+    observed: float,
+    h: Hypothesis,
+    settings: RandomisationInference,
+) -> int:
+    """How many of the plan's seeded random re-assignments give a statistic at least as
+    extreme as the observed one (in chunks, each from its own child seed)."""
+    extreme = 0
+    children = np.random.SeedSequence(settings.seed).spawn(math.ceil(settings.draws / CHUNK))
+    redraw = _redraws(assignment, statistic)
+    with progress(f"randomisation {h.id}", settings.draws, "draws") as advance:
+        for i, child in enumerate(children):
+            n = min(CHUNK, settings.draws - i * CHUNK)
+            values = redraw(np.random.default_rng(child), n)
+            extreme += _extreme(values, observed, h.alternative)
+            advance(n)
+    return extreme
 
 
 def _redraws(
