@@ -101,7 +101,11 @@ def plan_reference_text() -> str:
 
 
 def data_dictionary_text() -> str:
-    """docs/data-dictionary.md, generated from the column specifications."""
+    """docs/data-dictionary.md, generated from the column specifications.
+
+    Kept whole: it writes one document from top to bottom, section after section, as it
+    reads.
+    """
     lines = [
         "# Data dictionary",
         "",

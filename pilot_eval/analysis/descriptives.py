@@ -7,6 +7,7 @@ arm, how far applications got, and how often each demographic was reported.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -112,40 +113,8 @@ def describe_funnel(frame: pd.DataFrame, plan: AnalysisPlan) -> tuple[dict[str, 
                 k: {st: int(reached[a, j, i]) for i, st in enumerate(STAGES)}
                 for j, k in enumerate(SIDES)
             }
-            shown: dict[str, dict[str, int | None]] = {k: {} for k in SIDES}
-            for s in STAGES:
-                # 'other' (neither group, or not reported) is counted by every exclusion
-                # ledger: never the complement; a group reaching a stage with nobody
-                # discloses the outcome of each of its members
-                row = protect_row(
-                    {k: raw[k][s] for k in SIDES},
-                    min_cell,
-                    sensitive_zero=("focal", "reference"),
-                    derivable=("other",),
-                )
-                suppressed += row.suppressed
-                for k in SIDES:
-                    shown[k][s] = row.cells[k]
-            sides: dict[str, Any] = {}
-            for k in SIDES:
-                sides[k] = {
-                    "reached": shown[k],
-                    "share_of_applicants": {
-                        s: _rate(
-                            raw[k][s], raw[k]["applied"], shown[k][s], shown[k]["applied"], min_cell
-                        )
-                        for s in STAGES
-                    },
-                    "transition_rate": {
-                        s: _rate(raw[k][s], raw[k][prev], shown[k][s], shown[k][prev], min_cell)
-                        for prev, s in itertools.pairwise(STAGES)
-                    },
-                }
-            ratios: dict[str, float | None] = {}
-            for s, rate in sides["focal"]["transition_rate"].items():
-                ref = sides["reference"]["transition_rate"][s]
-                ratios[s] = rate / ref if rate is not None and ref else None
-            per_arm[arm] = {"sides": sides, "impact_ratio": ratios}
+            per_arm[arm], hidden = _funnel_of_arm(raw, min_cell)
+            suppressed += hidden
         out[name] = {
             "column": group.column,
             "focal": list(group.focal),
@@ -153,6 +122,46 @@ def describe_funnel(frame: pd.DataFrame, plan: AnalysisPlan) -> tuple[dict[str, 
             "arms": per_arm,
         }
     return out, suppressed
+
+
+def _funnel_of_arm(
+    raw: Mapping[str, Mapping[Any, int]], min_cell: int
+) -> tuple[dict[str, Any], int]:
+    """One arm's funnel of a group from its counts per side and stage: protected counts,
+    shares, transition rates and impact ratios; and how many counts were suppressed."""
+    suppressed = 0
+    shown: dict[str, dict[str, int | None]] = {k: {} for k in SIDES}
+    for s in STAGES:
+        # 'other' (neither group, or not reported) is counted by every exclusion
+        # ledger: never the complement; a group reaching a stage with nobody
+        # discloses the outcome of each of its members
+        row = protect_row(
+            {k: raw[k][s] for k in SIDES},
+            min_cell,
+            sensitive_zero=("focal", "reference"),
+            derivable=("other",),
+        )
+        suppressed += row.suppressed
+        for k in SIDES:
+            shown[k][s] = row.cells[k]
+    sides: dict[str, Any] = {}
+    for k in SIDES:
+        sides[k] = {
+            "reached": shown[k],
+            "share_of_applicants": {
+                s: _rate(raw[k][s], raw[k]["applied"], shown[k][s], shown[k]["applied"], min_cell)
+                for s in STAGES
+            },
+            "transition_rate": {
+                s: _rate(raw[k][s], raw[k][prev], shown[k][s], shown[k][prev], min_cell)
+                for prev, s in itertools.pairwise(STAGES)
+            },
+        }
+    ratios: dict[str, float | None] = {}
+    for s, rate in sides["focal"]["transition_rate"].items():
+        ref = sides["reference"]["transition_rate"][s]
+        ratios[s] = rate / ref if rate is not None and ref else None
+    return {"sides": sides, "impact_ratio": ratios}, suppressed
 
 
 def _rate(

@@ -279,20 +279,7 @@ def _balance(
             )
             continue
         sub = vacancies.loc[(arms == arm) | (arms == reference)]
-        treated = (_arm_labels(sub["arm"]) == arm).to_numpy(dtype=bool)
-        results: dict[str, Any] = {}
-        for col in CATEGORICAL_COVARIATES:
-            if col in sub:
-                results[col] = _categorical(sub[col], treated, arm, reference)
-        for col in NUMERIC_COVARIATES:
-            if col in sub:
-                results[col] = _numeric(sub[col], treated, arm, reference)
-        for col in BINARY_COVARIATES:
-            if col in sub:
-                results[col] = _binary(sub[col], treated, arm, reference)
-        flagged: list[dict[str, Any]] = []
-        for col, res in results.items():
-            flagged.extend({"covariate": col, **flag} for flag in res.pop("_flags"))
+        results, flagged = _covariate_balance(sub, arm, reference)
         maxima = [res["max_abs_std_diff"] for res in results.values()]
         defined = [m for m in maxima if m is not None]
         out["comparisons"][arm] = {
@@ -304,6 +291,28 @@ def _balance(
             "flagged": flagged,
         }
     return out
+
+
+def _covariate_balance(
+    sub: pd.DataFrame, arm: str, reference: str
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Balance of every covariate present between the vacancies of ``arm`` and of the
+    reference arm in ``sub``, and the categories flagged beyond the threshold."""
+    treated = (_arm_labels(sub["arm"]) == arm).to_numpy(dtype=bool)
+    results: dict[str, Any] = {}
+    for col in CATEGORICAL_COVARIATES:
+        if col in sub:
+            results[col] = _categorical(sub[col], treated, arm, reference)
+    for col in NUMERIC_COVARIATES:
+        if col in sub:
+            results[col] = _numeric(sub[col], treated, arm, reference)
+    for col in BINARY_COVARIATES:
+        if col in sub:
+            results[col] = _binary(sub[col], treated, arm, reference)
+    flagged: list[dict[str, Any]] = []
+    for col, res in results.items():
+        flagged.extend({"covariate": col, **flag} for flag in res.pop("_flags"))
+    return results, flagged
 
 
 def _flag(std_diff: float, category: str | None) -> list[dict[str, Any]]:

@@ -243,7 +243,13 @@ def _arms(model: DesignModel, plan: AnalysisPlan, rng: np.random.Generator) -> p
 def simulate_design(
     model: DesignModel, plan: AnalysisPlan, d: Diagnosis, null: bool, seed: np.random.SeedSequence
 ) -> Bundle:
-    """One simulated bundle of the design under the declared effects (or none)."""
+    """One simulated bundle of the design under the declared effects (or none).
+
+    Kept whole: the random draws follow one another in a fixed order from the run's seed
+    (groups, stage rates, gap variation, effects, passing, scores), which a reader checks
+    against the module docstring top to bottom; it is also the hot path of the diagnosis
+    (``benchmarks/``), where helper calls would pass a dozen arrays each.
+    """
     rng = np.random.default_rng(seed)
     het = effective(plan, d, model.estimated)
     arms = _arms(model, plan, rng)

@@ -599,24 +599,9 @@ def _simulate_applications(
     pilot = vac.pilot[v]
     arm = pilot.astype(np.int64)
 
-    origin = _origin_probabilities(rng, vac, family_p)[v]
-    u = rng.random(n)
-    origin_code = np.where(u < origin[:, 2], 2, np.where(u < origin[:, 2] + origin[:, 1], 1, 0))
-    female = np.array([FEMALE_SHARE_BY_FAMILY[f] for f in families])[vac.family][v]
-    u = rng.random(n)
-    gender_code = np.where(
-        u < OTHER_GENDER_SHARE, 2, np.where(u < OTHER_GENDER_SHARE + female, 0, 1)
+    origin_code, gender_code, age_code, disability, missing = _backgrounds(
+        rng, vac, v, arm, family_p
     )
-    age_p = np.array(AGE_BAND_SHARES)
-    age_code = rng.choice(len(AGE_BANDS), size=n, p=age_p / age_p.sum())
-    disability = rng.random(n) < DISABILITY_SHARE
-
-    nonresponse = np.array([QUESTIONNAIRE_NONRESPONSE[a] for a in ARMS])[arm]
-    skipped = rng.random(n) < nonresponse
-    missing = {item: skipped | (rng.random(n) < rate) for item, rate in ITEM_NONRESPONSE.items()}
-    origin_code = np.where(missing["origin"], -1, origin_code)
-    gender_code = np.where(missing["gender"], -1, gender_code)
-    age_code = np.where(missing["age_band"], -1, age_code)
 
     stage, latent = _simulate_stages(rng, vac, v, arm, origin_code, variation)
     if variation.selective_nonresponse > 0:  # drawn only then: the earlier stream otherwise
@@ -648,6 +633,45 @@ def _simulate_applications(
         }
     )
     return frame.loc[:, list(APPLICATION_COLUMNS)]
+
+
+def _backgrounds(
+    rng: np.random.Generator,
+    vac: _Vacancies,
+    v: npt.NDArray[np.int64],
+    arm: npt.NDArray[np.int64],
+    family_p: FloatArray,
+) -> tuple[
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.bool_],
+    dict[str, npt.NDArray[np.bool_]],
+]:
+    """Each application's origin, gender and age band (codes, -1 not reported), disability,
+    and which voluntary answers are missing, drawn in this order from ``rng``."""
+    n = v.size
+    families = list(FAMILY_WEIGHTS)
+    origin = _origin_probabilities(rng, vac, family_p)[v]
+    u = rng.random(n)
+    origin_code = np.where(u < origin[:, 2], 2, np.where(u < origin[:, 2] + origin[:, 1], 1, 0))
+    female = np.array([FEMALE_SHARE_BY_FAMILY[f] for f in families])[vac.family][v]
+    u = rng.random(n)
+    gender_code = np.where(
+        u < OTHER_GENDER_SHARE, 2, np.where(u < OTHER_GENDER_SHARE + female, 0, 1)
+    )
+    age_p = np.array(AGE_BAND_SHARES)
+    age_code = rng.choice(len(AGE_BANDS), size=n, p=age_p / age_p.sum())
+    disability = rng.random(n) < DISABILITY_SHARE
+
+    nonresponse = np.array([QUESTIONNAIRE_NONRESPONSE[a] for a in ARMS])[arm]
+    skipped = rng.random(n) < nonresponse
+    missing = {item: skipped | (rng.random(n) < rate) for item, rate in ITEM_NONRESPONSE.items()}
+    origin_code = np.where(missing["origin"], -1, origin_code)
+    gender_code = np.where(missing["gender"], -1, gender_code)
+    age_code = np.where(missing["age_band"], -1, age_code)
+
+    return origin_code, gender_code, age_code, disability, missing
 
 
 def _origin_probabilities(

@@ -117,7 +117,12 @@ def _ratings(
 def interview_ratings(
     rng: np.random.Generator, vacancies: pd.DataFrame, applications: pd.DataFrame
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Interview ratings of the interviewed and questionnaire items of the pilot."""
+    """Interview ratings of the interviewed and questionnaire items of the pilot.
+
+    Kept whole: the draws follow one another in a fixed order from the generator (rater
+    severities, the interview ratings per rater and criterion, the questionnaire items), so
+    that a bundle is the same for a seed.
+    """
     arm_of = vacancies.set_index("vacancy_id")["arm"]
     arm = applications["vacancy_id"].map(arm_of).to_numpy(dtype=str)
     outside = (applications["origin"] == "outside_europe").fillna(False).to_numpy(bool)

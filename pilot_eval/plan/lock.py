@@ -156,29 +156,56 @@ def lock_plan(loaded: LoadedPlan, on: dt.date) -> tuple[LockHistory, str]:
     path = lock_path(loaded.path)
     devs = plan.deviations
     if not path.exists():
-        if devs:
-            raise PlanLockError(
-                f"{loaded.path.name} is not locked yet but already lists deviations. A plan "
-                "is registered first and amended afterwards: remove the deviations, lock, "
-                "then add them back and lock again."
-            )
-        entry = LockEntry(
-            sequence=1,
-            kind="registration",
-            sha256=loaded.sha256,
-            date=on.isoformat(),
-            data_access=plan.data_access_at_registration,
-            n_deviations=0,
-            deviations_sha256=deviations_sha256(devs),
-            previous_entry_sha256=None,
-        )
-        history = LockHistory(path=path, plan_id=plan.id, entries=(entry,))
+        history = _register(loaded, path, on)
         write_lock(history)
         return history, "registered"
     history = read_lock(path)
     last = history.last
     if last.sha256 == loaded.sha256:
         return history, "unchanged"
+    _check_amendment(loaded, history, on)
+    newest = devs[-1]
+    entry = LockEntry(
+        sequence=last.sequence + 1,
+        kind="amendment",
+        sha256=loaded.sha256,
+        date=on.isoformat(),
+        data_access=newest.data_access,
+        n_deviations=len(devs),
+        deviations_sha256=deviations_sha256(devs),
+        previous_entry_sha256=last.digest(),
+    )
+    history = LockHistory(path=path, plan_id=history.plan_id, entries=(*history.entries, entry))
+    write_lock(history)
+    return history, "amended"
+
+
+def _register(loaded: LoadedPlan, path: Path, on: dt.date) -> LockHistory:
+    """The first entry of a plan's lock: its registration, before any deviation."""
+    plan, devs = loaded.plan, loaded.plan.deviations
+    if devs:
+        raise PlanLockError(
+            f"{loaded.path.name} is not locked yet but already lists deviations. A plan "
+            "is registered first and amended afterwards: remove the deviations, lock, "
+            "then add them back and lock again."
+        )
+    entry = LockEntry(
+        sequence=1,
+        kind="registration",
+        sha256=loaded.sha256,
+        date=on.isoformat(),
+        data_access=plan.data_access_at_registration,
+        n_deviations=0,
+        deviations_sha256=deviations_sha256(devs),
+        previous_entry_sha256=None,
+    )
+    return LockHistory(path=path, plan_id=plan.id, entries=(entry,))
+
+
+def _check_amendment(loaded: LoadedPlan, history: LockHistory, on: dt.date) -> None:
+    """Refuse a changed plan unless the change is a new deviation appended to unchanged
+    earlier ones, on the same plan id, dated no earlier than the last entry."""
+    plan, devs, last = loaded.plan, loaded.plan.deviations, history.last
     if history.plan_id != plan.id:
         raise PlanLockError(
             f"{loaded.path.name} now has id '{plan.id}' but was locked as '{history.plan_id}'. "
@@ -205,20 +232,6 @@ def lock_plan(loaded: LoadedPlan, on: dt.date) -> tuple[LockHistory, str]:
             f"An amendment dated {on.isoformat()} cannot come before the last lock entry "
             f"({last.date}). Give the date of the amendment with --date."
         )
-    newest = devs[-1]
-    entry = LockEntry(
-        sequence=last.sequence + 1,
-        kind="amendment",
-        sha256=loaded.sha256,
-        date=on.isoformat(),
-        data_access=newest.data_access,
-        n_deviations=len(devs),
-        deviations_sha256=deviations_sha256(devs),
-        previous_entry_sha256=last.digest(),
-    )
-    history = LockHistory(path=path, plan_id=history.plan_id, entries=(*history.entries, entry))
-    write_lock(history)
-    return history, "amended"
 
 
 DEVIATION_HOWTO = (

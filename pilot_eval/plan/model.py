@@ -283,23 +283,8 @@ def _check_deciding_test(
     plan: AnalysisPlan, h: Hypothesis, at: str, add: Callable[..., None]
 ) -> None:
     """``decided_by`` names a cluster-aware test of the kind; min_effect is on its scale."""
-    test = h.decided_by
-    if test is not None:
-        allowed = [t for t in ESTIMATORS_BY_KIND[h.kind] if t in CLUSTER_AWARE]
-        if test not in allowed:
-            add(
-                f"{at}.decided_by",
-                f"not a cluster-aware test of {h.kind} (allowed: {', '.join(allowed)})",
-                test,
-            )
-            return
-        if test == "randomisation" and plan.design.assignment not in RANDOMISED:
-            add(
-                f"{at}.decided_by",
-                f"randomisation inference needs a randomised design, not "
-                f"'{plan.design.assignment}'",
-                test,
-            )
+    if not _decided_by_applies(plan, h, at, add):
+        return
     if h.estimator is not None and h.estimator not in ESTIMATORS_BY_KIND[h.kind]:
         return  # reported above
     deciding, chosen = h.deciding_test, h.chosen_estimator
@@ -345,6 +330,31 @@ def _check_deciding_test(
             "in decided_by, or the estimator that decides in estimator",
             h.criterion.min_effect,
         )
+
+
+def _decided_by_applies(
+    plan: AnalysisPlan, h: Hypothesis, at: str, add: Callable[..., None]
+) -> bool:
+    """Whether ``decided_by`` (when given) is a cluster-aware test of the kind; a
+    randomisation test also needs a randomised design (reported, not a reason to stop)."""
+    test = h.decided_by
+    if test is None:
+        return True
+    allowed = [t for t in ESTIMATORS_BY_KIND[h.kind] if t in CLUSTER_AWARE]
+    if test not in allowed:
+        add(
+            f"{at}.decided_by",
+            f"not a cluster-aware test of {h.kind} (allowed: {', '.join(allowed)})",
+            test,
+        )
+        return False
+    if test == "randomisation" and plan.design.assignment not in RANDOMISED:
+        add(
+            f"{at}.decided_by",
+            f"randomisation inference needs a randomised design, not '{plan.design.assignment}'",
+            test,
+        )
+    return True
 
 
 def deciding_default(kind: str, estimator: str) -> str:

@@ -41,6 +41,7 @@ from pilot_eval.analysis.estimators import SCALES, Context, null_hypothesis, reg
 from pilot_eval.analysis.results import Estimate, not_estimable
 from pilot_eval.data.frame import ComparisonSample
 from pilot_eval.errors import EstimationError
+from pilot_eval.plan.model import Hypothesis
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
@@ -433,27 +434,9 @@ def _vacancy_fe(name: str, sample: ComparisonSample, ctx: Context) -> Estimate:
         )
     dropped = [z_names[j - len(columns)] for j in range(x.shape[1]) if j not in keep]
     x, xt = x[:, keep], xt[:, keep]
-    # vacancies where every application is in one group say nothing about the gap
-    within = np.bincount(clusters, weights=count * xt[:, 0] ** 2, minlength=n_vac)
-    informative = within > _RANK_TOLERANCE
-    if not informative.any():
-        return _refuse(
-            name, ctx, "no vacancy has applications of both groups at this stage", n_vac, n_app
-        )
-    if h.kind == "gap_difference":
-        treated_within = np.bincount(clusters, weights=count * xt[:, 1] ** 2, minlength=n_vac)
-        if arms[informative].nunique() < 2 or not (treated_within > _RANK_TOLERANCE).any():
-            return _refuse(
-                name,
-                ctx,
-                "vacancies with applications of both groups exist in only one arm",
-                n_vac,
-                n_app,
-            )
-    if float(np.sum(count * yt**2)) <= _RANK_TOLERANCE:
-        return _refuse(
-            name, ctx, "no variation: every application has the same outcome", n_vac, n_app
-        )
+    informative, why = _informative(h, clusters, count, xt, yt, arms, n_vac)
+    if why is not None:
+        return _refuse(name, ctx, why, n_vac, n_app)
     try:
         fit: ClusterFit | Cr2Fit = (
             cluster_cr2(yt, xt, clusters, n_vac, weights=w, n_obs=n_app)
@@ -579,6 +562,30 @@ def _centred(
         n_vac,
         1,
     )
+
+
+def _informative(
+    h: Hypothesis,
+    clusters: IntArray,
+    count: FloatArray,
+    xt: FloatArray,
+    yt: FloatArray,
+    arms: pd.Series,
+    n_vac: int,
+) -> tuple[npt.NDArray[np.bool_], str | None]:
+    """The vacancies with applications of both groups (the others say nothing about the
+    gap), and why the gap cannot be estimated from them, or None."""
+    within = np.bincount(clusters, weights=count * xt[:, 0] ** 2, minlength=n_vac)
+    informative = within > _RANK_TOLERANCE
+    if not informative.any():
+        return informative, "no vacancy has applications of both groups at this stage"
+    if h.kind == "gap_difference":
+        treated_within = np.bincount(clusters, weights=count * xt[:, 1] ** 2, minlength=n_vac)
+        if arms[informative].nunique() < 2 or not (treated_within > _RANK_TOLERANCE).any():
+            return informative, "vacancies with applications of both groups exist in only one arm"
+    if float(np.sum(count * yt**2)) <= _RANK_TOLERANCE:
+        return informative, "no variation: every application has the same outcome"
+    return informative, None
 
 
 WEIGHTED = ("lpm_fe", "lpm_cr2")

@@ -96,57 +96,73 @@ def representativeness_section(
         categories = sorted(set(pop.index) | set(values), key=_category_order(margin))
         pop = pop.reindex(categories, fill_value=0.0)
         pop_share = (pop / pop.sum()).to_numpy()
-        arms_out = []
-        for a_index, a in enumerate((*plan.design.arms, "all")):
-            in_arm = values if a == "all" else values[arm == a]
-            counts = np.asarray(
-                in_arm.value_counts().reindex(categories, fill_value=0), dtype=np.int64
+        arms_out = [
+            _arm_margin(
+                values if a == "all" else values[arm == a],
+                a,
+                categories,
+                pop_share,
+                r.draws,
+                r.seed + 100 * m_index + a_index,
             )
-            n = int(counts.sum())
-            shares = counts / n if n else np.zeros(len(categories))
-            rows: list[dict[str, Any]] = [
-                {
-                    "category": str(c),
-                    "vacancies": int(counts[i]),
-                    "share": float(shares[i]),
-                    "population_share": float(pop_share[i]),
-                    "standardised_difference": standardised_difference(
-                        float(shares[i]), float(pop_share[i])
-                    ),
-                }
-                for i, c in enumerate(categories)
-            ]
-            not_in_population = [
-                str(c) for i, c in enumerate(categories) if pop_share[i] == 0 and counts[i] > 0
-            ]
-            test = (
-                goodness_of_fit(counts, pop_share, r.draws, r.seed + 100 * m_index + a_index)
-                if n and not not_in_population
-                else {
-                    "reason": "categories of the arm are absent from the population: "
-                    + ", ".join(not_in_population)
-                }
-                if not_in_population
-                else {"reason": "no vacancies"}
-            )
-            arms_out.append(
-                {
-                    "arm": a,
-                    "vacancies": n,
-                    "categories": rows,
-                    "max_abs_standardised_difference": max(
-                        (
-                            abs(x["standardised_difference"])
-                            for x in rows
-                            if x["standardised_difference"] is not None
-                        ),
-                        default=None,
-                    ),
-                    "test": test,
-                }
-            )
+            for a_index, a in enumerate((*plan.design.arms, "all"))
+        ]
         margins.append({"margin": margin, "population": float(pop.sum()), "arms": arms_out})
     return {"margins": margins, "draws": r.draws}
+
+
+def _arm_margin(
+    in_arm: pd.Series,
+    a: str,
+    categories: list[Any],
+    pop_share: FloatArray,
+    draws: int,
+    seed: int,
+) -> dict[str, Any]:
+    """One arm's vacancies on one margin against all vacancies: share and standardised
+    difference per category, the largest difference, and the goodness-of-fit test (seeded)."""
+    counts = np.asarray(in_arm.value_counts().reindex(categories, fill_value=0), dtype=np.int64)
+    n = int(counts.sum())
+    shares = counts / n if n else np.zeros(len(categories))
+    rows: list[dict[str, Any]] = [
+        {
+            "category": str(c),
+            "vacancies": int(counts[i]),
+            "share": float(shares[i]),
+            "population_share": float(pop_share[i]),
+            "standardised_difference": standardised_difference(
+                float(shares[i]), float(pop_share[i])
+            ),
+        }
+        for i, c in enumerate(categories)
+    ]
+    not_in_population = [
+        str(c) for i, c in enumerate(categories) if pop_share[i] == 0 and counts[i] > 0
+    ]
+    test = (
+        goodness_of_fit(counts, pop_share, draws, seed)
+        if n and not not_in_population
+        else {
+            "reason": "categories of the arm are absent from the population: "
+            + ", ".join(not_in_population)
+        }
+        if not_in_population
+        else {"reason": "no vacancies"}
+    )
+    return {
+        "arm": a,
+        "vacancies": n,
+        "categories": rows,
+        "max_abs_standardised_difference": max(
+            (
+                abs(x["standardised_difference"])
+                for x in rows
+                if x["standardised_difference"] is not None
+            ),
+            default=None,
+        ),
+        "test": test,
+    }
 
 
 def population_weights(
