@@ -457,6 +457,16 @@ def _disadvantage(w: _Words) -> Answer:
     if open_:
         key = "short_open_also" if harmed else "short_open"
         parts.append(str(q[key]).format(ids=", ".join(open_)))
+    rest = [
+        h
+        for h in asked
+        if h["id"] not in shown
+        and h.get("disadvantage_not_ruled_out") is None
+        and h["decision"]["estimate"] is not None
+        and h.get("stage")
+    ]
+    if rest:
+        parts.append(str(q["short_other"]).format(findings=w.briefs(rest, named=True)))
     if untested:
         parts.append(str(q["short_untested"]).format(groups=", ".join(untested)))
     paragraphs = (str(q["reading"]),)

@@ -297,3 +297,19 @@ def test_no_conclusion_is_not_called_fragile(results: dict[str, Any]) -> None:
     h9 = next(f for f in found["disadvantage"].findings if f.startswith("H9 "))
     assert "kwetsbaar" not in h9
     assert "nog onzekerder" in h9
+
+
+def test_every_group_the_senate_named_is_in_the_short_answer(results: dict[str, Any]) -> None:
+    """Women (H7, no margin) appear in the one-line answer beside the groups with a margin."""
+    short = _answers(results)["disadvantage"].short
+    for hid in ("H7", "H9", "H10", "H11", "H12"):
+        assert f"({hid})" in short
+    assert "vrouwen ten opzichte van mannen" in short
+
+
+def test_reliability_comes_with_a_benchmark_and_the_rating_gap_with_its_caveat(
+    results: dict[str, Any],
+) -> None:
+    text = _text(_answers(results)["interview"])
+    assert "Boven 0,75 geldt zo'n betrouwbaarheid doorgaans als goed" in text
+    assert "waarschijnlijk te smal" in text
