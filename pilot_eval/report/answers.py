@@ -277,13 +277,21 @@ class _Words:
         n, tipping = sum(counts), missing.get("tipping_share")
         ends["total"] = self.count(self.reached(h, list(missing["missing"])))
         if tipping is not None and self.firm(h):
-            return str(self.q["fragile"]["missing_tipping"]).format(
+            text = str(self.q["fragile"]["missing_tipping"]).format(
                 n=self.count(n),
                 k=self.count(math.ceil(tipping * n)),
                 share=self.pct(tipping),
                 **ends,
             )
-        return str(self.q["fragile"]["missing_counted"]).format(n=self.count(n), **ends)
+        else:
+            text = str(self.q["fragile"]["missing_counted"]).format(n=self.count(n), **ends)
+        lee = missing.get("lee") or {}
+        if lee.get("lower") is not None and lee.get("upper") is not None:
+            text += "; " + str(self.q["fragile"]["lee"]).format(
+                low=self.amount(lee["lower"], scale, unit=False),
+                high=self.amount(lee["upper"], scale),
+            )
+        return text
 
     def finding(self, h: Mapping[str, Any]) -> str:
         """One hypothesis in a sentence: what, how much, how uncertain, the verdict."""
@@ -318,6 +326,15 @@ class _Words:
         rates = self.rates(h)
         if rates:
             text += " " + rates
+        whole = (h.get("later_stage") or {}).get("from_application") or {}
+        if whole.get("estimate") is not None:
+            text += " " + str(self.q["from_application"]).format(
+                to=self.m["stages"][h["stage"]["to"]],
+                estimate=self.amount(whole["estimate"], d["scale"]),
+                low=self.amount(whole.get("ci_low"), d["scale"], unit=False),
+                high=self.amount(whole.get("ci_high"), d["scale"], unit=False),
+                unit=f" {self.m['summary']['points']}" if d["scale"] == "difference" else "",
+            )
         reach = h.get("disadvantage_not_ruled_out")
         if reach is not None and not h.get("harm"):
             text += " " + str(self.q["not_ruled_out"]).format(worst=self.amount(reach, d["scale"]))
@@ -339,8 +356,7 @@ def _how(w: _Words) -> Answer:
     first_family = hypotheses[0]["family"] if hypotheses else None
     primary = [h for h in hypotheses if h["family"] == first_family]
     met = [h["id"] for h in primary if h["verdict"] == "met"]
-    entries = (plan.get("lock") or {}).get("entries", [])
-    amendments = [e for e in entries if e["kind"] != "registration"]
+    amendments, after = _amendments(w)
     fragile = [h for h in met if w.fragile(next(x for x in primary if x["id"] == h))]
     paragraphs = [
         str(w.q["how"]["who"]).format(
@@ -352,8 +368,8 @@ def _how(w: _Words) -> Answer:
             date=w.day(plan["registered_on"]),
             access=w.m["data_access"][plan["data_access_at_registration"]],
             n=len(hypotheses),
-            amendments=len(amendments),
-            after=sum(e.get("data_access") == "outcome_data_seen" for e in amendments),
+            amendments=amendments,
+            after=after,
         )
         if plan.get("locked")
         else str(w.q["how"]["not_locked"]),
@@ -366,8 +382,8 @@ def _how(w: _Words) -> Answer:
     ]
     short = str(w.q["how"]["short"]).format(
         date=w.day(plan["registered_on"]),
-        amendments=len(amendments),
-        after=sum(e.get("data_access") == "outcome_data_seen" for e in amendments),
+        amendments=amendments,
+        after=after,
         n=len(hypotheses),
         met=len(met),
         primary=len(primary),
@@ -724,6 +740,7 @@ def _uncertainty(w: _Words) -> Answer:
             checks=len(w.r.get("contradiction_checks", [])),
         )
     )
+    paragraphs += _voluntary(w) + _amended_after(w)
     inconclusive = [h["id"] for h in w.r["hypotheses"] if h["verdict"] == "inconclusive"]
     if inconclusive:
         paragraphs.append(
@@ -749,6 +766,44 @@ def _uncertainty(w: _Words) -> Answer:
     )
     question = str(w.q["uncertainty"]["question"])
     return Answer("uncertainty", question, short, tuple(paragraphs), tuple(findings))
+
+
+def _voluntary(w: _Words) -> list[str]:
+    """How often the main group's voluntary question was left open, per arm."""
+    arms = w.r["plan"]["design"]["arms"]
+    hypotheses = w.r["hypotheses"]
+    if not hypotheses:
+        return []
+    column = w.r["plan"]["groups"][hypotheses[0]["group"]]["column"]
+    shares = [
+        w.r["descriptives"]["arms"][a]["demographics"].get(column, {}).get("not_reported_share")
+        for a in arms
+    ]
+    if None in shares:
+        return []
+    return [
+        str(w.q["uncertainty"]["voluntary"]).format(
+            column=w.label(column),
+            share_ref=w.pct(shares[0]),
+            share=w.pct(shares[-1]),
+            ref_arm=w.label(arms[0]),
+            arm=w.label(arms[-1]),
+        )
+    ]
+
+
+def _amendments(w: _Words) -> tuple[int, int]:
+    """How often the plan was amended, and how often after the outcomes were seen."""
+    entries = (w.r["plan"].get("lock") or {}).get("entries", [])
+    amendments = [e for e in entries if e["kind"] != "registration"]
+    after = sum(e.get("data_access") == "outcome_data_seen" for e in amendments)
+    return len(amendments), after
+
+
+def _amended_after(w: _Words) -> list[str]:
+    """That the plan was amended after the outcomes were seen, and how often."""
+    after = _amendments(w)[1]
+    return [str(w.q["uncertainty"]["amended"]).format(after=after)] if after else []
 
 
 def answers(

@@ -313,3 +313,38 @@ def test_reliability_comes_with_a_benchmark_and_the_rating_gap_with_its_caveat(
     text = _text(_answers(results)["interview"])
     assert "Boven 0,75 geldt zo'n betrouwbaarheid doorgaans als goed" in text
     assert "waarschijnlijk te smal" in text
+
+
+def test_a_later_stage_also_gives_the_effect_over_all_applicants(results: dict[str, Any]) -> None:
+    h10 = next(h for h in results["hypotheses"] if h["id"] == "H10")
+    whole = h10["later_stage"]["from_application"]
+    text = next(f for f in _answers(results)["disadvantage"].findings if f.startswith("H10 "))
+    value = f"{100 * whole['estimate']:.1f}".replace(".", ",")
+    assert f"van sollicitatie tot aanbod gekregen: {value} procentpunt" in text
+
+
+def test_missing_answers_come_with_the_milder_lee_bounds(results: dict[str, Any]) -> None:
+    h1 = next(h for h in results["hypotheses"] if h["id"] == "H1")
+    lee = h1["missing_data"]["lee"]
+    text = next(f for f in _answers(results)["questionnaire"].findings if f.startswith("H1 "))
+    low, high = (f"{100 * lee[k]:.1f}".replace(".", ",") for k in ("lower", "upper"))
+    assert "onder de mildere aanname dat wie in de ene arm antwoordt" in text
+    assert f"tussen {low} en {high} procentpunt" in text
+
+
+def test_limitations_say_who_left_questions_open_and_how_often_the_plan_changed_late(
+    results: dict[str, Any],
+) -> None:
+    text = _text(_answers(results)["uncertainty"])
+    origin = {
+        a: results["descriptives"]["arms"][a]["demographics"]["origin"]["not_reported_share"]
+        for a in ("control", "pilot")
+    }
+    for share in origin.values():
+        assert f"{100 * share:.1f}%".replace(".", ",") in text
+    after = sum(
+        e["data_access"] == "outcome_data_seen"
+        for e in results["plan"]["lock"]["entries"]
+        if e["kind"] != "registration"
+    )
+    assert f"is het plan {after} keer gewijzigd" in text
