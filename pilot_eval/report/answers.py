@@ -291,6 +291,11 @@ class _Words:
                 low=self.amount(lee["lower"], scale, unit=False),
                 high=self.amount(lee["upper"], scale),
             )
+            ends_say = lee.get("verdicts") or {}
+            if self.firm(h) and ends_say.get("lower") and ends_say.get("upper"):
+                agree = _AGREEING["harm" if h.get("harm") else h["verdict"]]
+                holds = ends_say["lower"] in agree and ends_say["upper"] in agree
+                text += str(self.q["fragile"]["lee_holds" if holds else "lee_open"])
         return text
 
     def finding(self, h: Mapping[str, Any]) -> str:
@@ -345,6 +350,16 @@ class _Words:
         return text
 
 
+_AGREEING = {
+    "met": frozenset({"reached", "above", "below"}),
+    "harm": frozenset({"opposite"}),
+    "non_inferior": frozenset({"reached", "above", "below", "short", "none", "within_margin"}),
+    "equivalent": frozenset({"short", "none", "within_margin"}),
+    "not_met": frozenset({"short", "none", "within_margin", "opposite"}),
+}
+"""The words of ``missing_bounds.BOUND_VERDICTS`` at a bound that agree with a verdict."""
+
+
 def _stage_index(h: Mapping[str, Any]) -> int | None:
     return None if not h.get("stage") else STAGES.index(h["stage"]["from"])
 
@@ -390,6 +405,9 @@ def _how(w: _Words) -> Answer:
         fragile=", ".join(fragile) if fragile else str(w.q["none"]),
         evaluator=w.unstated(ev.get("evaluator")),
     )
+    harmed = [h["id"] for h in hypotheses if h.get("harm") or h.get("group_disadvantaged")]
+    if harmed:
+        short += " " + str(w.q["how"]["harm_shown"]).format(ids=", ".join(harmed))
     return Answer("how", str(w.q["how"]["question"]), short, tuple(paragraphs), ())
 
 
@@ -504,7 +522,10 @@ def _interview(w: _Words) -> Answer:
     if not after:
         findings.append(str(w.q["interview"]["untested"]))
     question = str(w.q["interview"]["question"])
-    after_text = str(w.q["interview"]["short"]).format(after=w.briefs(after, named=True))
+    # the groups of question 3 are answered there; the short answer keeps the others
+    asked = {g for g, x in w.r["plan"]["groups"].items() if x["column"] in GROUPS_ASKED_ABOUT}
+    others = [h for h in after if h["group"] not in asked] or after
+    after_text = str(w.q["interview"]["short"]).format(after=w.briefs(others, named=True))
     short = paragraphs[1] + " " + after_text
     return Answer("interview", question, short, tuple(paragraphs), tuple(findings))
 
@@ -604,7 +625,8 @@ def _representative(w: _Words) -> Answer:
     if weighted:
         paragraphs.append(weighted)
     question = str(w.q["representative"]["question"])
-    short = " ".join(paragraphs[:2]) if len(paragraphs) > 1 else findings[0]
+    # the first paragraph is about pilot against control: the short answer starts after it
+    short = paragraphs[1] if len(paragraphs) > 1 else findings[0]
     if weighted:
         short += " " + weighted
     return Answer("representative", question, short, tuple(paragraphs), tuple(findings))

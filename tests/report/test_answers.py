@@ -320,7 +320,8 @@ def test_a_later_stage_also_gives_the_effect_over_all_applicants(results: dict[s
     whole = h10["later_stage"]["from_application"]
     text = next(f for f in _answers(results)["disadvantage"].findings if f.startswith("H10 "))
     value = f"{100 * whole['estimate']:.1f}".replace(".", ",")
-    assert f"van sollicitatie tot aanbod gekregen: {value} procentpunt" in text
+    assert "van sollicitatie tot aanbod gekregen (dus ook wie eerder afviel" in text
+    assert f"het criterium gaat daar niet over): {value} procentpunt" in text
 
 
 def test_missing_answers_come_with_the_milder_lee_bounds(results: dict[str, Any]) -> None:
@@ -328,8 +329,8 @@ def test_missing_answers_come_with_the_milder_lee_bounds(results: dict[str, Any]
     lee = h1["missing_data"]["lee"]
     text = next(f for f in _answers(results)["questionnaire"].findings if f.startswith("H1 "))
     low, high = (f"{100 * lee[k]:.1f}".replace(".", ",") for k in ("lower", "upper"))
-    assert "onder de mildere aanname dat wie in de ene arm antwoordt" in text
-    assert f"tussen {low} en {high} procentpunt" in text
+    assert "in de andere zou doen (een mildere aanname)" in text
+    assert f"tussen {low} en {high} procentpunt; dan is de conclusie niet meer zeker" in text
 
 
 def test_limitations_say_who_left_questions_open_and_how_often_the_plan_changed_late(
@@ -348,3 +349,16 @@ def test_limitations_say_who_left_questions_open_and_how_often_the_plan_changed_
         if e["kind"] != "registration"
     )
     assert f"is het plan {after} keer gewijzigd" in text
+
+
+def test_a_conclusion_that_holds_under_the_milder_assumption_says_so(
+    results: dict[str, Any],
+) -> None:
+    h1 = next(h for h in results["hypotheses"] if h["id"] == "H1")
+    h1["missing_data"]["lee"]["verdicts"] = {"lower": "reached", "upper": "reached"}
+    text = next(f for f in _answers(results)["questionnaire"].findings if f.startswith("H1 "))
+    assert "; dan blijft de conclusie staan" in text
+    # a harm holds only where both ends lie the harmful way
+    h1.update(harm=True, verdict="not_met")
+    text = next(f for f in _answers(results)["questionnaire"].findings if f.startswith("H1 "))
+    assert "; dan is de conclusie niet meer zeker" in text

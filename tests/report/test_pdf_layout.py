@@ -122,3 +122,22 @@ def test_the_pdf_is_tagged_with_its_language(laid_out: tuple[str, Any]) -> None:
     assert b"/MarkInfo" in data
     lang = b"/Lang (nl)" if 'lang="nl"' in html else b"/Lang (en)"
     assert lang in data
+
+
+def _pages_of(document: Any, css_class: str) -> set[int]:
+    """The pages on which a table of ``css_class`` is laid out."""
+    pages = set()
+    for number, page in enumerate(document.pages, start=1):
+        for box in _boxes(page._page_box):
+            element = getattr(box, "element", None)
+            if _kind(box) == "TableBox" and element is not None:
+                if css_class in (element.get("class") or "").split():
+                    pages.add(number)
+    return pages
+
+
+@needs_pdf
+def test_the_summary_of_answers_fits_on_the_first_page(laid_out: tuple[str, Any]) -> None:
+    """The executive summary is one page: its table starts and ends on page 1."""
+    _, document = laid_out
+    assert _pages_of(document, "answers") == {1}
