@@ -130,9 +130,9 @@ def _pages_of(document: Any, css_class: str) -> set[int]:
     for number, page in enumerate(document.pages, start=1):
         for box in _boxes(page._page_box):
             element = getattr(box, "element", None)
-            if _kind(box) == "TableBox" and element is not None:
-                if css_class in (element.get("class") or "").split():
-                    pages.add(number)
+            classes = (element.get("class") or "").split() if element is not None else []
+            if _kind(box) == "TableBox" and css_class in classes:
+                pages.add(number)
     return pages
 
 
