@@ -427,6 +427,17 @@ effect but short of the threshold; no effect; it lies on the other side, within 
 criterion's margin; or on the other side (beyond the margin when there is one)."""
 
 
+AGREES_WITH = {
+    "met": frozenset({"reached", "above", "below"}),
+    "harm": frozenset({"opposite"}),
+    "non_inferior": frozenset({"reached", "above", "below", "short", "none", "within_margin"}),
+    "equivalent": frozenset({"short", "none", "within_margin"}),
+    "not_met": frozenset({"short", "none", "within_margin", "opposite"}),
+}
+"""For a verdict (and ``harm``), the words of ``BOUND_VERDICTS`` at a bound that agree with
+it: the verdict holds across bounds whose two ends both say one of them."""
+
+
 def verdict_at(h: Hypothesis, value: float | None) -> str | None:
     """The word of ``BOUND_VERDICTS`` for ``value``."""
     if value is None:

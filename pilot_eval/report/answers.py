@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from pilot_eval.analysis.design_checks import STD_DIFF_THRESHOLD
+from pilot_eval.analysis.missing_bounds import AGREES_WITH
 from pilot_eval.plan.model import BETWEEN_ARMS, STAGES
 
 FIRST_SELECTION = ("applied", "invited")
@@ -293,7 +294,7 @@ class _Words:
             )
             ends_say = lee.get("verdicts") or {}
             if self.firm(h) and ends_say.get("lower") and ends_say.get("upper"):
-                agree = _AGREEING["harm" if h.get("harm") else h["verdict"]]
+                agree = AGREES_WITH["harm" if h.get("harm") else h["verdict"]]
                 holds = ends_say["lower"] in agree and ends_say["upper"] in agree
                 text += str(self.q["fragile"]["lee_holds" if holds else "lee_open"])
         return text
@@ -348,16 +349,6 @@ class _Words:
             intro = self.q["fragile_intro"] if self.firm(h) else self.q["caveat_intro"]
             text += " " + str(intro) + " " + "; ".join(reasons) + "."
         return text
-
-
-_AGREEING = {
-    "met": frozenset({"reached", "above", "below"}),
-    "harm": frozenset({"opposite"}),
-    "non_inferior": frozenset({"reached", "above", "below", "short", "none", "within_margin"}),
-    "equivalent": frozenset({"short", "none", "within_margin"}),
-    "not_met": frozenset({"short", "none", "within_margin", "opposite"}),
-}
-"""The words of ``missing_bounds.BOUND_VERDICTS`` at a bound that agree with a verdict."""
 
 
 def _stage_index(h: Mapping[str, Any]) -> int | None:

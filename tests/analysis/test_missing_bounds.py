@@ -298,3 +298,11 @@ def test_tipping_share_of_a_stage_gap_by_hand(plan: AnalysisPlan) -> None:
     assert got is not None
     assert got["depends_on_missing"] is True
     assert got["tipping_share"] == pytest.approx(math.ceil(2 / 6 * 1000) / 1000)
+
+
+def test_the_words_that_agree_with_a_verdict_are_words_of_a_bound() -> None:
+    from pilot_eval.analysis.missing_bounds import AGREES_WITH, BOUND_VERDICTS
+
+    assert set().union(*AGREES_WITH.values()) <= set(BOUND_VERDICTS)
+    # a harm and a success never agree on a bound
+    assert not AGREES_WITH["harm"] & AGREES_WITH["met"]
