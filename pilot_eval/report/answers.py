@@ -710,9 +710,20 @@ def _population_weighted(w: _Words) -> str:
         "margins": w.join([w.label(m) for m in rows[0]["weighting"]["margins"]]),
         "tested": ", ".join(sorted({x["hypothesis"] for x in rows}, key=_hypothesis_order)),
     }
-    if changed:
-        return str(q["weighted_changed"]).format(ids=", ".join(changed), **words)
-    return str(q["weighted_same"]).format(**words)
+    text = (
+        str(q["weighted_changed"]).format(ids=", ".join(changed), **words)
+        if changed
+        else str(q["weighted_same"]).format(**words)
+    )
+    tested = {x["hypothesis"] for x in rows}
+    shown = [
+        h["id"]
+        for h in w.r["hypotheses"]
+        if (h.get("harm") or h.get("group_disadvantaged")) and h["id"] not in tested
+    ]
+    if shown:
+        text += " " + str(q["weighted_not_covering"]).format(ids=", ".join(shown))
+    return text
 
 
 def _hypothesis_order(hid: str) -> tuple[int, str]:

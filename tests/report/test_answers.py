@@ -237,7 +237,7 @@ def test_weighting_to_all_vacancies_is_reported_with_its_effect(results: dict[st
     text = _text(_answers(results)["representative"])
     assert "Volgens analyse R7 (voor H1, H2, H3)" in text
     assert "naar departement, functiefamilie en salarisschaal" in text
-    assert "verandert geen oordeel" in text
+    assert "verandert bij die hypothesen geen oordeel" in text
     r7 = next(x for x in results["robustness"] if x["specification"] == "R7")
     r7["verdict"] = "not_met" if r7["verdict"] != "not_met" else "met"
     changed = _answers(results)["representative"].short
@@ -362,3 +362,22 @@ def test_a_conclusion_that_holds_under_the_milder_assumption_says_so(
     h1.update(harm=True, verdict="not_met")
     text = next(f for f in _answers(results)["questionnaire"].findings if f.startswith("H1 "))
     assert "; dan is de conclusie niet meer zeker" in text
+
+
+def test_a_disadvantage_outside_the_weighted_analysis_is_said_to_be_outside_it(
+    results: dict[str, Any],
+) -> None:
+    """R7 covers H1-H3; H4 shows a gap within the control arm: the answer says R7 does not
+    speak to it."""
+    text = _text(_answers(results)["representative"])
+    assert (
+        "Over H4, waar de gegevens een nadeel of achterstand tonen, gaat die analyse niet" in text
+    )
+
+
+def test_the_four_fifths_rule_and_the_size_of_a_score_gap_are_named(
+    results: dict[str, Any],
+) -> None:
+    text = _text(_answers(results)["questionnaire"])
+    assert "onder 0,8 geldt de vier-vijfde-regel als geschonden" in text
+    assert "0,2 geldt als een klein verschil, 0,5 als middelgroot" in text
