@@ -379,6 +379,7 @@ def _how(w: _Words) -> Answer:
         )
         if plan.get("locked")
         else str(w.q["how"]["not_locked"]),
+        *_period(w),
         str(w.q["how"]["success"]).format(success=w.unstated(ev.get("success"))),
         str(w.q["how"]["primary"]).format(
             ids=", ".join(h["id"] for h in primary),
@@ -400,6 +401,16 @@ def _how(w: _Words) -> Answer:
     if harmed:
         short += " " + str(w.q["how"]["harm_shown"]).format(ids=", ".join(harmed))
     return Answer("how", str(w.q["how"]["question"]), short, tuple(paragraphs), ())
+
+
+def _period(w: _Words) -> list[str]:
+    """The period of the vacancies the evaluation covers, when the data give it."""
+    period = w.r["descriptives"].get("period") or {}
+    if not period.get("first") or not period.get("last"):
+        return []
+    return [
+        str(w.q["how"]["period"]).format(first=w.day(period["first"]), last=w.day(period["last"]))
+    ]
 
 
 def _share_all_applied(w: _Words) -> dict[str, str]:

@@ -381,3 +381,10 @@ def test_the_four_fifths_rule_and_the_size_of_a_score_gap_are_named(
     text = _text(_answers(results)["questionnaire"])
     assert "onder 0,8 geldt de vier-vijfde-regel als geschonden" in text
     assert "0,2 geldt als een klein verschil, 0,5 als middelgroot" in text
+
+
+def test_question_one_gives_the_period_and_says_what_an_arm_is(results: dict[str, Any]) -> None:
+    period = results["descriptives"]["period"]
+    text = _text(_answers(results)["how"])
+    assert period["first"][:4] in text
+    assert "heten in dit rapport de twee armen" in text
