@@ -201,3 +201,16 @@ def test_texts_of_the_plan_and_the_data_cannot_inject_markup(results: dict[str, 
     assert md.count("\\<script\\>") >= 1 + 2 * len(hostile["plan"]["deviations"])
     # the line break in a text does not split a table row
     assert "a \\| b regel" in md
+
+
+@pytest.mark.parametrize("fmt", ["md", "html"])
+def test_a_withheld_training_cell_and_an_unreported_year_look_different(fmt: str) -> None:
+    """'–' is a cell withheld for privacy; a department-year without a report says so."""
+    results = json.loads(EXAMPLE_RESULTS.read_text("utf-8"))
+    results["software"] = {"pilot_eval": "x"}
+    training = results["evidence"]["committee_training"]
+    gone = training["by_department"].pop(0)
+    training["missing"] = [{"department": gone["department"], "year": gone["year"]}]
+    report = render(results, "nl", fmt, "cmd")  # type: ignore[arg-type]
+    assert "niet gemeld" in report
+    assert "–: weggelaten, omdat het op te weinig personen rust" in report
