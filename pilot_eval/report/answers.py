@@ -714,19 +714,21 @@ def _population_weighted(w: _Words) -> str:
     if not rows:
         return ""
     main = {h["id"]: h["verdict"] for h in w.r["hypotheses"]}
-    changed = sorted({x["hypothesis"] for x in rows if x["verdict"] != main.get(x["hypothesis"])})
+    tested = {x["hypothesis"] for x in rows}
+    moved = {x["hypothesis"] for x in rows if x["verdict"] != main.get(x["hypothesis"])}
+    # in the plan's order
+    changed = [h["id"] for h in w.r["hypotheses"] if h["id"] in moved]
     q = w.q["representative"]
     words = {
         "spec": rows[0]["specification"],
         "margins": w.join([w.label(m) for m in rows[0]["weighting"]["margins"]]),
-        "tested": ", ".join(sorted({x["hypothesis"] for x in rows}, key=_hypothesis_order)),
+        "tested": ", ".join(h["id"] for h in w.r["hypotheses"] if h["id"] in tested),
     }
     text = (
         str(q["weighted_changed"]).format(ids=", ".join(changed), **words)
         if changed
         else str(q["weighted_same"]).format(**words)
     )
-    tested = {x["hypothesis"] for x in rows}
     shown = [
         h["id"]
         for h in w.r["hypotheses"]
@@ -735,11 +737,6 @@ def _population_weighted(w: _Words) -> str:
     if shown:
         text += " " + str(q["weighted_not_covering"]).format(ids=", ".join(shown))
     return text
-
-
-def _hypothesis_order(hid: str) -> tuple[int, str]:
-    digits = "".join(c for c in hid if c.isdigit())
-    return (int(digits) if digits else 0, hid)
 
 
 def _privacy(w: _Words) -> Answer:
