@@ -9,13 +9,22 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from pilot_eval.api import RunOutcome, Validation, plan_schema, run_plan, validate, verify
+from pilot_eval.api import (
+    RunOutcome,
+    Validation,
+    plan_schema,
+    results_schema,
+    run_plan,
+    validate,
+    verify,
+)
 
 __all__ = [
     "RunOutcome",
     "Validation",
     "__version__",
     "plan_schema",
+    "results_schema",
     "run_plan",
     "validate",
     "verify",

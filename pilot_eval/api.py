@@ -130,7 +130,6 @@ def run_plan(
     ValueError
         On a language other than ``nl`` or ``en``.
     """
-    from pilot_eval.analysis.results import dumps
     from pilot_eval.pipeline.outputs import (
         check_destination,
         manifest,
@@ -167,10 +166,12 @@ def run_plan(
     if not pdf:
         command.append("--no-pdf")
     skipped = pdf_unavailable() if pdf else None
-    results_text = dumps(results)
+    results_text = results.dumps()
     with staged_folder(out_dir, force) as staging:
         texts: dict[str, str | bytes] = {"results.json": results_text}
-        texts.update(render_outputs(results, lang, " ".join(command), pdf and skipped is None))
+        texts.update(
+            render_outputs(results.as_mapping(), lang, " ".join(command), pdf and skipped is None)
+        )
         written = write_files(staging, texts)
         manifest_text = manifest(
             command=command,
@@ -212,8 +213,18 @@ def verify(out: PathLike, tolerance: float = DEFAULT_TOLERANCE) -> Verification:
 
 def plan_schema() -> dict[str, Any]:
     """The JSON Schema of the plan format, as shipped inside the package."""
+    return _packaged_schema("plan.schema.json")
+
+
+def results_schema() -> dict[str, Any]:
+    """The JSON Schema of results.json (version ``results_format``), as shipped inside the
+    package. Every results.json a run writes is valid against it."""
+    return _packaged_schema("results.schema.json")
+
+
+def _packaged_schema(name: str) -> dict[str, Any]:
     from importlib import resources
 
-    text = (resources.files("pilot_eval") / "formats" / "plan.schema.json").read_text("utf-8")
+    text = (resources.files("pilot_eval") / "formats" / name).read_text("utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema

@@ -1,4 +1,5 @@
-"""Generated reference files: the plan's JSON Schema, the plan reference, the data dictionary.
+"""Generated reference files: the JSON Schemas of the plan and of results.json, the plan
+reference, the data dictionary.
 
 ``python -m pilot_eval.reference`` (or ``make schema``) rewrites them; a test fails when
 a committed file differs from what this module generates, so they never go stale.
@@ -10,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pilot_eval.analysis.records import results_json_schema
 from pilot_eval.data.files import MAX_COLUMNS, MAX_FILE_BYTES
 from pilot_eval.data.tables import BOOLEAN_WORDS, REQUIRED_TABLES, TABLES
 from pilot_eval.plan.model import plan_json_schema
@@ -19,6 +21,8 @@ SCHEMA_PATH = Path("analysis_plans/plan.schema.json")
 PACKAGED_SCHEMA_PATH = Path("pilot_eval/formats/plan.schema.json")
 """The same schema inside the package, so that an installed wheel carries it
 (``pilot_eval.api.plan_schema``)."""
+RESULTS_SCHEMA_PATH = Path("pilot_eval/formats/results.schema.json")
+"""The JSON Schema of results.json, inside the package (``pilot_eval.api.results_schema``)."""
 PLAN_REFERENCE_PATH = Path("docs/plan-reference.md")
 DATA_DICTIONARY_PATH = Path("docs/data-dictionary.md")
 
@@ -26,6 +30,11 @@ DATA_DICTIONARY_PATH = Path("docs/data-dictionary.md")
 def schema_text() -> str:
     """The JSON Schema of the plan format, as committed."""
     return json.dumps(plan_json_schema(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def results_schema_text() -> str:
+    """The JSON Schema of results.json, as committed."""
+    return json.dumps(results_json_schema(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def _type_of(prop: dict[str, Any]) -> str:
@@ -178,6 +187,7 @@ def data_dictionary_text() -> str:
 GENERATED = {
     SCHEMA_PATH: schema_text,
     PACKAGED_SCHEMA_PATH: schema_text,
+    RESULTS_SCHEMA_PATH: results_schema_text,
     PLAN_REFERENCE_PATH: plan_reference_text,
     DATA_DICTIONARY_PATH: data_dictionary_text,
 }

@@ -53,6 +53,21 @@ grep -q "^PDF report skipped: WeasyPrint is not installed" "$work/run.err" ||
   { echo "wheel-check: expected the one-line note that the PDF was skipped"; cat "$work/run.err"; exit 1; }
 test -s out/report.nl.html && test -s out/report.nl.md && test ! -e out/report.nl.pdf
 "$work/venv/bin/pilot-eval" verify out
+# results.json is valid against the JSON Schema the wheel ships (checked with the
+# development environment's jsonschema, a test dependency)
+"$work/venv/bin/python" -c 'import json; from pilot_eval import results_schema
+print(json.dumps(results_schema()))' >"$work/results.schema.json"
+"$python" - "$work/results.schema.json" out/results.json <<'PY'
+import json
+import sys
+
+import jsonschema
+
+schema = json.load(open(sys.argv[1], encoding="utf-8"))
+assert schema["$id"] == "pilot-eval/results-format-1", schema["$id"]
+jsonschema.Draft202012Validator(schema).validate(json.load(open(sys.argv[2], encoding="utf-8")))
+print("wheel-check: results.json is valid against the packaged results.schema.json")
+PY
 mkdir "$work/checkout"
 cd "$work/checkout"  # laid out as elsewhere/, so that the recorded paths are the same
 ln -s "$root/analysis_plans" plans

@@ -76,7 +76,7 @@ def export_open_data(
     inputs = prepare_inputs(plan_path, data_dir, exploratory)
     plan = inputs.loaded.plan
     record = guard(register, "open_data", inputs.loaded, inputs.bundle)
-    original = evaluate(inputs)
+    original = evaluate(inputs).as_mapping()
     opened = anonymise(inputs.bundle, plan)
     command = ["pilot-eval", "export-open-data", relative(plan_path), "--data", relative(data_dir)]
     command += ["--out", relative(out), "--lang", lang]
@@ -88,7 +88,9 @@ def export_open_data(
             "applications.csv": csv_text(opened.applications, float_format="%.12g"),
         }
         written = write_files(staging, tables)
-        published = evaluate(dataclasses.replace(inputs, bundle=load_bundle(staging, plan)))
+        published = evaluate(
+            dataclasses.replace(inputs, bundle=load_bundle(staging, plan))
+        ).as_mapping()
         summary = export_summary(inputs, opened, original, published)
         texts = {"disclosure.json": dumps(summary)}
         for fmt in ("md", "html"):

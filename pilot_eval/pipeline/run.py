@@ -26,6 +26,7 @@ from pilot_eval.analysis.hypotheses import (
     subgroup_analysis,
 )
 from pilot_eval.analysis.missing_bounds import manski_bounds, withheld_bounds
+from pilot_eval.analysis.records import RESULTS_FORMAT, Results
 from pilot_eval.analysis.robustness import robustness
 from pilot_eval.data.bundle import Bundle, load_bundle
 from pilot_eval.data.files import sha256_file
@@ -40,8 +41,6 @@ from pilot_eval.plan.model import (
 )
 from pilot_eval.privacy.audit import protect as audit_and_withhold
 from pilot_eval.privacy.withhold import protect_results
-
-RESULTS_FORMAT = 1
 
 SOFTWARE = ("numpy", "pandas", "scipy", "statsmodels", "pingouin")
 """Libraries whose arithmetic makes the numbers of results.json: their versions are part of
@@ -117,8 +116,8 @@ def output_software_versions() -> dict[str, str]:
     return dict(sorted(out.items()))
 
 
-def evaluate(inputs: RunInputs) -> dict[str, Any]:
-    """Run every hypothesis of the plan; return the content of results.json."""
+def evaluate(inputs: RunInputs) -> Results:
+    """Run every hypothesis of the plan; return the record of results.json."""
     plan = inputs.loaded.plan
     frame = analysis_frame(inputs.bundle, plan)
     analyses = [analyse(frame, plan, h) for h in plan.hypotheses]
@@ -169,13 +168,13 @@ def evaluate(inputs: RunInputs) -> dict[str, Any]:
         "contradictions": contradictions,
         "contradiction_checks": list(CHECKS),
     }
-    suppressed = protect_results(results, plan.disclosure.min_cell)
+    suppressed = protect_results(results, Results, plan.disclosure.min_cell)
     # what the published counts still give away when solved together: withheld
     suppressed += audit_and_withhold(results, plan)
     results["suppressed_cells"] = (
         descriptives["suppressed_cells"] + results["evidence"]["suppressed_cells"] + suppressed
     )
-    return results
+    return Results.model_validate(results)
 
 
 def _plan_section(inputs: RunInputs) -> dict[str, Any]:

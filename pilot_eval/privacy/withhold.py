@@ -6,85 +6,137 @@ the applications a test used, the cells of a 2x2 table, the rows an exclusion re
 the applicants of a diagnostic, the respondents, rated applications and coded answers of
 the other evidence, the committee members of the training monitor. A count from 1 to
 ``min_cell - 1`` becomes null, and so does a rate or share whose count or base is
-suppressed. Estimates, intervals and p-values
-are computed on the full data and stay as they are.
+suppressed. Estimates, intervals and p-values are computed on the full data and stay as
+they are.
+
+What is a count of persons is declared by the type of each field of the result records
+(:mod:`pilot_eval.analysis.records`), not guessed from its name: a field annotated with
+:class:`PersonCount` is one, a field annotated with :class:`ShareOf` is a share hidden
+with the counts it rests on, and :class:`NotPersons` says an integer counts no one.
+:func:`protect_results` walks the results along the declared record types.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, MutableMapping
+import types
+import typing
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass
 from typing import Any
 
-COUNT_KEYS = frozenset(
-    {
-        "n",
-        "count",
-        "passed",
-        "rows",
-        "n_applications",
-        "n_total_applications",
-        "n_not_reported",
-        "n_left_out",
-        "n_focal",
-        "n_reference",
-        "n_arm",
-        "invited",
-        "responded",
-        "respondents",
-        "trimmed",
-        "answers",
-        "members_required",
-        "members_trained",
-        "applications_off_support",
-    }
-)
-"""Keys whose integer values count persons (applications). Not ``as_extreme``: it counts
-re-drawn assignments, and the published p-value determines it."""
+from pydantic import BaseModel
 
-SHARE_KEYS = {
-    "rate": ("passed", "n"),
-    "share_not_reported": ("n_not_reported", "n_applications"),
-    "response_rate": ("responded", "n"),
-    "share": ("count", "n"),
-    "compliance": ("members_trained", "members_required"),
-}
-"""Shares and the counts they rest on: hidden when one of those is hidden or too small."""
 
-SKIP = frozenset({"descriptives", "plan", "software", "data_files"})
-"""Parts protected elsewhere or holding no counts of persons."""
+@dataclass(frozen=True)
+class PersonCount:
+    """Marks an integer field that counts persons (applications, respondents, members)."""
+
+
+@dataclass(frozen=True)
+class NotPersons:
+    """Marks an integer field that counts no persons, and says what it counts."""
+
+    what: str
+
+
+@dataclass(frozen=True)
+class ShareOf:
+    """Marks a share of the record's ``count`` field over its ``base`` field: hidden when
+    either is hidden or too small."""
+
+    count: str
+    base: str
 
 
 def _is_small(value: Any, min_cell: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 < value < min_cell
 
 
-def _mappings(node: Any) -> Iterator[MutableMapping[str, Any]]:
-    if isinstance(node, MutableMapping):
-        yield node
-        for key, value in node.items():
-            if key not in SKIP:
-                yield from _mappings(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _mappings(item)
+def _marks(annotation: Any) -> tuple[Any, tuple[object, ...]]:
+    """The type inside ``Annotated`` and its markers."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        inner, *extra = typing.get_args(annotation)
+        return inner, tuple(extra)
+    return annotation, ()
 
 
-def protect_results(results: MutableMapping[str, Any], min_cell: int) -> int:
-    """Suppress small counts (and shares resting on them) in place; return how many."""
-    suppressed = 0
-    for mapping in _mappings({k: v for k, v in results.items() if k not in SKIP}):
-        small_shares = [
-            share
-            for share, (count, base) in SHARE_KEYS.items()
-            if share in mapping
-            and (_is_small(mapping.get(count), min_cell) or _is_small(mapping.get(base), min_cell))
+def _record_for(node: Mapping[str, Any], candidates: list[type[BaseModel]]) -> type[BaseModel]:
+    """Of the records a value may be, the first that declares every key it has."""
+    for record in candidates:
+        names = {f.alias or n for n, f in record.model_fields.items()}
+        if node.keys() <= names:
+            return record
+    return candidates[0]
+
+
+def _walk(value: Any, annotation: Any, min_cell: int) -> tuple[Any, int]:
+    """``value`` with the small counts its type declares hidden, and how many were."""
+    inner, marks = _marks(annotation)
+    if any(isinstance(m, PersonCount) for m in marks):
+        return (None, 1) if _is_small(value, min_cell) else (value, 0)
+    origin = typing.get_origin(inner)
+    if origin in (typing.Union, types.UnionType):
+        records = [
+            a for a in typing.get_args(inner) if isinstance(a, type) and issubclass(a, BaseModel)
         ]
-        for key in COUNT_KEYS & mapping.keys():
-            if _is_small(mapping[key], min_cell):
-                mapping[key] = None
-                suppressed += 1
-        for share in small_shares:
-            if mapping[share] is not None:
-                mapping[share] = None
-                suppressed += 1
-    return suppressed
+        if isinstance(value, MutableMapping) and records:
+            return value, _protect(value, _record_for(value, records), min_cell)
+        for option in typing.get_args(inner):
+            if option is not type(None):
+                return _walk(value, option, min_cell)
+        return value, 0
+    if isinstance(inner, type) and issubclass(inner, BaseModel):
+        if isinstance(value, MutableMapping):
+            return value, _protect(value, inner, min_cell)
+        return value, 0
+    if origin is list and isinstance(value, list):
+        (item,) = typing.get_args(inner)
+        hidden = 0
+        for i, v in enumerate(value):
+            value[i], n = _walk(v, item, min_cell)
+            hidden += n
+        return value, hidden
+    if origin is dict and isinstance(value, MutableMapping):
+        _, item = typing.get_args(inner)
+        hidden = 0
+        for k in list(value):
+            value[k], n = _walk(value[k], item, min_cell)
+            hidden += n
+        return value, hidden
+    return value, 0
+
+
+def _protect(node: MutableMapping[str, Any], record: type[BaseModel], min_cell: int) -> int:
+    fields = {f.alias or name: f for name, f in record.model_fields.items()}
+    small_shares = [
+        key
+        for key, f in fields.items()
+        for mark in f.metadata
+        if isinstance(mark, ShareOf)
+        and key in node
+        and (_is_small(node.get(mark.count), min_cell) or _is_small(node.get(mark.base), min_cell))
+    ]
+    hidden = 0
+    for key, f in fields.items():
+        if key not in node:
+            continue
+        if any(isinstance(m, PersonCount) for m in f.metadata):
+            if _is_small(node[key], min_cell):
+                node[key] = None
+                hidden += 1
+            continue
+        node[key], n = _walk(node[key], f.annotation, min_cell)
+        hidden += n
+    for key in small_shares:
+        if node[key] is not None:
+            node[key] = None
+            hidden += 1
+    return hidden
+
+
+def protect_results(
+    results: MutableMapping[str, Any], record: type[BaseModel], min_cell: int
+) -> int:
+    """Suppress, in place, the small counts of persons of ``results`` (the JSON form of
+    ``record``) and the shares resting on them; return how many values were hidden."""
+    return _protect(results, record, min_cell)

@@ -255,7 +255,6 @@ def verify(out: Path, tolerance: float = DEFAULT_TOLERANCE) -> Verification:
     ValueError
         When ``tolerance`` is negative.
     """
-    from pilot_eval.analysis.results import dumps
     from pilot_eval.pipeline.run import evaluate, output_software_versions, prepare_inputs
 
     if not tolerance >= 0:
@@ -274,8 +273,8 @@ def verify(out: Path, tolerance: float = DEFAULT_TOLERANCE) -> Verification:
         inputs = prepare_inputs(plan_path, data_dir, "--exploratory" in command)
     except PilotEvalError as exc:
         raise type(exc)(f"Cannot re-run the evaluation: {exc.message}", exc.problems) from None
-    rerun = evaluate(inputs)
-    rerun_text = dumps(rerun)
+    record = evaluate(inputs)
+    rerun, rerun_text = record.as_mapping(), record.dumps()
     current = output_software_versions()
     recorded = original.get("software")
     recorded = recorded if isinstance(recorded, dict) else {}

@@ -33,7 +33,7 @@ OPTIONAL = ("interview_ratings", "survey", "committee_training", "population")
 
 def _results(data: Path) -> dict[str, Any]:
     inputs = prepare_inputs(PLAN, data, False)
-    out: dict[str, Any] = json.loads(json.dumps(evaluate(inputs)))
+    out: dict[str, Any] = evaluate(inputs).json_form()
     return out
 
 

@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from pilot_eval.analysis.results import dumps
+from pilot_eval.analysis.records import Results
 from pilot_eval.pipeline.run import evaluate, prepare_inputs
 from tests.numbers import EXAMPLE_RESULTS, check_pinned
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _run() -> dict[str, Any]:
+def _run() -> Results:
     inputs = prepare_inputs(
         ROOT / "analysis_plans" / "breed-werven-2024.yaml", ROOT / "data" / "synthetic", False
     )
@@ -31,11 +30,11 @@ def _run() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def results_text() -> str:
-    return dumps(_run())
+    return _run().dumps()
 
 
 def test_two_runs_are_byte_identical(results_text: str) -> None:
-    assert dumps(_run()) == results_text
+    assert _run().dumps() == results_text
 
 
 def test_example_results_are_pinned(results_text: str, request: pytest.FixtureRequest) -> None:

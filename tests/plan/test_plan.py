@@ -848,6 +848,7 @@ def test_generated_files_are_the_reference_files() -> None:
     assert set(reference.GENERATED) == {
         Path("analysis_plans/plan.schema.json"),
         Path("pilot_eval/formats/plan.schema.json"),
+        Path("pilot_eval/formats/results.schema.json"),
         Path("docs/plan-reference.md"),
         Path("docs/data-dictionary.md"),
     }

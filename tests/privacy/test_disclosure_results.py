@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from pilot_eval.analysis.records import Results
 from pilot_eval.cli import main
 from pilot_eval.privacy.withhold import protect_results
 
@@ -44,7 +45,7 @@ def test_protect_results_hides_small_counts_and_their_shares() -> None:
         ],
         "plan": {"n": 1},
     }
-    hidden = protect_results(results, 10)
+    hidden = protect_results(results, Results, 10)
     h = results["hypotheses"][0]
     assert h["n_applications"] is None
     assert [e["rows"] for e in h["exclusions"]] == [None, 40]
@@ -55,9 +56,54 @@ def test_protect_results_hides_small_counts_and_their_shares() -> None:
 
 def test_applications_off_support_are_counts_of_persons() -> None:
     # the weighting summary beside a robustness row: 'rows' was hidden, this one was not
-    results: dict[str, Any] = {"robustness": [{"applications_off_support": 4, "rows": 4}]}
-    assert protect_results(results, 10) == 2
-    assert results["robustness"][0] == {"applications_off_support": None, "rows": None}
+    results: dict[str, Any] = {
+        "robustness": [
+            {
+                "weighting": {"margins": [], "applications_off_support": 4, "arms": {}},
+                "exclusions": [{"reason": "off support", "rows": 4}],
+            }
+        ]
+    }
+    assert protect_results(results, Results, 10) == 2
+    row = results["robustness"][0]
+    assert row["weighting"]["applications_off_support"] is None
+    assert row["exclusions"][0]["rows"] is None
+
+
+def test_what_counts_persons_follows_the_record_not_the_name() -> None:
+    # 'n' of a balance category counts vacancies; 'n' of a survey response counts persons
+    results: dict[str, Any] = {
+        "diagnostics": {
+            "balance": {
+                "comparisons": {
+                    "pilot": {
+                        "covariates": {
+                            "d": {
+                                "type": "categorical",
+                                "categories": {
+                                    "AZ": {"n": {"pilot": 3, "control": 4}, "share": {"pilot": 0.1}}
+                                },
+                            }
+                        }
+                    }
+                }
+            }
+        },
+        "evidence": {
+            "survey": {
+                "response": [{"arm": "pilot", "n": 4, "responded": 12, "response_rate": 0.5}]
+            }
+        },
+    }
+    assert protect_results(results, Results, 10) == 2
+    covariate = results["diagnostics"]["balance"]["comparisons"]["pilot"]["covariates"]["d"]
+    assert covariate["categories"]["AZ"]["n"] == {"pilot": 3, "control": 4}
+    assert results["evidence"]["survey"]["response"][0] == {
+        "arm": "pilot",
+        "n": None,
+        "responded": 12,
+        "response_rate": None,
+    }
 
 
 def test_small_bundle_publishes_no_small_count(

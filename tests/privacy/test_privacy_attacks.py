@@ -6,7 +6,6 @@ applicants (the small cell to protect)."""
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,7 +42,7 @@ def small_cell_bundle(folder: Path, column: str, value: str, other: str, n: int)
 def run_results(folder: Path) -> dict[str, Any]:
     """results.json of the example plan on ``folder``, as published."""
     inputs = prepare_inputs(PLAN, folder, False)
-    return json.loads(json.dumps(evaluate(inputs)))
+    return evaluate(inputs).json_form()
 
 
 @pytest.fixture(scope="module")

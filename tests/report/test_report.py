@@ -42,7 +42,7 @@ def results() -> dict[str, object]:
     inputs = prepare_inputs(
         ROOT / "analysis_plans" / "breed-werven-2024.yaml", ROOT / "data" / "synthetic", False
     )
-    return json.loads(json.dumps(evaluate(inputs)))
+    return evaluate(inputs).as_mapping()
 
 
 @pytest.mark.parametrize("lang", ["nl", "en"])

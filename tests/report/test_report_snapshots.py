@@ -6,7 +6,6 @@ Regenerate after an intended change with ``pytest tests/report/test_report_snaps
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ def results() -> dict[str, Any]:
     inputs = prepare_inputs(
         ROOT / "analysis_plans" / "breed-werven-2024.yaml", ROOT / "data" / "synthetic", False
     )
-    data = json.loads(json.dumps(evaluate(inputs)))
+    data = evaluate(inputs).as_mapping()
     # the installed versions are not what is snapshotted
     data["software"] = {name: "x" for name in data["software"]}
     return data
