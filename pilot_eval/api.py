@@ -169,9 +169,7 @@ def run_plan(
     results_text = results.dumps()
     with staged_folder(out_dir, force) as staging:
         texts: dict[str, str | bytes] = {"results.json": results_text}
-        texts.update(
-            render_outputs(results.as_mapping(), lang, " ".join(command), pdf and skipped is None)
-        )
+        texts.update(render_outputs(results, lang, " ".join(command), pdf and skipped is None))
         written = write_files(staging, texts)
         manifest_text = manifest(
             command=command,

@@ -25,6 +25,16 @@ from typing import Any, Protocol
 
 from pilot_eval.analysis.design_checks import STD_DIFF_THRESHOLD
 from pilot_eval.analysis.missing_bounds import AGREES_WITH
+from pilot_eval.analysis.records import Results
+from pilot_eval.analysis.records.other_evidence import InterviewQuality, MarginComparison
+from pilot_eval.analysis.records.statistics import (
+    ArmScoreGap,
+    Contradiction,
+    HypothesisResult,
+    MissingDataBounds,
+    PopulationWeighting,
+    Stage,
+)
 from pilot_eval.plan.model import BETWEEN_ARMS, STAGES
 
 FIRST_SELECTION = ("applied", "invited")
@@ -50,6 +60,19 @@ class Answer:
     findings: tuple[str, ...]
 
 
+class WithInterval(Protocol):
+    """A value with its confidence interval (a reliability, an agreement)."""
+
+    @property
+    def value(self) -> float | None: ...
+
+    @property
+    def ci_low(self) -> float | None: ...
+
+    @property
+    def ci_high(self) -> float | None: ...
+
+
 class Formats(Protocol):
     """How numbers and dates are written in the report's language (``report.Formatter``)."""
 
@@ -67,7 +90,7 @@ class _Words:
 
     def __init__(
         self,
-        results: Mapping[str, Any],
+        results: Results,
         messages: Mapping[str, Any],
         formats: Formats,
         reason: Callable[[str | None], str | None],
@@ -98,12 +121,12 @@ class _Words:
     def unstated(self, value: str | None) -> str:
         return value if value else str(self.q["not_in_plan"])
 
-    def with_interval(self, x: Mapping[str, Any]) -> str:
+    def with_interval(self, x: WithInterval) -> str:
         """A value with two decimals and, when it has one, its interval."""
-        text = self.num(x["value"], 2)
-        if x.get("ci_low") is not None and x.get("ci_high") is not None:
+        text = self.num(x.value, 2)
+        if x.ci_low is not None and x.ci_high is not None:
             text += " " + str(self.q["between"]).format(
-                low=self.num(x["ci_low"], 2), high=self.num(x["ci_high"], 2)
+                low=self.num(x.ci_low, 2), high=self.num(x.ci_high, 2)
             )
         return text
 
@@ -118,46 +141,47 @@ class _Words:
             return f"{text} {self.m['summary']['points']}" if unit else text
         return self.num(value, 2)
 
-    def what(self, h: Mapping[str, Any]) -> str:
+    def what(self, h: HypothesisResult) -> str:
         """The comparison of a hypothesis in words (the catalogue's ``questions.what``)."""
-        group = self.r["plan"]["groups"][h["group"]]
-        arms = self.r["plan"]["design"]["arms"]
-        text = str(self.q["what"][h["kind"]])
+        group = self.r.plan.groups[h.group]
+        arms = self.r.plan.design.arms
+        text = str(self.q["what"][h.kind])
         words = {
-            "{focal}": self.labels(group["focal"]),
-            "{reference}": self.labels(group["reference"]),
-            "{arm}": self.label(h["arm"]),
+            "{focal}": self.labels(group.focal),
+            "{reference}": self.labels(group.reference),
+            "{arm}": self.label(h.arm),
             "{ref_arm}": self.label(arms[0]),
-            "{score}": self.label(h["score"]) if h.get("score") else "",
+            "{score}": self.label(h.score) if h.score else "",
         }
-        if h.get("stage"):
-            words["{from}"] = str(self.m["stages"][h["stage"]["from"]])
-            words["{to}"] = str(self.m["stages"][h["stage"]["to"]])
+        if h.stage:
+            words["{from}"] = str(self.m["stages"][h.stage.from_])
+            words["{to}"] = str(self.m["stages"][h.stage.to])
         for key, value in words.items():
             text = text.replace(key, value)
         return text
 
-    def rate(self, group: str, arm: str, side: str, stage: Mapping[str, str]) -> float | None:
+    def rate(self, group: str, arm: str, side: str, stage: Stage) -> float | None:
         """The published share of a side of ``group`` in ``arm`` that went from one stage to
         the next (pooled over vacancies), or None where a count is not published."""
-        funnel = self.r["descriptives"]["funnel"].get(group, {}).get("arms", {})
-        reached = funnel.get(arm, {}).get("sides", {}).get(side, {}).get("reached", {})
-        before, after = reached.get(stage["from"]), reached.get(stage["to"])
+        funnel = self.r.descriptives.funnel.get(group)
+        sides = funnel.arms[arm].sides if funnel is not None and arm in funnel.arms else {}
+        reached = sides[side].reached if side in sides else {}
+        before, after = reached.get(stage.from_), reached.get(stage.to)
         if not before or after is None:
             return None
         return float(after) / float(before)
 
-    def rates(self, h: Mapping[str, Any]) -> str:
+    def rates(self, h: HypothesisResult) -> str:
         """For a transition: the plain percentages behind the comparison, per arm."""
-        if not h.get("stage") or h["kind"] not in ("gap_difference", "stage_gap"):
+        if not h.stage or h.kind not in ("gap_difference", "stage_gap"):
             return ""
-        arms = self.r["plan"]["design"]["arms"]
-        shown = [arms[0], arms[-1]] if h["kind"] == "gap_difference" else [h["arm"]]
-        group = self.r["plan"]["groups"][h["group"]]
+        arms = self.r.plan.design.arms
+        shown = [arms[0], arms[-1]] if h.kind == "gap_difference" else [h.arm]
+        group = self.r.plan.groups[h.group]
         parts = []
         for arm in shown:
-            focal = self.rate(h["group"], arm, "focal", h["stage"])
-            reference = self.rate(h["group"], arm, "reference", h["stage"])
+            focal = self.rate(h.group, arm, "focal", h.stage)
+            reference = self.rate(h.group, arm, "reference", h.stage)
             if focal is None or reference is None:
                 return ""
             parts.append(
@@ -165,53 +189,49 @@ class _Words:
                     arm=self.label(arm),
                     focal=self.pct(focal),
                     reference=self.pct(reference),
-                    focal_group=self.labels(group["focal"]),
-                    reference_group=self.labels(group["reference"]),
+                    focal_group=self.labels(group.focal),
+                    reference_group=self.labels(group.reference),
                 )
             )
-        return str(self.q["rates"]).format(
-            to=self.m["stages"][h["stage"]["to"]], arms="; ".join(parts)
-        )
+        return str(self.q["rates"]).format(to=self.m["stages"][h.stage.to], arms="; ".join(parts))
 
-    def caveats(self, h: Mapping[str, Any]) -> list[str]:
+    def caveats(self, h: HypothesisResult) -> list[str]:
         """What could change what is said about ``h``, in words: a pre-registered analysis
         with another verdict, tests that disagree, missing answers, selection at a later
         stage."""
         out = []
-        found = {
-            c["kind"]: c for c in self.r.get("contradictions", []) if c.get("hypothesis") == h["id"]
-        }
+        found = {c.kind: c for c in self.r.contradictions if c.hypothesis == h.id}
         for kind in ("robustness_flip", "tests_disagree", "pooled_vs_stratified"):
             if kind in found:
                 out.append(self._contradiction(kind, found[kind]))
-        missing = h.get("missing_data") or {}
-        if missing.get("depends_on_missing"):
+        missing = h.missing_data
+        if missing is not None and missing.depends_on_missing:
             out.append(self._missing(h, missing))
-        later = (h.get("later_stage") or {}).get("stratum_bounds") or {}
-        if later.get("depends_on_selection"):
+        later = h.later_stage.stratum_bounds if h.later_stage else None
+        if later is not None and later.depends_on_selection:
             out.append(str(self.q["fragile"]["selection"]))
         return out
 
     @staticmethod
-    def firm(h: Mapping[str, Any]) -> bool:
+    def firm(h: HypothesisResult) -> bool:
         """Whether ``h`` has a conclusion that could be overturned: a verdict other than
         "no conclusion" (which a caveat makes only less certain)."""
-        return h["decision"]["estimate"] is not None and h["verdict"] != "inconclusive"
+        return h.decision.estimate is not None and h.verdict != "inconclusive"
 
-    def fragile(self, h: Mapping[str, Any]) -> list[str]:
+    def fragile(self, h: HypothesisResult) -> list[str]:
         """Why a conclusion about ``h`` is fragile, in words; empty without a conclusion."""
         return self.caveats(h) if self.firm(h) else []
 
-    def _contradiction(self, kind: str, found: Mapping[str, Any]) -> str:
+    def _contradiction(self, kind: str, found: Contradiction) -> str:
         """A contradiction in words; a robustness reversal names the analysis."""
-        spec = found.get("specification")
+        spec = found.specification
         if kind != "robustness_flip" or not spec:
             return str(self.q["fragile"][kind])
         described = next(
             (
-                str(s.get("description") or "").rstrip(". ")
-                for s in self.r.get("robustness", [])
-                if s.get("specification") == spec and s.get("hypothesis") == found["hypothesis"]
+                s.description.rstrip(". ")
+                for s in self.r.robustness
+                if s.specification == spec and s.hypothesis == found.hypothesis
             ),
             "",
         )
@@ -219,64 +239,66 @@ class _Words:
             spec=spec, description=described or spec
         )
 
-    def brief(self, h: Mapping[str, Any]) -> str:
+    def brief(self, h: HypothesisResult) -> str:
         """A hypothesis in a few words: its number with interval and the verdict."""
-        d = h["decision"]
-        if d["estimate"] is None:
-            return f"{h['id']} {self.m['verdicts']['not_estimable']}"
-        word = str(self.m["verdicts"][h["verdict"]])
-        if h.get("harm"):
+        d = h.decision
+        if d.estimate is None:
+            return f"{h.id} {self.m['verdicts']['not_estimable']}"
+        word = str(self.m["verdicts"][h.verdict])
+        if h.harm:
             word = str(self.m["summary"]["harm_short"])
-        elif h.get("group_disadvantaged"):
+        elif h.group_disadvantaged:
             word = str(self.m["summary"]["disadvantaged_short"])
-        unit = f" {self.m['summary']['points']}" if d["scale"] == "difference" else ""
+        unit = f" {self.m['summary']['points']}" if d.scale == "difference" else ""
         text = str(self.q["brief"]).format(
-            id=h["id"],
-            estimate=self.amount(d["estimate"], d["scale"], unit=False),
-            low=self.amount(d["ci_low"], d["scale"], unit=False),
-            high=self.amount(d["ci_high"], d["scale"], unit=False),
+            id=h.id,
+            estimate=self.amount(d.estimate, d.scale, unit=False),
+            low=self.amount(d.ci_low, d.scale, unit=False),
+            high=self.amount(d.ci_high, d.scale, unit=False),
             unit=unit,
             verdict=word,
         )
         return text + (f" ({self.q['fragile_short']})" if self.fragile(h) else "")
 
-    def briefs(self, rows: Sequence[Mapping[str, Any]], named: bool = False) -> str:
+    def briefs(self, rows: Sequence[HypothesisResult], named: bool = False) -> str:
         """Several hypotheses in a few words each; ``named`` puts what each compares first."""
         if not rows:
             return str(self.q["none"])
         return "; ".join((f"{self.who(h)}: " if named else "") + self.brief(h) for h in rows)
 
-    def who(self, h: Mapping[str, Any]) -> str:
+    def who(self, h: HypothesisResult) -> str:
         """Which group, against which, at which step: the short form of :meth:`what`."""
-        group = self.r["plan"]["groups"][h["group"]]
+        group = self.r.plan.groups[h.group]
         text = str(self.q["who"]).format(
-            focal=self.labels(group["focal"]), reference=self.labels(group["reference"])
+            focal=self.labels(group.focal), reference=self.labels(group.reference)
         )
-        if h.get("stage"):
-            text += " " + str(self.q["who_stage"]).format(to=self.m["stages"][h["stage"]["to"]])
+        if h.stage:
+            text += " " + str(self.q["who_stage"]).format(to=self.m["stages"][h.stage.to])
         return text
 
-    def reached(self, h: Mapping[str, Any], arms: Sequence[str]) -> int | None:
+    def reached(self, h: HypothesisResult, arms: Sequence[str]) -> int | None:
         """How many applications of ``arms`` reached the first stage of ``h`` (all
         applications for a pool share); None where a count is withheld."""
-        stage = (h.get("stage") or {}).get("from", STAGES[0])
-        counts = [self.r["descriptives"]["arms"][a]["reached"].get(stage) for a in arms]
-        return None if None in counts else sum(counts)
+        stage = h.stage.from_ if h.stage else STAGES[0]
+        counts = [self.r.descriptives.arms[a].reached.get(stage) for a in arms]
+        known = [c for c in counts if c is not None]
+        return None if len(known) < len(counts) else sum(known)
 
-    def _missing(self, h: Mapping[str, Any], missing: Mapping[str, Any]) -> str:
+    def _missing(self, h: HypothesisResult, missing: MissingDataBounds) -> str:
         """How much the missing answers could move the comparison: how many of those who
         did not answer would have to turn out against the conclusion to overturn it, and
         the worst-case range; counts only when every count is published."""
-        scale = h["decision"]["scale"]
-        counts = list((missing.get("missing") or {}).values())
-        low, high = missing.get("lower"), missing.get("upper")
+        scale = h.decision.scale
+        counts = list((missing.missing or {}).values())
+        low, high = missing.lower, missing.upper
         if low is None or high is None:
             return str(self.q["fragile"]["missing"])
         ends = {"low": self.amount(low, scale, unit=False), "high": self.amount(high, scale)}
-        if not counts or None in counts:
+        known = [c for c in counts if c is not None]
+        if not counts or len(known) < len(counts):
             return str(self.q["fragile"]["missing_range"]).format(**ends)
-        n, tipping = sum(counts), missing.get("tipping_share")
-        ends["total"] = self.count(self.reached(h, list(missing["missing"])))
+        n, tipping = sum(known), missing.tipping_share
+        ends["total"] = self.count(self.reached(h, list(missing.missing or {})))
         if tipping is not None and self.firm(h):
             text = str(self.q["fragile"]["missing_tipping"]).format(
                 n=self.count(n),
@@ -286,64 +308,64 @@ class _Words:
             )
         else:
             text = str(self.q["fragile"]["missing_counted"]).format(n=self.count(n), **ends)
-        lee = missing.get("lee") or {}
-        if lee.get("lower") is not None and lee.get("upper") is not None:
+        lee = missing.lee
+        if lee is not None and lee.lower is not None and lee.upper is not None:
             text += "; " + str(self.q["fragile"]["lee"]).format(
-                low=self.amount(lee["lower"], scale, unit=False),
-                high=self.amount(lee["upper"], scale),
+                low=self.amount(lee.lower, scale, unit=False),
+                high=self.amount(lee.upper, scale),
             )
-            ends_say = lee.get("verdicts") or {}
-            if self.firm(h) and ends_say.get("lower") and ends_say.get("upper"):
-                agree = AGREES_WITH["harm" if h.get("harm") else h["verdict"]]
-                holds = ends_say["lower"] in agree and ends_say["upper"] in agree
+            ends_say = lee.verdicts
+            if self.firm(h) and ends_say is not None and ends_say.lower and ends_say.upper:
+                agree = AGREES_WITH["harm" if h.harm else h.verdict]
+                holds = ends_say.lower in agree and ends_say.upper in agree
                 text += str(self.q["fragile"]["lee_holds" if holds else "lee_open"])
         return text
 
-    def finding(self, h: Mapping[str, Any]) -> str:
+    def finding(self, h: HypothesisResult) -> str:
         """One hypothesis in a sentence: what, how much, how uncertain, the verdict."""
-        d = h["decision"]
-        head = f"{h['id']} · {self.what(h)}"
-        if d["estimate"] is None:
-            why = self.reason(d.get("reason") or h.get("reason")) or ""
+        d = h.decision
+        head = f"{h.id} · {self.what(h)}"
+        if d.estimate is None:
+            why = self.reason(d.reason or h.reason) or ""
             return str(self.q["not_estimable"]).format(what=head, reason=why)
-        verdict = str(self.q["verdicts"][h["verdict"]])
-        if h["verdict"] == "inconclusive" and h.get("alternative") == "two-sided":
+        verdict = str(self.q["verdicts"][h.verdict])
+        if h.verdict == "inconclusive" and h.alternative == "two-sided":
             verdict = str(self.q["no_difference_shown"])
-        if h.get("harm"):
+        if h.harm:
             verdict = str(self.q["harm"])
-        elif h.get("group_disadvantaged"):
+        elif h.group_disadvantaged:
             verdict = str(self.q["disadvantaged"])
-        elif h["verdict"] == "met" and h.get("min_effect_shown") is False:
+        elif h.verdict == "met" and h.min_effect_shown is False:
             verdict += " " + str(self.q["min_effect_not_shown"]).format(
-                m=self.amount(h["criterion"]["min_effect"], d["scale"])
+                m=self.amount(h.criterion.min_effect, d.scale)
             )
         text = str(self.q["finding"]).format(
             what=head,
-            estimate=self.amount(d["estimate"], d["scale"]),
-            low=self.amount(d["ci_low"], d["scale"], unit=False),
-            high=self.amount(d["ci_high"], d["scale"], unit=False),
-            unit=f" {self.m['summary']['points']}" if d["scale"] == "difference" else "",
+            estimate=self.amount(d.estimate, d.scale),
+            low=self.amount(d.ci_low, d.scale, unit=False),
+            high=self.amount(d.ci_high, d.scale, unit=False),
+            unit=f" {self.m['summary']['points']}" if d.scale == "difference" else "",
             verdict=verdict,
         )
-        if h["verdict"] == "inconclusive" and h.get("minimum_detectable_effect") is not None:
+        if h.verdict == "inconclusive" and h.minimum_detectable_effect is not None:
             text += " " + str(self.q["too_small"]).format(
-                mde=self.amount(h["minimum_detectable_effect"], d["scale"])
+                mde=self.amount(h.minimum_detectable_effect, d.scale)
             )
         rates = self.rates(h)
         if rates:
             text += " " + rates
-        whole = (h.get("later_stage") or {}).get("from_application") or {}
-        if whole.get("estimate") is not None:
+        whole = h.later_stage.from_application if h.later_stage else None
+        if whole is not None and whole.estimate is not None and h.stage is not None:
             text += " " + str(self.q["from_application"]).format(
-                to=self.m["stages"][h["stage"]["to"]],
-                estimate=self.amount(whole["estimate"], d["scale"]),
-                low=self.amount(whole.get("ci_low"), d["scale"], unit=False),
-                high=self.amount(whole.get("ci_high"), d["scale"], unit=False),
-                unit=f" {self.m['summary']['points']}" if d["scale"] == "difference" else "",
+                to=self.m["stages"][h.stage.to],
+                estimate=self.amount(whole.estimate, d.scale),
+                low=self.amount(whole.ci_low, d.scale, unit=False),
+                high=self.amount(whole.ci_high, d.scale, unit=False),
+                unit=f" {self.m['summary']['points']}" if d.scale == "difference" else "",
             )
-        reach = h.get("disadvantage_not_ruled_out")
-        if reach is not None and not h.get("harm"):
-            text += " " + str(self.q["not_ruled_out"]).format(worst=self.amount(reach, d["scale"]))
+        reach = h.disadvantage_not_ruled_out
+        if reach is not None and not h.harm:
+            text += " " + str(self.q["not_ruled_out"]).format(worst=self.amount(reach, d.scale))
         reasons = self.caveats(h)
         if reasons:
             intro = self.q["fragile_intro"] if self.firm(h) else self.q["caveat_intro"]
@@ -351,53 +373,53 @@ class _Words:
         return text
 
 
-def _stage_index(h: Mapping[str, Any]) -> int | None:
-    return None if not h.get("stage") else STAGES.index(h["stage"]["from"])
+def _stage_index(h: HypothesisResult) -> int | None:
+    return None if not h.stage else STAGES.index(h.stage.from_)
 
 
 def _how(w: _Words) -> Answer:
-    plan = w.r["plan"]
-    ev = plan.get("evaluation") or {}
-    hypotheses = w.r["hypotheses"]
-    first_family = hypotheses[0]["family"] if hypotheses else None
-    primary = [h for h in hypotheses if h["family"] == first_family]
-    met = [h["id"] for h in primary if h["verdict"] == "met"]
+    plan = w.r.plan
+    ev = plan.evaluation
+    hypotheses = w.r.hypotheses
+    first_family = hypotheses[0].family if hypotheses else None
+    primary = [h for h in hypotheses if h.family == first_family]
+    met = [h.id for h in primary if h.verdict == "met"]
     amendments, after = _amendments(w)
-    fragile = [h for h in met if w.fragile(next(x for x in primary if x["id"] == h))]
+    fragile = [h for h in met if w.fragile(next(x for x in primary if x.id == h))]
     paragraphs = [
         str(w.q["how"]["who"]).format(
-            evaluator=w.unstated(ev.get("evaluator")),
-            commissioner=w.unstated(ev.get("commissioner")),
-            independence=w.unstated(ev.get("independence")),
+            evaluator=w.unstated(ev.evaluator),
+            commissioner=w.unstated(ev.commissioner),
+            independence=w.unstated(ev.independence),
         ),
         str(w.q["how"]["plan"]).format(
-            date=w.day(plan["registered_on"]),
-            access=w.m["data_access"][plan["data_access_at_registration"]],
+            date=w.day(plan.registered_on),
+            access=w.m["data_access"][plan.data_access_at_registration],
             n=len(hypotheses),
             amendments=amendments,
             after=after,
         )
-        if plan.get("locked")
+        if plan.locked
         else str(w.q["how"]["not_locked"]),
         *_period(w),
-        str(w.q["how"]["success"]).format(success=w.unstated(ev.get("success"))),
+        str(w.q["how"]["success"]).format(success=w.unstated(ev.success)),
         str(w.q["how"]["primary"]).format(
-            ids=", ".join(h["id"] for h in primary),
+            ids=", ".join(h.id for h in primary),
             met=", ".join(met) if met else str(w.q["none"]),
             fragile=", ".join(fragile) if fragile else str(w.q["none"]),
         ),
     ]
     short = str(w.q["how"]["short"]).format(
-        date=w.day(plan["registered_on"]),
+        date=w.day(plan.registered_on),
         amendments=amendments,
         after=after,
         n=len(hypotheses),
         met=len(met),
         primary=len(primary),
         fragile=", ".join(fragile) if fragile else str(w.q["none"]),
-        evaluator=w.unstated(ev.get("evaluator")),
+        evaluator=w.unstated(ev.evaluator),
     )
-    harmed = [h["id"] for h in hypotheses if h.get("harm") or h.get("group_disadvantaged")]
+    harmed = [h.id for h in hypotheses if h.harm or h.group_disadvantaged]
     if harmed:
         short += " " + str(w.q["how"]["harm_shown"]).format(ids=", ".join(harmed))
     return Answer("how", str(w.q["how"]["question"]), short, tuple(paragraphs), ())
@@ -405,84 +427,78 @@ def _how(w: _Words) -> Answer:
 
 def _period(w: _Words) -> list[str]:
     """The period of the vacancies the evaluation covers, when the data give it."""
-    period = w.r["descriptives"].get("period") or {}
-    if not period.get("first") or not period.get("last"):
+    period = w.r.descriptives.period
+    if period is None or not period.first or not period.last:
         return []
-    return [
-        str(w.q["how"]["period"]).format(first=w.day(period["first"]), last=w.day(period["last"]))
-    ]
+    return [str(w.q["how"]["period"]).format(first=w.day(period.first), last=w.day(period.last))]
 
 
 def _share_all_applied(w: _Words) -> dict[str, str]:
     """How many of the pilot arm's vacancies applied all three interventions, of how many."""
-    arms = w.r["plan"]["design"]["arms"]
-    fidelity = (w.r.get("diagnostics") or {}).get("fidelity") or {}
-    arm = ((fidelity.get("all_present") or {}).get("arms") or {}).get(arms[-1], {})
+    arms = w.r.plan.design.arms
+    present = w.r.diagnostics.fidelity.all_present
+    arm = present.arms.get(arms[-1]) if present is not None else None
     return {
-        "share": w.pct(arm.get("share_all_applied")),
-        "k": w.count(arm.get("n_all_applied")),
-        "n": w.count(arm.get("n_vacancies")),
+        "share": w.pct(arm.share_all_applied if arm else None),
+        "k": w.count(arm.n_all_applied if arm else None),
+        "n": w.count(arm.n_vacancies if arm else None),
     }
 
 
 def _questionnaire(w: _Words) -> Answer:
-    hypotheses = w.r["hypotheses"]
-    main_group = hypotheses[0]["group"] if hypotheses else None
-    pool = [h for h in hypotheses if h["kind"] == "pool_share" and h["group"] == main_group]
+    hypotheses = w.r.hypotheses
+    main_group = hypotheses[0].group if hypotheses else None
+    pool = [h for h in hypotheses if h.kind == "pool_share" and h.group == main_group]
     first = [
         h
         for h in hypotheses
-        if h.get("stage")
-        and (h["stage"]["from"], h["stage"]["to"]) == FIRST_SELECTION
-        and h["group"] == main_group
+        if h.stage and (h.stage.from_, h.stage.to) == FIRST_SELECTION and h.group == main_group
     ]
-    scores = [h for h in hypotheses if h["kind"] == "score_gap" and h["group"] == main_group]
+    scores = [h for h in hypotheses if h.kind == "score_gap" and h.group == main_group]
     paragraphs = [
-        str(w.q["bundle"]).format(
-            arm=w.label(w.r["plan"]["design"]["arms"][-1]), **_share_all_applied(w)
-        ),
+        str(w.q["bundle"]).format(arm=w.label(w.r.plan.design.arms[-1]), **_share_all_applied(w)),
         str(w.q["questionnaire"]["reading"]),
     ]
     findings = [w.finding(h) for h in (*pool, *first, *scores)]
     if not first:
         findings.append(str(w.q["questionnaire"]["untested"]))
-    between = [h for h in first if h["kind"] in BETWEEN_ARMS]
-    group = w.r["plan"]["groups"][main_group] if main_group else {"focal": [], "reference": []}
+    between = [h for h in first if h.kind in BETWEEN_ARMS]
+    group = w.r.plan.groups[main_group] if main_group else None
     short = str(w.q["questionnaire"]["short"]).format(
         pool=w.briefs(pool),
         first=w.briefs(between),
-        focal=w.labels(group["focal"]),
-        reference=w.labels(group["reference"]),
+        focal=w.labels(group.focal if group else []),
+        reference=w.labels(group.reference if group else []),
     )
     question = str(w.q["questionnaire"]["question"])
     return Answer("questionnaire", question, short, tuple(paragraphs), tuple(findings))
 
 
 def _disadvantage(w: _Words) -> Answer:
-    plan = w.r["plan"]
+    plan = w.r.plan
     findings: list[str] = []
     untested: list[str] = []
-    asked: list[Mapping[str, Any]] = []
+    asked: list[HypothesisResult] = []
     for column in GROUPS_ASKED_ABOUT:
-        names = [g for g, x in plan["groups"].items() if x["column"] == column]
-        tested = [h for h in w.r["hypotheses"] if h["group"] in names]
+        names = [g for g, x in plan.groups.items() if x.column == column]
+        tested = [h for h in w.r.hypotheses if h.group in names]
         if not tested:
             untested.append(w.label(column))
             findings.append(str(w.q["disadvantage"]["untested"]).format(group=w.label(column)))
         findings += [w.finding(h) for h in tested]
         asked += tested
-    harmed = [h for h in asked if h.get("harm") or h.get("group_disadvantaged")]
-    shown = [h["id"] for h in harmed]
+    harmed = [h for h in asked if h.harm or h.group_disadvantaged]
+    shown = [h.id for h in harmed]
     q_open_item = w.q["disadvantage"]["open_item"]
     open_ = [
         str(q_open_item).format(
             who=w.who(h),
-            worst=w.amount(h["disadvantage_not_ruled_out"], h["decision"]["scale"]),
-            margin=w.amount(h["criterion"]["margin"], h["decision"]["scale"]),
-            id=h["id"],
+            worst=w.amount(h.disadvantage_not_ruled_out, h.decision.scale),
+            margin=w.amount(h.criterion.margin, h.decision.scale),
+            id=h.id,
         )
         for h in asked
-        if h.get("disadvantage_not_ruled_out") is not None and h["id"] not in shown
+        if h.disadvantage_not_ruled_out is not None and h.id not in shown
     ]
     q = w.q["disadvantage"]
     parts = [
@@ -496,10 +512,10 @@ def _disadvantage(w: _Words) -> Answer:
     rest = [
         h
         for h in asked
-        if h["id"] not in shown
-        and h.get("disadvantage_not_ruled_out") is None
-        and h["decision"]["estimate"] is not None
-        and h.get("stage")
+        if h.id not in shown
+        and h.disadvantage_not_ruled_out is None
+        and h.decision.estimate is not None
+        and h.stage
     ]
     if rest:
         parts.append(str(q["short_other"]).format(findings=w.briefs(rest, named=True)))
@@ -512,11 +528,11 @@ def _disadvantage(w: _Words) -> Answer:
 def _interview(w: _Words) -> Answer:
     after = [
         h
-        for h in w.r["hypotheses"]
-        if (_stage_index(h) or 0) >= AFTER_INTERVIEW and h["kind"] in BETWEEN_ARMS
+        for h in w.r.hypotheses
+        if (_stage_index(h) or 0) >= AFTER_INTERVIEW and h.kind in BETWEEN_ARMS
     ]
     paragraphs = [str(w.q["interview"]["reading"])]
-    quality = (w.r.get("evidence") or {}).get("interview_quality") or {}
+    quality = w.r.evidence.interview_quality
     paragraphs.append(_reliability(w, quality))
     paragraphs += _rating_gaps(w, quality)
     paragraphs += _workshop(w)
@@ -525,18 +541,18 @@ def _interview(w: _Words) -> Answer:
         findings.append(str(w.q["interview"]["untested"]))
     question = str(w.q["interview"]["question"])
     # the groups of question 3 are answered there; the short answer keeps the others
-    asked = {g for g, x in w.r["plan"]["groups"].items() if x["column"] in GROUPS_ASKED_ABOUT}
-    others = [h for h in after if h["group"] not in asked] or after
+    asked = {g for g, x in w.r.plan.groups.items() if x.column in GROUPS_ASKED_ABOUT}
+    others = [h for h in after if h.group not in asked] or after
     after_text = str(w.q["interview"]["short"]).format(after=w.briefs(others, named=True))
     short = paragraphs[1] + " " + after_text
     return Answer("interview", question, short, tuple(paragraphs), tuple(findings))
 
 
-def _reliability(w: _Words, quality: Mapping[str, Any]) -> str:
+def _reliability(w: _Words, quality: InterviewQuality | None) -> str:
     """The reliability of a committee's mean rating per arm, with its interval."""
-    reliability = quality.get("reliability") or {}
-    arms = w.r["plan"]["design"]["arms"]
-    if not reliability or any(reliability.get(a, {}).get("value") is None for a in arms):
+    reliability = quality.reliability if quality is not None else {}
+    arms = w.r.plan.design.arms
+    if not reliability or any(a not in reliability or reliability[a].value is None for a in arms):
         return str(w.q["interview"]["no_ratings"])
     return str(w.q["interview"]["reliability"]).format(
         pilot=w.with_interval(reliability[arms[-1]]),
@@ -546,28 +562,28 @@ def _reliability(w: _Words, quality: Mapping[str, Any]) -> str:
     )
 
 
-def _rating_gaps(w: _Words, quality: Mapping[str, Any]) -> list[str]:
+def _rating_gaps(w: _Words, quality: InterviewQuality | None) -> list[str]:
     """The gap in interview ratings between each group's focal and reference values per
     arm, and its change with its interval."""
-    arms = w.r["plan"]["design"]["arms"]
+    arms = w.r.plan.design.arms
     out = []
-    for gap in quality.get("gaps") or []:
-        per_arm, change = gap.get("per_arm") or {}, gap.get("difference_between_arms") or {}
-        ends = [per_arm.get(a, {}).get("estimate") for a in arms]
-        if None in ends or change.get("estimate") is None:
+    for gap in (quality.gaps if quality is not None else None) or []:
+        per_arm, change = gap.per_arm, gap.difference_between_arms
+        ends = [x.estimate if isinstance(x := per_arm.get(a), ArmScoreGap) else None for a in arms]
+        if None in ends or change is None or change.estimate is None:
             continue
-        group = w.r["plan"]["groups"][gap["group"]]
+        group = w.r.plan.groups[gap.group]
         out.append(
             str(w.q["interview"]["rating_gap"]).format(
-                focal=w.labels(group["focal"]),
-                reference=w.labels(group["reference"]),
+                focal=w.labels(group.focal),
+                reference=w.labels(group.reference),
                 ref_arm=w.label(arms[0]),
                 arm=w.label(arms[-1]),
                 before=w.num(ends[0], 2),
                 after=w.num(ends[-1], 2),
-                change=w.num(change["estimate"], 2),
-                low=w.num(change.get("ci_low"), 2),
-                high=w.num(change.get("ci_high"), 2),
+                change=w.num(change.estimate, 2),
+                low=w.num(change.ci_low, 2),
+                high=w.num(change.ci_high, 2),
             )
         )
     return out
@@ -575,47 +591,51 @@ def _rating_gaps(w: _Words, quality: Mapping[str, Any]) -> list[str]:
 
 def _workshop(w: _Words) -> list[str]:
     """Attendance of the mandatory workshop in the first and the last year, with counts."""
-    training = (w.r.get("evidence") or {}).get("committee_training") or {}
-    overall = [y for y in training.get("overall", []) if y.get("compliance") is not None]
+    training = w.r.evidence.committee_training
+    if training is None:
+        return []
+    overall = [y for y in training.overall if y.compliance is not None]
     if overall:
         first, last = overall[0], overall[-1]
         return [
             str(w.q["interview"]["workshop"]).format(
-                first_year=first["year"],
-                first=w.pct(first["compliance"]),
-                first_k=w.count(first["members_trained"]),
-                first_n=w.count(first["members_required"]),
-                last_year=last["year"],
-                last=w.pct(last["compliance"]),
-                last_k=w.count(last["members_trained"]),
-                last_n=w.count(last["members_required"]),
-                departments=len(training.get("departments", [])),
+                first_year=first.year,
+                first=w.pct(first.compliance),
+                first_k=w.count(first.members_trained),
+                first_n=w.count(first.members_required),
+                last_year=last.year,
+                last=w.pct(last.compliance),
+                last_k=w.count(last.members_trained),
+                last_n=w.count(last.members_required),
+                departments=len(training.departments),
             )
         ]
     return []
 
 
 def _focal_share(w: _Words, group: str, arm: str) -> str:
-    spec = w.r["plan"]["groups"][group]
-    counts = w.r["descriptives"]["arms"][arm]["demographics"].get(spec["column"], {}).get("counts")
+    spec = w.r.plan.groups[group]
+    column = w.r.descriptives.arms[arm].demographics.get(spec.column)
+    counts = column.counts if column is not None else {}
     if not counts:
         return "–"
     known = [v for k, v in counts.items() if k != "not_reported"]
-    focal = [v for k, v in counts.items() if k in {str(x) for x in spec["focal"]}]
-    if any(v is None for v in (*known, *focal)) or not sum(known):
+    focal = [v for k, v in counts.items() if k in {str(x) for x in spec.focal}]
+    shown = [v for v in (*known, *focal) if v is not None]
+    if len(shown) < len(known) + len(focal) or not sum(v or 0 for v in known):
         return str(w.q["hidden"])
-    return w.pct(sum(focal) / sum(known))
+    return w.pct(sum(v or 0 for v in focal) / sum(v or 0 for v in known))
 
 
 def _representative(w: _Words) -> Answer:
-    plan = w.r["plan"]
-    arms = plan["design"]["arms"]
-    margins = ((w.r.get("evidence") or {}).get("representativeness") or {}).get("margins") or []
+    plan = w.r.plan
+    arms = plan.design.arms
+    representativeness = w.r.evidence.representativeness
+    margins = representativeness.margins if representativeness is not None else []
     paragraphs, fewer = _margins(w, margins)
     if not margins:
         paragraphs.append(str(w.q["representative"]["no_population"]))
-    assignment = plan["design"]["assignment"]
-    paragraphs.insert(0, str(w.q["representative"]["assignment"][assignment]))
+    paragraphs.insert(0, str(w.q["representative"]["assignment"][plan.design.assignment]))
     findings = _reference_figures(w)
     if fewer:
         paragraphs.append(
@@ -634,35 +654,35 @@ def _representative(w: _Words) -> Answer:
     return Answer("representative", question, short, tuple(paragraphs), tuple(findings))
 
 
-def _margins(w: _Words, margins: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[str]]:
+def _margins(w: _Words, margins: Sequence[MarginComparison]) -> tuple[list[str], list[str]]:
     """Per margin of all vacancies, the category where the pilot arm differs most (or that
     it is alike); and the categories it holds fewer of than all vacancies."""
-    arm = w.r["plan"]["design"]["arms"][-1]
+    arm = w.r.plan.design.arms[-1]
     paragraphs: list[str] = []
     fewer: list[str] = []
     for margin in margins:
-        pilot = next((a for a in margin["arms"] if a["arm"] == arm), None)
-        if not pilot or not pilot.get("categories"):
+        pilot = next((a for a in margin.arms if a.arm == arm), None)
+        if not pilot or not pilot.categories:
             continue
-        widest = max(pilot["categories"], key=lambda c: abs(c["standardised_difference"]))
-        if abs(widest["standardised_difference"]) <= STD_DIFF_THRESHOLD:
+        widest = max(pilot.categories, key=lambda c: abs(c.standardised_difference or 0.0))
+        if abs(widest.standardised_difference or 0.0) <= STD_DIFF_THRESHOLD:
             paragraphs.append(
                 str(w.q["representative"]["alike"]).format(
-                    margin=w.label(margin["margin"]), arm=w.label(arm)
+                    margin=w.label(margin.margin), arm=w.label(arm)
                 )
             )
             continue
-        category = _category(w, margin["margin"], widest["category"])
+        category = _category(w, margin.margin, widest.category)
         paragraphs.append(
             str(w.q["representative"]["margin"]).format(
-                margin=w.label(margin["margin"]),
+                margin=w.label(margin.margin),
                 category=category,
-                share=w.pct(widest["share"]),
-                population=w.pct(widest["population_share"]),
+                share=w.pct(widest.share),
+                population=w.pct(widest.population_share),
                 arm=w.label(arm),
             )
         )
-        if widest["share"] < widest["population_share"]:
+        if (widest.share or 0.0) < (widest.population_share or 0.0):
             fewer.append(category)
     return paragraphs, fewer
 
@@ -670,23 +690,23 @@ def _margins(w: _Words, margins: Sequence[Mapping[str, Any]]) -> tuple[list[str]
 def _reference_figures(w: _Words) -> list[str]:
     """The plan's government-wide reference figures, each beside the focal share among the
     applicants of every arm; that the plan gives none when it gives none."""
-    arms = w.r["plan"]["design"]["arms"]
-    figures = (w.r["plan"].get("evaluation") or {}).get("reference_figures") or []
+    arms = w.r.plan.design.arms
+    figures = w.r.plan.evaluation.reference_figures
     findings = []
     for f in figures:
         pool = (
             "; ".join(
                 str(w.q["representative"]["pool"]).format(
-                    arm=w.label(a), share=_focal_share(w, f["group"], a)
+                    arm=w.label(a), share=_focal_share(w, f.group, a)
                 )
                 for a in arms
             )
-            if f.get("group")
+            if f.group
             else ""
         )
         findings.append(
             str(w.q["representative"]["figure"]).format(
-                what=f["what"], share=w.pct(f["share"]), source=f["source"], pool=pool
+                what=f.what, share=w.pct(f.share), source=f.source, pool=pool
             )
         )
     if not figures:
@@ -706,23 +726,21 @@ def _category(w: _Words, margin: str, value: str) -> str:
 def _population_weighted(w: _Words) -> str:
     """Whether weighting the arms to all vacancies of the period (a robustness specification
     with population weights) changes a verdict."""
-    rows = [
-        x
-        for x in w.r.get("robustness", [])
-        if isinstance(x.get("weighting"), Mapping) and "margins" in x["weighting"]
-    ]
+    rows = [x for x in w.r.robustness if isinstance(x.weighting, PopulationWeighting)]
     if not rows:
         return ""
-    main = {h["id"]: h["verdict"] for h in w.r["hypotheses"]}
-    tested = {x["hypothesis"] for x in rows}
-    moved = {x["hypothesis"] for x in rows if x["verdict"] != main.get(x["hypothesis"])}
+    main = {h.id: h.verdict for h in w.r.hypotheses}
+    tested = {x.hypothesis for x in rows}
+    moved = {x.hypothesis for x in rows if x.verdict != main.get(x.hypothesis)}
     # in the plan's order
-    changed = [h["id"] for h in w.r["hypotheses"] if h["id"] in moved]
+    changed = [h.id for h in w.r.hypotheses if h.id in moved]
     q = w.q["representative"]
+    weighting = rows[0].weighting
+    assert isinstance(weighting, PopulationWeighting)  # as selected above
     words = {
-        "spec": rows[0]["specification"],
-        "margins": w.join([w.label(m) for m in rows[0]["weighting"]["margins"]]),
-        "tested": ", ".join(h["id"] for h in w.r["hypotheses"] if h["id"] in tested),
+        "spec": rows[0].specification,
+        "margins": w.join([w.label(m) for m in weighting.margins]),
+        "tested": ", ".join(h.id for h in w.r.hypotheses if h.id in tested),
     }
     text = (
         str(q["weighted_changed"]).format(ids=", ".join(changed), **words)
@@ -730,9 +748,7 @@ def _population_weighted(w: _Words) -> str:
         else str(q["weighted_same"]).format(**words)
     )
     shown = [
-        h["id"]
-        for h in w.r["hypotheses"]
-        if (h.get("harm") or h.get("group_disadvantaged")) and h["id"] not in tested
+        h.id for h in w.r.hypotheses if (h.harm or h.group_disadvantaged) and h.id not in tested
     ]
     if shown:
         text += " " + str(q["weighted_not_covering"]).format(ids=", ".join(shown))
@@ -740,60 +756,59 @@ def _population_weighted(w: _Words) -> str:
 
 
 def _privacy(w: _Words) -> Answer:
-    plan = w.r["plan"]
-    ev = plan.get("evaluation") or {}
+    plan = w.r.plan
+    ev = plan.evaluation
     paragraphs = (
         str(w.q["privacy"]["cells"]).format(
-            min_cell=plan["disclosure"]["min_cell"], hidden=w.count(w.r["suppressed_cells"])
+            min_cell=plan.disclosure.min_cell, hidden=w.count(w.r.suppressed_cells)
         ),
         str(w.q["privacy"]["audit"]),
         str(w.q["privacy"]["basis"]).format(
-            basis=w.unstated(ev.get("legal_basis")), dpia=w.unstated(ev.get("dpia"))
+            basis=w.unstated(ev.legal_basis), dpia=w.unstated(ev.dpia)
         ),
-        str(w.q["privacy"]["data"]).format(k=plan["disclosure"]["k_anonymity"]),
+        str(w.q["privacy"]["data"]).format(k=plan.disclosure.k_anonymity),
     )
     return Answer("privacy", str(w.q["privacy"]["question"]), paragraphs[0], paragraphs, ())
 
 
 def _uncertainty(w: _Words) -> Answer:
-    arms = w.r["plan"]["design"]["arms"]
-    d = w.r["descriptives"]["arms"]
+    arms = w.r.plan.design.arms
+    d = w.r.descriptives.arms
     paragraphs = [
         str(w.q["uncertainty"]["size"]).format(
             arm=w.label(arms[-1]),
             ref_arm=w.label(arms[0]),
-            n=w.count(d[arms[-1]]["n_vacancies"]),
-            n_ref=w.count(d[arms[0]]["n_vacancies"]),
+            n=w.count(d[arms[-1]].n_vacancies),
+            n_ref=w.count(d[arms[0]].n_vacancies),
         )
     ]
     paragraphs.append(
         str(w.q["uncertainty"]["contradictions"]).format(
-            n=len(w.r.get("contradictions", [])),
-            checks=len(w.r.get("contradiction_checks", [])),
+            n=len(w.r.contradictions), checks=len(w.r.contradiction_checks)
         )
     )
     paragraphs += _voluntary(w) + _amended_after(w)
-    inconclusive = [h["id"] for h in w.r["hypotheses"] if h["verdict"] == "inconclusive"]
+    inconclusive = [h.id for h in w.r.hypotheses if h.verdict == "inconclusive"]
     if inconclusive:
         paragraphs.append(
             str(w.q["uncertainty"]["inconclusive"]).format(ids=", ".join(inconclusive))
         )
     findings = []
-    for h in w.r["hypotheses"]:
+    for h in w.r.hypotheses:
         reasons = w.fragile(h)
         if reasons:
-            findings.append(f"{h['id']}: " + "; ".join(reasons) + ".")
-    fragile = [h["id"] for h in w.r["hypotheses"] if w.fragile(h)]
+            findings.append(f"{h.id}: " + "; ".join(reasons) + ".")
+    fragile = [h.id for h in w.r.hypotheses if w.fragile(h)]
     if not findings:
         findings.append(str(w.q["uncertainty"]["none_fragile"]))
-    less_certain = [h["id"] for h in w.r["hypotheses"] if not w.firm(h) and w.caveats(h)]
+    less_certain = [h.id for h in w.r.hypotheses if not w.firm(h) and w.caveats(h)]
     if less_certain:
         paragraphs.append(
             str(w.q["uncertainty"]["less_certain"]).format(ids=", ".join(less_certain))
         )
     short = str(w.q["uncertainty"]["short"]).format(
         k=len(inconclusive),
-        n=len(w.r["hypotheses"]),
+        n=len(w.r.hypotheses),
         fragile=", ".join(fragile) if fragile else str(w.q["none"]),
     )
     question = str(w.q["uncertainty"]["question"])
@@ -802,15 +817,13 @@ def _uncertainty(w: _Words) -> Answer:
 
 def _voluntary(w: _Words) -> list[str]:
     """How often the main group's voluntary question was left open, per arm."""
-    arms = w.r["plan"]["design"]["arms"]
-    hypotheses = w.r["hypotheses"]
+    arms = w.r.plan.design.arms
+    hypotheses = w.r.hypotheses
     if not hypotheses:
         return []
-    column = w.r["plan"]["groups"][hypotheses[0]["group"]]["column"]
-    shares = [
-        w.r["descriptives"]["arms"][a]["demographics"].get(column, {}).get("not_reported_share")
-        for a in arms
-    ]
+    column = w.r.plan.groups[hypotheses[0].group].column
+    tables = [w.r.descriptives.arms[a].demographics.get(column) for a in arms]
+    shares = [t.not_reported_share if t is not None else None for t in tables]
     if None in shares:
         return []
     return [
@@ -826,9 +839,9 @@ def _voluntary(w: _Words) -> list[str]:
 
 def _amendments(w: _Words) -> tuple[int, int]:
     """How often the plan was amended, and how often after the outcomes were seen."""
-    entries = (w.r["plan"].get("lock") or {}).get("entries", [])
-    amendments = [e for e in entries if e["kind"] != "registration"]
-    after = sum(e.get("data_access") == "outcome_data_seen" for e in amendments)
+    entries = w.r.plan.lock.entries if w.r.plan.lock is not None else []
+    amendments = [e for e in entries if e.kind != "registration"]
+    after = sum(e.data_access == "outcome_data_seen" for e in amendments)
     return len(amendments), after
 
 
@@ -839,7 +852,7 @@ def _amended_after(w: _Words) -> list[str]:
 
 
 def answers(
-    results: Mapping[str, Any],
+    results: Results,
     messages: Mapping[str, Any],
     formats: Formats,
     reason: Callable[[str | None], str | None],

@@ -18,6 +18,8 @@ from typing import Any
 import matplotlib
 import numpy as np
 
+from pilot_eval.analysis.records import Results
+
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
@@ -87,16 +89,17 @@ def _group_figure(
 
 
 def funnel(
-    results: Mapping[str, Any], group: str, t: Mapping[str, Any], num: Callable[[float], str]
+    results: Results, group: str, t: Mapping[str, Any], num: Callable[[float], str]
 ) -> ReportFigure:
     """Share of applicants reaching each stage, per arm (line style) and side (colour)."""
-    data = results["descriptives"]["funnel"][group]
+    data = results.descriptives.funnel[group]
     fig, ax = plt.subplots(figsize=(7.0, 3.8))
     labels = [t["stages"][s] for s in STAGES]
-    for i, (arm, per_arm) in enumerate(data["arms"].items()):
+    values = {"focal": data.focal, "reference": data.reference}
+    for i, (arm, per_arm) in enumerate(data.arms.items()):
         for side in ("focal", "reference"):
-            shares = per_arm["sides"][side]["share_of_applicants"]
-            y = [shares[s] * 100 if shares[s] is not None else float("nan") for s in STAGES]
+            shares = per_arm.sides[side].share_of_applicants
+            y = [share * 100 if (share := shares[s]) is not None else float("nan") for s in STAGES]
             ax.plot(
                 labels,
                 y,
@@ -104,28 +107,28 @@ def funnel(
                 marker="o",
                 color=OKABE_ITO[side],
                 label=f"{_label(arm, t)}: {t['figures'][side]} "
-                f"({'/'.join(_label(v, t) for v in data[side])})",
+                f"({'/'.join(_label(v, t) for v in values[side])})",
             )
     ax.set_yscale("log")
     ax.set_ylabel(t["figures"]["share_reaching"])
     ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: num(v) + "%"))
     ax.grid(True, which="major", axis="y", color="#dddddd")
-    return _group_figure(fig, ax, "funnel", group, data["column"], t)
+    return _group_figure(fig, ax, "funnel", group, data.column, t)
 
 
 def impact_ratios(
-    results: Mapping[str, Any], group: str, t: Mapping[str, Any], num: Callable[[float], str]
+    results: Results, group: str, t: Mapping[str, Any], num: Callable[[float], str]
 ) -> ReportFigure:
     """Impact ratio of every stage transition per arm, with the four-fifths line."""
-    data = results["descriptives"]["funnel"][group]
+    data = results.descriptives.funnel[group]
     fig, ax = plt.subplots(figsize=(7.0, 3.2))
     transitions = STAGES[1:]
-    arms = list(data["arms"])
+    arms = list(data.arms)
     width = 0.8 / max(1, len(arms))
     for i, arm in enumerate(arms):
-        ratios = data["arms"][arm]["impact_ratio"]
+        ratios = data.arms[arm].impact_ratio
         xs = [j + (i - (len(arms) - 1) / 2) * width for j in range(len(transitions))]
-        ys = [ratios[s] if ratios[s] is not None else 0.0 for s in transitions]
+        ys = [ratio if (ratio := ratios[s]) is not None else 0.0 for s in transitions]
         bars = ax.bar(
             xs,
             ys,
@@ -143,21 +146,22 @@ def impact_ratios(
     ax.set_xticklabels([t["stages"][s] for s in transitions])
     ax.set_ylabel(t["figures"]["impact_ratio"])
     ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: num(v)))
-    return _group_figure(fig, ax, "impact", group, data["column"], t)
+    return _group_figure(fig, ax, "impact", group, data.column, t)
 
 
-def forest(
-    results: Mapping[str, Any], t: Mapping[str, Any], num: Callable[[float], str]
-) -> ReportFigure:
+def forest(results: Results, t: Mapping[str, Any], num: Callable[[float], str]) -> ReportFigure:
     """Every hypothesis' deciding estimate with its interval, one panel per scale."""
     decided = [
         {
-            **h,
-            **h.get("decision", {}),
-            "verdict": h["verdict"],
-            "harm": bool(h.get("harm") or h.get("group_disadvantaged")),
+            "id": h.id,
+            "scale": h.decision.scale,
+            "estimate": h.decision.estimate,
+            "ci_low": h.decision.ci_low,
+            "ci_high": h.decision.ci_high,
+            "verdict": h.verdict,
+            "harm": bool(h.harm or h.group_disadvantaged),
         }
-        for h in results["hypotheses"]
+        for h in results.hypotheses
     ]
     rows = [h for h in decided if h["estimate"] is not None]
     scales = [
@@ -231,20 +235,18 @@ EVIDENCE_FIGURES = ("training-trend",)
 
 
 def training_trend(
-    results: Mapping[str, Any], t: Mapping[str, Any], num: Callable[[float], str]
+    results: Results, t: Mapping[str, Any], num: Callable[[float], str]
 ) -> ReportFigure | None:
     """Compliance with the bias workshop per year: all departments (bold) and each
     department (thin grey); suppressed compliances are gaps."""
-    data = results.get("evidence", {}).get("committee_training")
+    data = results.evidence.committee_training
     if not data:
         return None
     words = t["evidence"]
     fig, ax = plt.subplots(figsize=(7.0, 3.4))
-    years = data["years"]
-    for dept in data["departments"]:
-        by_year = {
-            r["year"]: r["compliance"] for r in data["by_department"] if r["department"] == dept
-        }
+    years = data.years
+    for dept in data.departments:
+        by_year = {r.year: r.compliance for r in data.by_department if r.department == dept}
         y = [by_year.get(year) for year in years]
         ax.plot(
             years,
@@ -252,7 +254,7 @@ def training_trend(
             color="#bbbbbb",
             linewidth=0.8,
         )
-    overall = [r["compliance"] for r in data["overall"]]
+    overall = [r.compliance for r in data.overall]
     ax.plot(
         years,
         [v * 100 if v is not None else float("nan") for v in overall],
@@ -276,12 +278,12 @@ def training_trend(
 
 
 def report_figures(
-    results: Mapping[str, Any], t: Mapping[str, Any], num: Callable[[float], str]
+    results: Results, t: Mapping[str, Any], num: Callable[[float], str]
 ) -> list[ReportFigure]:
     """Every figure of the report, in order: funnels and impact ratios per group, forest,
     and the training trend when the results have it."""
     figures = []
-    for group in results["descriptives"]["funnel"]:
+    for group in results.descriptives.funnel:
         figures.append(funnel(results, group, t, num))
         figures.append(impact_ratios(results, group, t, num))
     figures.append(forest(results, t, num))

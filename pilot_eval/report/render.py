@@ -23,7 +23,9 @@ import yaml
 from babel.dates import format_date
 from babel.numbers import format_decimal, format_percent
 from markupsafe import Markup
+from pydantic import BaseModel
 
+from pilot_eval.analysis.records import Results
 from pilot_eval.errors import OutputError
 from pilot_eval.report.answers import answers
 from pilot_eval.report.figures import EVIDENCE_FIGURES, ReportFigure, report_figures
@@ -286,20 +288,23 @@ def environment(fmt: str, folder: Traversable | None = None) -> jinja2.Environme
     return env
 
 
-def formatter_for(results: Mapping[str, Any], lang: Lang) -> Formatter:
-    """The number formatter of a report of ``results`` in ``lang``."""
+def formatter_for(results: Results | Mapping[str, Any], lang: Lang) -> Formatter:
+    """The number formatter of a report of ``results`` (the record of results.json, or the
+    summary of an open-data export) in ``lang``."""
+    if isinstance(results, Results):
+        return Formatter(lang=lang, min_cell=results.plan.disclosure.min_cell)
     return Formatter(lang=lang, min_cell=int(results["plan"]["disclosure"]["min_cell"]))
 
 
 def figures_for(
-    results: Mapping[str, Any], lang: Lang, folder: Traversable | None = None
+    results: Results, lang: Lang, folder: Traversable | None = None
 ) -> list[ReportFigure]:
     """The report's figures in ``lang``."""
     return report_figures(results, load_messages(lang, folder), formatter_for(results, lang).short)
 
 
 def render(
-    results: Mapping[str, Any],
+    results: Results | Mapping[str, Any],
     lang: Lang,
     fmt: str,
     command: str,
@@ -311,8 +316,8 @@ def render(
 
     ``command`` is the command line, with relative paths, that re-runs the evaluation.
     ``figures`` are inlined in HTML and linked as ``figures/<name>.svg`` in Markdown.
-    ``template`` names the report: ``report`` (the evaluation, from results.json) or
-    ``export`` (the open-data export, from disclosure.json).
+    ``template`` names the report: ``report`` (the evaluation, from the record of
+    results.json) or ``export`` (the open-data export, from disclosure.json).
     """
     env = environment(fmt, folder)
     formatter = formatter_for(results, lang)
@@ -356,6 +361,8 @@ def glossary(messages: Mapping[str, Any], texts: Sequence[Any]) -> list[tuple[st
 
 
 def _strings(value: Any) -> list[str]:
+    if isinstance(value, BaseModel):
+        return _strings(value.model_dump())
     if isinstance(value, Mapping):
         return [s for v in value.values() for s in _strings(v)]
     if isinstance(value, list | tuple):
@@ -363,9 +370,7 @@ def _strings(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else []
 
 
-def render_outputs(
-    results: Mapping[str, Any], lang: Lang, command: str, pdf: bool
-) -> dict[str, str | bytes]:
+def render_outputs(results: Results, lang: Lang, command: str, pdf: bool) -> dict[str, str | bytes]:
     """Every file of an output folder that is made from results.json: the HTML and Markdown
     reports, the figures and, with ``pdf``, the PDF report (file name -> content). ``run``
     writes them and ``verify`` makes them again from the folder's results.json."""

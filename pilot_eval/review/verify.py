@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from pilot_eval.analysis.records import Results
 from pilot_eval.data.files import sha256_file
 from pilot_eval.errors import OutputError, PilotEvalError
 from pilot_eval.pipeline.outputs import sha256_bytes
@@ -274,7 +275,7 @@ def verify(out: Path, tolerance: float = DEFAULT_TOLERANCE) -> Verification:
     except PilotEvalError as exc:
         raise type(exc)(f"Cannot re-run the evaluation: {exc.message}", exc.problems) from None
     record = evaluate(inputs)
-    rerun, rerun_text = record.as_mapping(), record.dumps()
+    rerun_text = record.dumps()
     current = output_software_versions()
     recorded = original.get("software")
     recorded = recorded if isinstance(recorded, dict) else {}
@@ -294,7 +295,7 @@ def verify(out: Path, tolerance: float = DEFAULT_TOLERANCE) -> Verification:
     if not result.identical:
         _compare(original, json.loads(rerun_text), result, current)
     strict = result.identical and not result.output_software_changes
-    for name in _rendered_changes(out, manifest, rerun):
+    for name in _rendered_changes(out, manifest, record):
         (result.file_changes if strict else result.render_notes).append(name)
     return result
 
@@ -358,7 +359,7 @@ def _file_changes(out: Path, manifest: Mapping[str, Any]) -> list[str]:
     return changes
 
 
-def _rendered_changes(out: Path, manifest: Mapping[str, Any], rerun: dict[str, Any]) -> list[str]:
+def _rendered_changes(out: Path, manifest: Mapping[str, Any], rerun: Results) -> list[str]:
     """The reports and figures made again from the re-run (as ``run`` makes them) whose
     bytes differ from the folder's, by name. The PDF is made again when the manifest lists
     one and WeasyPrint is available here."""

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from pilot_eval.analysis.records import Results
 from pilot_eval.report.answers import Answer, answers
 from pilot_eval.report.render import Formatter, Reasons, load_messages, render
 from tests.numbers import EXAMPLE_RESULTS
@@ -40,7 +41,7 @@ def results() -> dict[str, Any]:
 def _answers(results: dict[str, Any], lang: str = "nl") -> dict[str, Answer]:
     messages = load_messages(lang)  # type: ignore[arg-type]
     f = Formatter(lang=lang, min_cell=10)  # type: ignore[arg-type]
-    found = answers(results, messages, f, Reasons(messages))
+    found = answers(Results.model_validate(results), messages, f, Reasons(messages))
     return {a.key: a for a in found}
 
 
@@ -52,7 +53,7 @@ def _text(a: Answer) -> str:
 def test_every_question_is_answered_in_order(results: dict[str, Any], lang: str) -> None:
     found = _answers(results, lang)
     assert tuple(found) == QUESTIONS
-    report = render(results, lang, "md", "cmd")  # type: ignore[arg-type]
+    report = render(Results.model_validate(results), lang, "md", "cmd")  # type: ignore[arg-type]
     positions = [report.index(a.question) for a in found.values()]
     assert positions == sorted(positions)
 
@@ -122,7 +123,7 @@ def test_harm_reads_as_harm(results: dict[str, Any]) -> None:
     text = next(f for f in _answers(results)["questionnaire"].findings if f.startswith("H2 "))
     assert "nadelig" in text
     # the technical summary explains the one-sided p of 1 beside it with the harm test's p
-    report = render(results, "nl", "md", "cmd")  # type: ignore[arg-type]
+    report = render(Results.model_validate(results), "nl", "md", "cmd")  # type: ignore[arg-type]
     line = next(x for x in report.splitlines() if x.startswith("- H2:") and "95%-interval" in x)
     assert "gecorrigeerde p 1,000" in line
     assert "toets in de nadelige richting: gecorrigeerde p < 0,001" in line

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from pilot_eval.analysis.records import Results
 from pilot_eval.report.render import pdf_bytes, render
 from tests.conftest import needs_pdf
 from tests.numbers import EXAMPLE_RESULTS
@@ -41,7 +42,7 @@ def laid_out(request: pytest.FixtureRequest) -> tuple[str, Any]:
 
     results = json.loads(EXAMPLE.read_text("utf-8"))
     results["software"] = {"pilot_eval": "x"}
-    html = render(results, request.param, "html", "cmd")
+    html = render(Results.model_validate(results), request.param, "html", "cmd")
     return html, HTML(string=html).render()
 
 

@@ -7,10 +7,12 @@ import re
 from pathlib import Path
 
 import jinja2
+import pydantic
 import pytest
 
+from pilot_eval.analysis.records import Results
 from pilot_eval.pipeline.run import evaluate, prepare_inputs
-from pilot_eval.report.render import Formatter, render
+from pilot_eval.report.render import Formatter, environment, render
 from tests.numbers import EXAMPLE_RESULTS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,7 +50,9 @@ def results() -> dict[str, object]:
 @pytest.mark.parametrize("lang", ["nl", "en"])
 @pytest.mark.parametrize("fmt", ["html", "md"])
 def test_report_renders_every_section(results: dict[str, object], lang: str, fmt: str) -> None:
-    text = render(results, lang, fmt, "pilot-eval run plan.yaml --data d --out o")  # type: ignore[arg-type]
+    text = render(
+        Results.model_validate(results), lang, fmt, "pilot-eval run plan.yaml --data d --out o"
+    )  # type: ignore[arg-type]
     headings = {
         "nl": ["Samenvatting", "Opzet van de pilot", "Vooraf vastgelegd analyseplan", "Resultaten"],
         "en": ["Summary", "Design of the pilot", "Pre-registered analysis plan", "Results"],
@@ -62,24 +66,29 @@ def test_report_renders_every_section(results: dict[str, object], lang: str, fmt
 
 
 def test_html_report_is_self_contained(results: dict[str, object]) -> None:
-    text = render(results, "nl", "html", "cmd")  # type: ignore[arg-type]
+    text = render(Results.model_validate(results), "nl", "html", "cmd")  # type: ignore[arg-type]
     assert "<style>" in text
     assert "http://" not in text.replace("http://www.w3.org", "")
     assert "<link" not in text
     assert "<script src" not in text
 
 
-def test_strict_undefined_catches_a_missing_field(results: dict[str, object]) -> None:
+def test_a_missing_field_is_caught_not_rendered_blank(results: dict[str, object]) -> None:
     broken = json.loads(json.dumps(results))
     del broken["data"]["n_vacancies"]
+    with pytest.raises(pydantic.ValidationError, match="n_vacancies"):
+        Results.model_validate(broken)
+    # and a template that asks for a field no record has fails loudly
+    record = Results.model_validate(results)
+    template = "{{ r.data.n_vacancy }}"
     with pytest.raises(jinja2.UndefinedError):
-        render(broken, "nl", "md", "cmd")  # type: ignore[arg-type]
+        environment("md").from_string(template).render(r=record)
 
 
 def test_html_escapes_plan_text(results: dict[str, object]) -> None:
     changed = json.loads(json.dumps(results))
     changed["plan"]["title"] = "<script>alert(1)</script>"
-    text = render(changed, "nl", "html", "cmd")
+    text = render(Results.model_validate(changed), "nl", "html", "cmd")
     assert "<script>alert(1)</script>" not in text
     assert "&lt;script&gt;" in text
 
@@ -142,9 +151,9 @@ def test_templates_come_from_the_package_or_a_folder_of_ones_own(
     template.write_text("Huisstijl\n" + template.read_text(encoding="utf-8"), encoding="utf-8")
     monkeypatch.setenv(TEMPLATES_VARIABLE, str(own))
     assert templates_dir() == own
-    assert render(results, "nl", "md", "cmd").startswith("Huisstijl")
+    assert render(Results.model_validate(results), "nl", "md", "cmd").startswith("Huisstijl")
     monkeypatch.delenv(TEMPLATES_VARIABLE)
-    assert not render(results, "nl", "md", "cmd").startswith("Huisstijl")
+    assert not render(Results.model_validate(results), "nl", "md", "cmd").startswith("Huisstijl")
 
 
 @pytest.mark.parametrize(("lang", "word"), [("nl", "nadelig"), ("en", "harmful")])
@@ -153,8 +162,8 @@ def test_harm_is_never_shown_as_a_met_criterion(lang: str, word: str) -> None:
     results["software"] = {"pilot_eval": "x"}
     h1 = results["hypotheses"][0]
     h1.update(verdict="not_met", harm=True)
-    html = render(results, lang, "html", "cmd")  # type: ignore[arg-type]
-    md = render(results, lang, "md", "cmd")  # type: ignore[arg-type]
+    html = render(Results.model_validate(results), lang, "html", "cmd")  # type: ignore[arg-type]
+    md = render(Results.model_validate(results), lang, "md", "cmd")  # type: ignore[arg-type]
     assert '<li class="verdict-line-harm">' in html
     assert '<td class="harm">' in html
     assert word in html
@@ -163,7 +172,7 @@ def test_harm_is_never_shown_as_a_met_criterion(lang: str, word: str) -> None:
     # a hypothesis with a margin shown: its own verdict words, not 'criterion met'
     h9 = next(h for h in results["hypotheses"] if h["id"] == "H9")
     h9.update(verdict="non_inferior", harm=False)
-    text = render(results, lang, "md", "cmd")  # type: ignore[arg-type]
+    text = render(Results.model_validate(results), lang, "md", "cmd")  # type: ignore[arg-type]
     expected = "geen nadeel groter dan de marge" if lang == "nl" else "no disadvantage larger"
     assert expected in text
 
@@ -189,8 +198,12 @@ def test_texts_of_the_plan_and_the_data_cannot_inject_markup(results: dict[str, 
     hostile["plan"]["description"] = HOSTILE
     for d in hostile["plan"]["deviations"]:
         d["what"] = d["why"] = HOSTILE
-    md = render(hostile, "nl", "md", "pilot-eval run plan.yaml --data d --out o")  # type: ignore[arg-type]
-    html = render(hostile, "nl", "html", "pilot-eval run plan.yaml --data d --out o")  # type: ignore[arg-type]
+    md = render(
+        Results.model_validate(hostile), "nl", "md", "pilot-eval run plan.yaml --data d --out o"
+    )  # type: ignore[arg-type]
+    html = render(
+        Results.model_validate(hostile), "nl", "html", "pilot-eval run plan.yaml --data d --out o"
+    )  # type: ignore[arg-type]
     for text in (md, html):
         assert "<script>" not in text
     assert 'href="javascript' not in html
@@ -211,6 +224,6 @@ def test_a_withheld_training_cell_and_an_unreported_year_look_different(fmt: str
     training = results["evidence"]["committee_training"]
     gone = training["by_department"].pop(0)
     training["missing"] = [{"department": gone["department"], "year": gone["year"]}]
-    report = render(results, "nl", fmt, "cmd")  # type: ignore[arg-type]
+    report = render(Results.model_validate(results), "nl", fmt, "cmd")  # type: ignore[arg-type]
     assert "niet gemeld" in report
     assert "–: weggelaten, omdat het op te weinig personen rust" in report

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from pilot_eval.analysis.records import Results
 from pilot_eval.plan.model import ESTIMATORS_BY_KIND
 from pilot_eval.report.render import load_messages, render
 from tests.numbers import EXAMPLE_RESULTS
@@ -128,7 +129,7 @@ def _neutral(results: dict[str, Any]) -> dict[str, Any]:
 
 
 def _prose(results: dict[str, Any], lang: str, fmt: str) -> str:
-    text = render(results, lang, fmt, "pilot-eval run")  # type: ignore[arg-type]
+    text = render(Results.model_validate(results), lang, fmt, "pilot-eval run")  # type: ignore[arg-type]
     if fmt == "html":
         text = re.sub(r"<style>.*?</style>", " ", text, flags=re.S)
         text = re.sub(r"<svg.*?</svg>", " ", text, flags=re.S)
@@ -248,8 +249,8 @@ def test_markdown_and_html_carry_the_same_sections(
     """The PDF is made from the HTML; the Markdown report must hold the same sections, in
     the same order and at the same level."""
     for results in (example, small_cells):
-        md = render(results, lang, "md", "cmd")  # type: ignore[arg-type]
-        html = render(results, lang, "html", "cmd")  # type: ignore[arg-type]
+        md = render(Results.model_validate(results), lang, "md", "cmd")  # type: ignore[arg-type]
+        html = render(Results.model_validate(results), lang, "html", "cmd")  # type: ignore[arg-type]
         assert _headings_md(md) == _headings_html(html)
         assert len(_headings_md(md)) > 30
 
@@ -260,7 +261,7 @@ def test_every_technical_name_in_the_plans_own_entries_is_explained(lang: str) -
     identifier in them (a word with an underscore, or a key of the plan) gets words beside it."""
     results = json.loads(EXAMPLE.read_text("utf-8"))
     results["software"] = {"pilot_eval": "x"}
-    report = render(results, lang, "md", "pilot-eval run")  # type: ignore[arg-type]
+    report = render(Results.model_validate(results), lang, "md", "pilot-eval run")  # type: ignore[arg-type]
     words = " ".join(d["what"] + " " + d["why"] for d in results["plan"]["deviations"])
     identifiers = set(re.findall(r"\b[a-z]+(?:_[a-z0-9]+)+\b", words))
     assert {"decided_by", "lpm_cr2", "interview_quality"} <= identifiers

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from pytest_regressions.file_regression import FileRegressionFixture
 
+from pilot_eval.analysis.records import Results
 from pilot_eval.pipeline.run import evaluate, prepare_inputs
 from pilot_eval.report.render import render
 
@@ -41,14 +42,14 @@ def _section(html: str, section_id: str) -> str:
 def test_summary_section(
     results: dict[str, Any], lang: str, file_regression: FileRegressionFixture
 ) -> None:
-    html = render(results, lang, "html", COMMAND)  # type: ignore[arg-type]
+    html = render(Results.model_validate(results), lang, "html", COMMAND)  # type: ignore[arg-type]
     file_regression.check(_section(html, "summary"), basename=f"summary.{lang}", extension=".html")
 
 
 def test_contradictions_section(
     results: dict[str, Any], file_regression: FileRegressionFixture
 ) -> None:
-    html = render(results, "nl", "html", COMMAND)  # type: ignore[arg-type]
+    html = render(Results.model_validate(results), "nl", "html", COMMAND)  # type: ignore[arg-type]
     file_regression.check(
         _section(html, "contradictions"), basename="contradictions.nl", extension=".html"
     )
@@ -58,6 +59,6 @@ def test_contradictions_section(
 def test_markdown_report(
     results: dict[str, Any], lang: str, file_regression: FileRegressionFixture
 ) -> None:
-    text = render(results, lang, "md", COMMAND)  # type: ignore[arg-type]
+    text = render(Results.model_validate(results), lang, "md", COMMAND)  # type: ignore[arg-type]
     assert not re.search(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}", text)  # no timestamps
     file_regression.check(text, basename=f"report.{lang}", extension=".md")

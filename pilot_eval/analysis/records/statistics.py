@@ -6,10 +6,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
+from pilot_eval.analysis.inference import Verdict
 from pilot_eval.analysis.records.base import Exact, Persons, Real, Record, Vacancies, Whole
 from pilot_eval.privacy.withhold import NotPersons, ShareOf
-
-Verdict = Literal["met", "not_met", "inconclusive", "not_estimable"]
 
 
 class EstimateRecord(Record):
@@ -314,7 +313,7 @@ class RobustnessResult(EstimateRecord):
     specification: str
     description: str
     p_adjusted: Exact
-    verdict: str | None
+    verdict: Verdict | None
     exclusions: list[Exclusion | Dropped]
     weighting: PopulationWeighting | ResponseWeighting | None = None
 
