@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pilot_eval.review.tolerance import DEFAULT_TOLERANCE
 
 if TYPE_CHECKING:
+    from pilot_eval.analysis.records import Results
     from pilot_eval.data.bundle import Bundle
     from pilot_eval.plan.model import LoadedPlan
     from pilot_eval.review.verify import Verification
@@ -71,6 +72,13 @@ class RunOutcome:
     results: dict[str, Any]
     files: dict[str, str]
     pdf_skipped: str | None
+
+    @property
+    def record(self) -> Results:
+        """results.json as its typed, frozen record (:func:`read_results`)."""
+        from pilot_eval.analysis.records import Results
+
+        return Results.model_validate(self.results)
 
 
 def validate(plan: PathLike, data: PathLike) -> Validation:
@@ -207,6 +215,30 @@ def verify(out: PathLike, tolerance: float = DEFAULT_TOLERANCE) -> Verification:
     from pilot_eval.review.verify import verify as run_verification
 
     return run_verification(Path(out), tolerance)
+
+
+def read_results(path: PathLike) -> Results:
+    """Read a results.json into its typed, frozen record (``pilot_eval.analysis.records``).
+
+    Raises
+    ------
+    OutputError
+        When the file is not a results.json of the format this version writes
+        (``results_format`` 1): every field that differs from the schema is listed.
+    """
+    import pydantic
+
+    from pilot_eval.analysis.records import Results
+    from pilot_eval.errors import OutputError
+
+    file = Path(path)
+    try:
+        return Results.model_validate_json(file.read_bytes())
+    except pydantic.ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:20]
+        )
+        raise OutputError(f"{file} is not a results.json of format 1: {problems}") from None
 
 
 def plan_schema() -> dict[str, Any]:

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 import pilot_eval
-from pilot_eval import plan_schema, run_plan, validate, verify
-from pilot_eval.errors import DataValidationError
+from pilot_eval import plan_schema, read_results, run_plan, validate, verify
+from pilot_eval.errors import DataValidationError, OutputError
 
 ROOT = Path(__file__).resolve().parent.parent
 PLAN = ROOT / "analysis_plans" / "breed-werven-2024.yaml"
@@ -61,6 +61,27 @@ def test_run_plan_returns_what_it_wrote(checkout_like: Path) -> None:
     assert outcome.pdf_skipped is None
     assert [h["id"] for h in outcome.results["hypotheses"]] == [f"H{i}" for i in range(1, 13)]
     assert verify("out").exit_code == 0
+    # the same results as typed records, from the outcome and from the file
+    record = read_results("out/results.json")
+    assert record == outcome.record
+    assert [h.id for h in record.hypotheses] == [f"H{i}" for i in range(1, 13)]
+    assert record.dumps() == (checkout_like / "out" / "results.json").read_text(encoding="utf-8")
+
+
+def test_read_results_refuses_another_format(checkout_like: Path) -> None:
+    import json
+
+    path = checkout_like / "old.json"
+    data = json.loads(
+        (ROOT / "tests/pipeline/test_example_results/example_results.json").read_text()
+    )
+    data["results_format"] = 2
+    data["hypotheses"][0]["verdikt"] = "met"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(OutputError) as info:
+        read_results(path)
+    assert "results_format" in info.value.message
+    assert "hypotheses.0.verdikt" in info.value.message
 
 
 def test_validate_raises_with_every_problem(checkout_like: Path) -> None:
@@ -76,7 +97,14 @@ def test_validate_raises_with_every_problem(checkout_like: Path) -> None:
 
 
 def test_public_names_and_the_packaged_schema() -> None:
-    assert set(pilot_eval.__all__) >= {"run_plan", "validate", "verify", "plan_schema"}
+    assert set(pilot_eval.__all__) >= {
+        "run_plan",
+        "validate",
+        "verify",
+        "plan_schema",
+        "results_schema",
+        "read_results",
+    }
     committed = (ROOT / "analysis_plans" / "plan.schema.json").read_text(encoding="utf-8")
     import json
 
