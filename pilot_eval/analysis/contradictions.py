@@ -22,12 +22,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import numpy as np
 from scipy import stats
 
 from pilot_eval.analysis.inference import NULL_VALUE
+from pilot_eval.analysis.records.statistics import (
+    Contradiction,
+    Heterogeneity,
+    SubgroupAnalysis,
+    SubgroupEstimate,
+)
 from pilot_eval.analysis.results import Estimate
 
 CHECKS = ("pooled_vs_stratified", "tests_disagree", "subgroups_opposite", "robustness_flip")
@@ -51,7 +56,7 @@ def _significant(e: Estimate, alpha: float) -> bool:
 
 def pooled_vs_stratified(
     h_id: str, estimates: Mapping[str, Estimate], alpha: float
-) -> list[dict[str, Any]]:
+) -> list[Contradiction]:
     """Pooled and within-vacancy estimates on opposite sides of no effect."""
     pooled = estimates.get("difference_pooled")
     if pooled is None or not pooled.estimable:
@@ -64,11 +69,11 @@ def pooled_vs_stratified(
         a, b = _direction(pooled), _direction(within)
         if a * b < 0 and (_significant(pooled, alpha) or _significant(within, alpha)):
             found.append(
-                {
-                    "hypothesis": h_id,
-                    "kind": "pooled_vs_stratified",
-                    "estimators": ["difference_pooled", name],
-                    "detail": (
+                Contradiction(
+                    hypothesis=h_id,
+                    kind="pooled_vs_stratified",
+                    estimators=["difference_pooled", name],
+                    detail=(
                         f"All vacancies pooled, the difference is {pooled.estimate:+.4g} "
                         f"(p = {pooled.p_value:.3g}); compared within vacancies ({name}) it is "
                         f"{within.estimate:.4g} on the {within.scale} scale (p = "
@@ -76,14 +81,14 @@ def pooled_vs_stratified(
                         "unevenly over vacancies with different pass rates (Simpson's "
                         "paradox); the within-vacancy comparison is the one the plan relies on."
                     ),
-                }
+                )
             )
     return found
 
 
 def tests_disagree(
     h_id: str, estimates: Mapping[str, Estimate], alpha: float
-) -> list[dict[str, Any]]:
+) -> list[Contradiction]:
     """Tests of one hypothesis on opposite sides of alpha."""
     usable = {n: e for n, e in estimates.items() if e.estimable}
     below = sorted(n for n, e in usable.items() if _significant(e, alpha))
@@ -93,20 +98,20 @@ def tests_disagree(
     p = {n: usable[n].p_value for n in usable}
     listing = ", ".join(f"{n} p = {p[n]:.3g}" for n in sorted(p))
     return [
-        {
-            "hypothesis": h_id,
-            "kind": "tests_disagree",
-            "estimators": sorted(usable),
-            "significant": below,
-            "not_significant": above,
-            "detail": (
+        Contradiction(
+            hypothesis=h_id,
+            kind="tests_disagree",
+            estimators=sorted(usable),
+            significant=below,
+            not_significant=above,
+            detail=(
                 f"At alpha = {alpha:g} the tests disagree ({listing}). Significant: "
                 f"{', '.join(below)}; not significant: {', '.join(above)}. Tests that ignore "
                 "the clustering of applications in vacancies (pooled, z, Fisher) are too "
                 "confident when vacancies differ; the small-sample exact test is more "
                 "conservative than the z-test. The verdict follows the plan's deciding test."
             ),
-        }
+        )
     ]
 
 
@@ -122,7 +127,7 @@ def cochran_q(values: Sequence[float], errors: Sequence[float]) -> tuple[float, 
 
 def subgroups_opposite(
     h_id: str, column: str, by_subgroup: Mapping[str, Estimate], alpha: float
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+) -> tuple[SubgroupAnalysis, list[Contradiction]]:
     """Heterogeneity across subgroups and the contradiction when significant signs differ.
 
     Returns the heterogeneity summary (always) and the contradictions (possibly none).
@@ -132,54 +137,52 @@ def subgroups_opposite(
         for k, e in by_subgroup.items()
         if e.estimable and e.std_error is not None and e.std_error > 0
     }
-    summary: dict[str, Any] = {
-        "column": column,
-        "subgroups": {
-            k: {
-                "estimate": e.estimate,
-                "std_error": e.std_error,
-                "p_value": e.p_value,
-                "n_vacancies": e.n_vacancies,
-                "reason": e.reason,
-            }
-            for k, e in sorted(by_subgroup.items())
-        },
-        "heterogeneity": None,
-    }
+    het = None
     if len(usable) >= 2:
         q, df, p = cochran_q(
             [float(e.estimate) for e in usable.values()],  # type: ignore[arg-type]
             [float(e.std_error) for e in usable.values()],  # type: ignore[arg-type]
         )
-        summary["heterogeneity"] = {
-            "test": "Cochran's Q",
-            "statistic": q,
-            "df": df,
-            "p_value": p,
-            "null_hypothesis": f"the effect is the same in every {column}",
-        }
+        het = Heterogeneity(
+            test="Cochran's Q",
+            statistic=q,
+            df=df,
+            p_value=p,
+            null_hypothesis=f"the effect is the same in every {column}",
+        )
+    summary = SubgroupAnalysis(
+        column=column,
+        subgroups={
+            k: SubgroupEstimate(
+                estimate=e.estimate,
+                std_error=e.std_error,
+                p_value=e.p_value,
+                n_vacancies=e.n_vacancies,
+                reason=e.reason,
+            )
+            for k, e in sorted(by_subgroup.items())
+        },
+        heterogeneity=het,
+    )
     positive = sorted(k for k, e in usable.items() if _significant(e, alpha) and _direction(e) > 0)
     negative = sorted(k for k, e in usable.items() if _significant(e, alpha) and _direction(e) < 0)
     if not positive or not negative:
         return summary, []
-    het = summary["heterogeneity"]
-    het_text = (
-        "" if het is None else f" Cochran's Q = {het['statistic']:.3g}, p = {het['p_value']:.3g}."
-    )
+    het_text = "" if het is None else f" Cochran's Q = {het.statistic:.3g}, p = {het.p_value:.3g}."
     return summary, [
-        {
-            "hypothesis": h_id,
-            "kind": "subgroups_opposite",
-            "column": column,
-            "positive": positive,
-            "negative": negative,
-            "detail": (
+        Contradiction(
+            hypothesis=h_id,
+            kind="subgroups_opposite",
+            column=column,
+            positive=positive,
+            negative=negative,
+            detail=(
                 f"Within {column}, the effect is significantly positive in {', '.join(positive)} "
                 f"and significantly negative in {', '.join(negative)}.{het_text} The overall "
                 "estimate averages effects that go in opposite directions, as earlier field "
                 "experiments found where employers already favoured or disfavoured a group."
             ),
-        }
+        )
     ]
 
 
@@ -190,7 +193,7 @@ def robustness_flip(
     main_verdict: str | None,
     alt: Estimate,
     alt_verdict: str | None,
-) -> list[dict[str, Any]]:
+) -> list[Contradiction]:
     """A robustness specification that changes the sign or the verdict (verdicts None:
     compare signs only, as when the specification reports on another scale)."""
     if not main.estimable or not alt.estimable:
@@ -200,16 +203,16 @@ def robustness_flip(
         return []
     what = "the sign of the estimate" if sign_flip else "the verdict"
     return [
-        {
-            "hypothesis": h_id,
-            "kind": "robustness_flip",
-            "specification": spec_id,
-            "detail": (
+        Contradiction(
+            hypothesis=h_id,
+            kind="robustness_flip",
+            specification=spec_id,
+            detail=(
                 f"Robustness specification {spec_id} changes {what}: main {main.estimator} "
                 f"{main.estimate:.4g} ({main_verdict or main.scale}), under {spec_id} "
                 f"{alt.estimator} {alt.estimate:.4g} ({alt_verdict or alt.scale}). The "
                 "conclusion depends on this choice "
                 "of analysis and should be read with that in mind."
             ),
-        }
+        )
     ]

@@ -1,5 +1,5 @@
 """Each hypothesis of the plan analysed: its sample, every applicable estimate, the verdict
-from the deciding test, subgroups, and its row of results.json."""
+from the deciding test, subgroups, and its record in results.json."""
 
 from __future__ import annotations
 
@@ -34,6 +34,21 @@ from pilot_eval.analysis.inference import (
     threshold,
 )
 from pilot_eval.analysis.later_stages import stratum_bounds, unconditional, withheld_stratum_bounds
+from pilot_eval.analysis.missing_bounds import manski_bounds, withheld_bounds
+from pilot_eval.analysis.records.statistics import (
+    Contradiction,
+    Criterion,
+    CriterionTests,
+    EstimateRecord,
+    HypothesisResult,
+    LaterStage,
+    MissingDataBounds,
+    NamedEstimate,
+    ScoreGapByArm,
+    Stage,
+    SubgroupAnalysis,
+)
+from pilot_eval.analysis.records.statistics import Exclusion as ExclusionRecord
 from pilot_eval.analysis.results import Estimate, not_estimable
 from pilot_eval.data.frame import (
     ComparisonSample,
@@ -163,7 +178,7 @@ def judgements(
 
 def subgroup_analysis(
     frame: pd.DataFrame, plan: AnalysisPlan, a: Analysis, column: str
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+) -> tuple[SubgroupAnalysis, list[Contradiction]]:
     """The chosen estimator within each subgroup of a vacancy column, with heterogeneity."""
     by_value: dict[str, Estimate] = {}
     h = a.hypothesis
@@ -209,54 +224,71 @@ def estimate_fields(e: Estimate) -> dict[str, Any]:
     return {k: v for k, v in e.as_json().items() if k != "details"}
 
 
-def hypothesis_row(
+def hypothesis_result(
+    frame: pd.DataFrame,
     plan: AnalysisPlan,
     a: Analysis,
     p_adjusted: float | None,
     judged: Judgement,
-    subgroups: list[dict[str, Any]],
-) -> dict[str, Any]:
+    subgroups: list[SubgroupAnalysis],
+) -> HypothesisResult:
+    """The record of one hypothesis: the chosen estimate, the deciding test and verdict,
+    every estimate, exclusions, subgroups, bounds for missing answers and for a later
+    stage, and (for a score gap) the gap per arm."""
     h, pick, decides = a.hypothesis, a.chosen, a.deciding
-    row = {
-        "id": h.id,
-        "family": h.family,
-        "kind": h.kind,
-        "group": h.group,
-        "arm": plan.arm_of(h),
-        "stage": None if h.stage is None else {"from": h.stage.from_, "to": h.stage.to},
-        "score": h.score,
-        "alternative": h.alternative,
-        "description": h.description,
-        "criterion": {
-            "min_effect": threshold(h, decides.scale),
-            "rule": h.criterion.rule,
-            "margin": h.criterion.margin,
-            "text": criterion_text(h, decides.scale, plan.alpha),
-        },
-        **estimate_fields(pick),
-        "decided_by": decides.estimator,
-        "decision": estimate_fields(decides),
-        "p_adjusted": p_adjusted,
-        "verdict": judged.verdict,
-        "harm": judged.harm,
-        "group_disadvantaged": _group_disadvantaged(h, decides, judged),
-        "criterion_tests": dict(judged.evidence),
-        "min_effect_shown": _min_effect_shown(h, decides, judged, plan.alpha),
-        "disadvantage_not_ruled_out": _disadvantage_not_ruled_out(h, decides, judged),
-        "minimum_detectable_effect": minimum_detectable_effect(
+    chosen = estimate_fields(pick)
+    if not chosen["n_vacancies"]:
+        chosen["n_vacancies"] = int(a.sample.frame["vacancy_id"].nunique())
+        chosen["n_applications"] = len(a.sample.frame)
+    # bounds rest on the same cells as the estimate: none where a cell is small
+    bounds = manski_bounds(frame, plan, h)
+    missing = withheld_bounds(a.withheld) if a.withheld and bounds else bounds
+    later = later_stage(frame, plan, h, a.withheld)
+    by_arm = (
+        {"by_arm": ScoreGapByArm.model_validate(score_gap_by_arm(frame, plan, h))}
+        if h.kind == "score_gap"
+        else {}
+    )
+    return HypothesisResult(
+        id=h.id,
+        family=h.family,
+        kind=h.kind,
+        group=h.group,
+        arm=plan.arm_of(h),
+        stage=None if h.stage is None else Stage(from_=h.stage.from_, to=h.stage.to),
+        score=h.score,
+        alternative=h.alternative,
+        description=h.description,
+        criterion=Criterion(
+            min_effect=threshold(h, decides.scale),
+            rule=h.criterion.rule,
+            margin=h.criterion.margin,
+            text=criterion_text(h, decides.scale, plan.alpha),
+        ),
+        **chosen,
+        decided_by=decides.estimator,
+        decision=EstimateRecord.model_validate(estimate_fields(decides)),
+        p_adjusted=p_adjusted,
+        verdict=judged.verdict,
+        harm=judged.harm,
+        group_disadvantaged=_group_disadvantaged(h, decides, judged),
+        criterion_tests=CriterionTests.model_validate(dict(judged.evidence)),
+        min_effect_shown=_min_effect_shown(h, decides, judged, plan.alpha),
+        disadvantage_not_ruled_out=_disadvantage_not_ruled_out(h, decides, judged),
+        minimum_detectable_effect=minimum_detectable_effect(
             decides, h.alternative, family_level(plan, h)
         ),
-        "estimates": {
-            name: {**e.as_json(), "alternative": h.alternative} for name, e in a.estimates.items()
+        estimates={
+            name: NamedEstimate.model_validate({**e.as_json(), "alternative": h.alternative})
+            for name, e in a.estimates.items()
         },
-        "exclusions": [e.as_json() for e in a.sample.exclusions],
-        "n_total_applications": a.sample.n_total,
-        "subgroups": subgroups,
-    }
-    if not row["n_vacancies"]:
-        row["n_vacancies"] = int(a.sample.frame["vacancy_id"].nunique())
-        row["n_applications"] = len(a.sample.frame)
-    return row
+        exclusions=[ExclusionRecord.model_validate(e.as_json()) for e in a.sample.exclusions],
+        n_total_applications=a.sample.n_total,
+        subgroups=subgroups,
+        missing_data=None if missing is None else MissingDataBounds.model_validate(missing),
+        later_stage=None if later is None else LaterStage.model_validate(later),
+        **by_arm,
+    )
 
 
 def _min_effect_shown(h: Hypothesis, est: Estimate, judged: Judgement, alpha: float) -> bool | None:

@@ -27,6 +27,7 @@ from pilot_eval.analysis.hypotheses import (
     verdicts,
 )
 from pilot_eval.analysis.missing_bounds import response_weighted
+from pilot_eval.analysis.records.statistics import Contradiction, RobustnessResult
 from pilot_eval.analysis.results import Estimate, not_estimable
 from pilot_eval.analysis.weighting import DEFAULT_PROFILE, profile_weights
 from pilot_eval.data.bundle import Bundle
@@ -97,11 +98,11 @@ def robustness(
     plan: AnalysisPlan,
     analyses: Sequence[Analysis],
     main_verdicts: Mapping[str, str],
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+) -> tuple[list[RobustnessResult], list[Contradiction]]:
     """Run each declared robustness specification; return its results and any flips."""
     by_id = {a.hypothesis.id: a for a in analyses}
     results: list[dict[str, Any]] = []
-    flips: list[dict[str, Any]] = []
+    flips: list[Contradiction] = []
     for spec in robustness_specs(plan):
         targets = [by_id[h.id] for h in plan.robustness_targets(spec)]
         if spec.population_weights and bundle.table("population") is None:
@@ -128,7 +129,7 @@ def robustness(
                 c.analysis.chosen,
                 spec_verdicts[h_id] if same_scale else None,
             )
-    return results, flips
+    return [RobustnessResult.model_validate(r) for r in results], flips
 
 
 @dataclass(frozen=True)

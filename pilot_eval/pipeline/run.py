@@ -19,14 +19,16 @@ from pilot_eval.analysis.design_checks import design_diagnostics
 from pilot_eval.analysis.evidence.section import evidence_section
 from pilot_eval.analysis.hypotheses import (
     analyse,
-    hypothesis_row,
+    hypothesis_result,
     judgements,
-    later_stage,
-    score_gap_by_arm,
     subgroup_analysis,
 )
-from pilot_eval.analysis.missing_bounds import manski_bounds, withheld_bounds
 from pilot_eval.analysis.records import RESULTS_FORMAT, Results
+from pilot_eval.analysis.records.checks import Diagnostics
+from pilot_eval.analysis.records.counts import Descriptives
+from pilot_eval.analysis.records.other_evidence import Evidence
+from pilot_eval.analysis.records.provenance import DataSummary, ExcludedRows, PlanSummary
+from pilot_eval.analysis.records.statistics import Contradiction, HypothesisResult
 from pilot_eval.analysis.robustness import robustness
 from pilot_eval.data.bundle import Bundle, load_bundle
 from pilot_eval.data.files import sha256_file
@@ -36,6 +38,7 @@ from pilot_eval.data.frame import (
 from pilot_eval.pipeline.outputs import relative
 from pilot_eval.plan.lock import LockStatus, check_locked
 from pilot_eval.plan.model import (
+    AnalysisPlan,
     LoadedPlan,
     load_plan,
 )
@@ -117,14 +120,14 @@ def output_software_versions() -> dict[str, str]:
 
 
 def evaluate(inputs: RunInputs) -> Results:
-    """Run every hypothesis of the plan; return the record of results.json."""
+    """Run every hypothesis of the plan; return the record of results.json, protected."""
     plan = inputs.loaded.plan
     frame = analysis_frame(inputs.bundle, plan)
     analyses = [analyse(frame, plan, h) for h in plan.hypotheses]
     adjusted, judged = judgements(plan, analyses)
     main_verdicts = {h_id: j.verdict for h_id, j in judged.items()}
-    contradictions: list[dict[str, Any]] = []
-    rows: list[dict[str, Any]] = []
+    contradictions: list[Contradiction] = []
+    rows: list[HypothesisResult] = []
     for a in analyses:
         h_id = a.hypothesis.id
         contradictions += pooled_vs_stratified(h_id, a.estimates, plan.alpha)
@@ -134,47 +137,48 @@ def evaluate(inputs: RunInputs) -> Results:
             summary, found = subgroup_analysis(frame, plan, a, column)
             subgroups.append(summary)
             contradictions += found
-        row = hypothesis_row(plan, a, adjusted[h_id], judged[h_id], subgroups)
-        # bounds rest on the same cells as the estimate: none where a cell is small
-        bounds = manski_bounds(frame, plan, a.hypothesis)
-        row["missing_data"] = withheld_bounds(a.withheld) if a.withheld and bounds else bounds
-        row["later_stage"] = later_stage(frame, plan, a.hypothesis, a.withheld)
-        if a.hypothesis.kind == "score_gap":
-            row["by_arm"] = score_gap_by_arm(frame, plan, a.hypothesis)
-        rows.append(row)
+        rows.append(hypothesis_result(frame, plan, a, adjusted[h_id], judged[h_id], subgroups))
     robust, flips = robustness(frame, inputs.bundle, plan, analyses, main_verdicts)
-    contradictions += flips
     excluded = [
-        {"table": "applications", "hypothesis": row["id"], **e}
+        ExcludedRows(table="applications", hypothesis=row.id, **e.model_dump())
         for row in rows
-        for e in row["exclusions"]
+        for e in row.exclusions
     ]
-    descriptives = describe(frame, inputs.bundle.vacancies, plan)
-    results: dict[str, Any] = {
-        "results_format": RESULTS_FORMAT,
-        "plan": _plan_section(inputs),
-        "data": {
-            "files": inputs.bundle.files,
-            "n_vacancies": len(inputs.bundle.vacancies),
-            "n_applications": len(inputs.bundle.applications),
-            "excluded": excluded,
-        },
-        "software": software_versions(),
-        "descriptives": descriptives,
-        "diagnostics": design_diagnostics(frame, inputs.bundle.vacancies, plan),
-        "hypotheses": rows,
-        "robustness": robust,
-        "evidence": evidence_section(frame, inputs.bundle, plan),
-        "contradictions": contradictions,
-        "contradiction_checks": list(CHECKS),
-    }
-    suppressed = protect_results(results, Results, plan.disclosure.min_cell)
-    # what the published counts still give away when solved together: withheld
-    suppressed += audit_and_withhold(results, plan)
-    results["suppressed_cells"] = (
-        descriptives["suppressed_cells"] + results["evidence"]["suppressed_cells"] + suppressed
+    results = Results(
+        results_format=RESULTS_FORMAT,
+        plan=PlanSummary.model_validate(_plan_section(inputs)),
+        data=DataSummary(
+            files=inputs.bundle.files,
+            n_vacancies=len(inputs.bundle.vacancies),
+            n_applications=len(inputs.bundle.applications),
+            excluded=excluded,
+        ),
+        software=software_versions(),
+        descriptives=Descriptives.model_validate(describe(frame, inputs.bundle.vacancies, plan)),
+        diagnostics=Diagnostics.model_validate(
+            design_diagnostics(frame, inputs.bundle.vacancies, plan)
+        ),
+        hypotheses=rows,
+        robustness=robust,
+        evidence=Evidence.model_validate(evidence_section(frame, inputs.bundle, plan)),
+        contradictions=[*contradictions, *flips],
+        contradiction_checks=list(CHECKS),
+        suppressed_cells=0,
     )
-    return Results.model_validate(results)
+    return published(results, plan)
+
+
+def published(results: Results, plan: AnalysisPlan) -> Results:
+    """``results`` as they may be published: every small count of persons hidden (by the
+    type each record declares), then what the published counts still give away when solved
+    together withheld (``privacy.audit``); ``suppressed_cells`` counts all that is hidden."""
+    form = results.model_dump(by_alias=True, exclude_unset=True)
+    suppressed = protect_results(form, Results, plan.disclosure.min_cell)
+    suppressed += audit_and_withhold(form, plan)
+    form["suppressed_cells"] = (
+        results.descriptives.suppressed_cells + results.evidence.suppressed_cells + suppressed
+    )
+    return Results.model_validate(form)
 
 
 def _plan_section(inputs: RunInputs) -> dict[str, Any]:

@@ -47,9 +47,9 @@ def test_simpson_paradox_is_found(plan: AnalysisPlan) -> None:
     ctx = _ctx(plan, "stage_gap")
     est = {n: estimate(n, sample, ctx) for n in ("difference_pooled", "mantel_haenszel")}
     (found,) = pooled_vs_stratified("H", est, 0.05)
-    assert found["kind"] == "pooled_vs_stratified"
-    assert found["estimators"] == ["difference_pooled", "mantel_haenszel"]
-    assert "Simpson" in found["detail"]
+    assert found.kind == "pooled_vs_stratified"
+    assert found.estimators == ["difference_pooled", "mantel_haenszel"]
+    assert "Simpson" in found.detail
 
 
 def test_no_paradox_when_directions_agree() -> None:
@@ -63,9 +63,9 @@ def test_fisher_and_z_disagreement_is_found(plan: AnalysisPlan) -> None:
     ctx = _ctx(plan, "impact_ratio")
     est = {n: estimate(n, sample, ctx) for n in ("impact_ratio", "fisher_exact", "z_test")}
     (found,) = disagreeing_tests("H", est, 0.05)
-    assert found["significant"] == ["z_test"]
+    assert found.significant == ["z_test"]
     # the Wald test of the log ratio (impact_ratio, p = 0.102 by hand) sides with Fisher
-    assert found["not_significant"] == ["fisher_exact", "impact_ratio"]
+    assert found.not_significant == ["fisher_exact", "impact_ratio"]
 
 
 def test_tests_agree() -> None:
@@ -90,24 +90,25 @@ def test_subgroups_with_opposite_significant_effects() -> None:
         "FIN": _e(0.01, 0.8, 0.05),
     }
     summary, (found,) = subgroups_opposite("H", "department", by, 0.05)
-    assert found["positive"] == ["AZ"]
-    assert found["negative"] == ["BZ"]
-    assert summary["heterogeneity"]["df"] == 2
-    assert "Cochran" in found["detail"]
+    assert found.positive == ["AZ"]
+    assert found.negative == ["BZ"]
+    assert summary.heterogeneity is not None
+    assert summary.heterogeneity.df == 2
+    assert "Cochran" in found.detail
 
 
 def test_subgroups_same_sign_are_no_contradiction() -> None:
     by = {"AZ": _e(0.2, 0.001), "BZ": _e(0.15, 0.01)}
     summary, found = subgroups_opposite("H", "department", by, 0.05)
     assert found == []
-    assert summary["heterogeneity"] is not None
+    assert summary.heterogeneity is not None
 
 
 def test_robustness_flip_on_sign_and_on_verdict() -> None:
     main = _e(0.03, 0.001)
-    assert robustness_flip("H", "R", main, "met", _e(-0.001, 0.5), "not_met")[0]["detail"]
+    assert robustness_flip("H", "R", main, "met", _e(-0.001, 0.5), "not_met")[0].detail
     (v,) = robustness_flip("H", "R", main, "met", _e(0.02, 0.08), "inconclusive")
-    assert "verdict" in v["detail"]
+    assert "verdict" in v.detail
     assert robustness_flip("H", "R", main, "met", _e(0.04, 0.001), "met") == []
 
 
@@ -117,4 +118,5 @@ def test_ratio_scale_direction_uses_one() -> None:
     (found,) = pooled_vs_stratified(
         "H", {"difference_pooled": pooled, "mantel_haenszel": odds}, 0.05
     )
-    assert found["estimators"][1] == "mantel_haenszel"
+    assert found.estimators is not None
+    assert found.estimators[1] == "mantel_haenszel"

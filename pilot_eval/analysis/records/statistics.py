@@ -245,7 +245,8 @@ class ScoreGapByArm(Record):
     """A score gap per arm, and the difference between the arms."""
 
     per_arm: dict[str, ArmScoreGap | WithheldGap]
-    difference_between_arms: ArmDifference
+    difference_between_arms: ArmDifference | None
+    """None when the hypothesis is about the reference arm itself."""
 
 
 class HypothesisResult(EstimateRecord):
