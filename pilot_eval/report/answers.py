@@ -50,14 +50,21 @@ disability, women."""
 
 @dataclass(frozen=True)
 class Answer:
-    """One question and its answer: in one or two sentences (``short``, for the page that
-    answers every question), then paragraphs and one line per finding."""
+    """One question and its answer: in a word or two where the question asks yes or no
+    (``plain``, empty where it does not), in one or two sentences (``short``, for the page
+    that answers every question), then paragraphs and one line per finding."""
 
     key: str
     question: str
     short: str
     paragraphs: tuple[str, ...]
     findings: tuple[str, ...]
+    plain: str = ""
+
+
+RELIABILITY_BANDS = ((0.9, "excellent"), (0.75, "good"), (0.5, "moderate"))
+"""Koo and Li (2016): an intraclass correlation above 0.9 is excellent, 0.75 to 0.9 good,
+0.5 to 0.75 moderate, below 0.5 poor."""
 
 
 class WithInterval(Protocol):
@@ -274,6 +281,8 @@ class _Words:
         )
         if h.stage:
             text += " " + str(self.q["who_stage"]).format(to=self.m["stages"][h.stage.to])
+        if h.kind not in BETWEEN_ARMS:  # a gap within one arm: say which
+            text += " " + str(self.q["who_arm"]).format(arm=self.label(h.arm))
         return text
 
     def reached(self, h: HypothesisResult, arms: Sequence[str]) -> int | None:
@@ -366,6 +375,13 @@ class _Words:
         reach = h.disadvantage_not_ruled_out
         if reach is not None and not h.harm:
             text += " " + str(self.q["not_ruled_out"]).format(worst=self.amount(reach, d.scale))
+            margin, mde = h.criterion.margin, h.minimum_detectable_effect
+            # both distances from no effect only on these scales
+            additive = d.scale in ("difference", "smd")
+            if additive and margin is not None and mde is not None and abs(margin) < abs(mde):
+                text += " " + str(self.q["margin_below_mde"]).format(
+                    margin=self.amount(margin, d.scale), mde=self.amount(mde, d.scale)
+                )
         reasons = self.caveats(h)
         if reasons:
             intro = self.q["fragile_intro"] if self.firm(h) else self.q["caveat_intro"]
@@ -471,7 +487,8 @@ def _questionnaire(w: _Words) -> Answer:
         reference=w.labels(group.reference if group else []),
     )
     question = str(w.q["questionnaire"]["question"])
-    return Answer("questionnaire", question, short, tuple(paragraphs), tuple(findings))
+    plain = _plain_effect(w, between)
+    return Answer("questionnaire", question, short, tuple(paragraphs), tuple(findings), plain)
 
 
 def _disadvantage(w: _Words) -> Answer:
@@ -487,14 +504,19 @@ def _disadvantage(w: _Words) -> Answer:
             findings.append(str(w.q["disadvantage"]["untested"]).format(group=w.label(column)))
         findings += [w.finding(h) for h in tested]
         asked += tested
-    harmed = [h for h in asked if h.harm or h.group_disadvantaged]
+    # the Senate names these groups as examples: a disadvantage shown for another group is
+    # part of the answer too
+    named = {h.id for h in asked}
+    others = [h for h in w.r.hypotheses if h.id not in named and (h.harm or h.group_disadvantaged)]
+    findings += [w.finding(h) for h in others]
+    harmed = [h for h in (*asked, *others) if h.harm or h.group_disadvantaged]
     shown = [h.id for h in harmed]
     q_open_item = w.q["disadvantage"]["open_item"]
     open_ = [
         str(q_open_item).format(
-            who=w.who(h),
+            focal=w.labels(plan.groups[h.group].focal),
+            to=w.m["stages"][h.stage.to] if h.stage else "",
             worst=w.amount(h.disadvantage_not_ruled_out, h.decision.scale),
-            margin=w.amount(h.criterion.margin, h.decision.scale),
             id=h.id,
         )
         for h in asked
@@ -522,7 +544,24 @@ def _disadvantage(w: _Words) -> Answer:
     if untested:
         parts.append(str(q["short_untested"]).format(groups=", ".join(untested)))
     paragraphs = (str(q["reading"]),)
-    return Answer("disadvantage", str(q["question"]), " ".join(parts), paragraphs, tuple(findings))
+    words = w.q["plain"]
+    # shown for the pilot: harm between the arms, or a gap within an arm other than the
+    # reference arm (a gap of the regular procedure alone is not the pilot's doing)
+    by_pilot = [h for h in harmed if h.harm or h.arm != plan.design.arms[0]]
+    if by_pilot:
+        plain = str(words["yes"])
+        if any(w.fragile(h) for h in by_pilot):
+            plain = str(words["fragile"]).format(answer=plain)
+    elif harmed:
+        plain = str(words["regular_only_open" if open_ else "regular_only"])
+    elif not asked:
+        plain = str(words["untested"])
+    else:
+        plain = str(words["not_shown_open" if open_ else "not_shown"])
+        if untested:
+            plain = str(words["as_tested"]).format(answer=plain)
+    question = str(q["question"])
+    return Answer("disadvantage", question, " ".join(parts), paragraphs, tuple(findings), plain)
 
 
 def _interview(w: _Words) -> Answer:
@@ -544,17 +583,51 @@ def _interview(w: _Words) -> Answer:
     asked = {g for g, x in w.r.plan.groups.items() if x.column in GROUPS_ASKED_ABOUT}
     others = [h for h in after if h.group not in asked] or after
     after_text = str(w.q["interview"]["short"]).format(after=w.briefs(others, named=True))
-    short = paragraphs[1] + " " + after_text
-    return Answer("interview", question, short, tuple(paragraphs), tuple(findings))
+    short = _reliability(w, quality, "reliability_short") + " " + after_text
+    plain = str(w.q["plain"]["interview"]).format(
+        consistency=_consistency(w, quality), effect=_plain_effect(w, after).lower()
+    )
+    return Answer("interview", question, short, tuple(paragraphs), tuple(findings), plain)
 
 
-def _reliability(w: _Words, quality: InterviewQuality | None) -> str:
-    """The reliability of a committee's mean rating per arm, with its interval."""
+def _plain_effect(w: _Words, rows: Sequence[HypothesisResult]) -> str:
+    """Whether the comparisons between arms show the intended effect, in a word: yes when
+    every one meets its criterion, partly when some do, no when one shows harm or misses
+    its criterion (or shows the effect within the margin), else that it cannot be told."""
+    words = w.q["plain"]
+    if not rows:
+        return str(words["untested"])
+    if any(h.harm for h in rows):
+        return str(words["harm"])
+    met = [h for h in rows if h.verdict == "met"]
+    if met:
+        answer = str(words["yes" if len(met) == len(rows) else "partly"])
+        fragile = any(w.fragile(h) for h in met)
+        return str(words["fragile"]).format(answer=answer) if fragile else answer
+    if any(h.verdict in ("not_met", "non_inferior", "equivalent") for h in rows):
+        return str(words["no"])
+    return str(words["open"])
+
+
+def _consistency(w: _Words, quality: InterviewQuality | None) -> str:
+    """How far assessors agree, in a word (Koo and Li's bands), from the lower of the arms'
+    reliabilities."""
+    bands = w.q["plain"]["consistency"]
+    values = [x.value for x in (quality.reliability if quality else {}).values()]
+    if not values or any(v is None for v in values):
+        return str(bands["unmeasured"])
+    lowest = min(v for v in values if v is not None)
+    return str(bands[next((band for bound, band in RELIABILITY_BANDS if lowest >= bound), "poor")])
+
+
+def _reliability(w: _Words, quality: InterviewQuality | None, key: str = "reliability") -> str:
+    """The reliability of a committee's mean rating per arm, with its interval (``key``:
+    the catalogue's sentence, in full or short)."""
     reliability = quality.reliability if quality is not None else {}
     arms = w.r.plan.design.arms
     if not reliability or any(a not in reliability or reliability[a].value is None for a in arms):
         return str(w.q["interview"]["no_ratings"])
-    return str(w.q["interview"]["reliability"]).format(
+    return str(w.q["interview"][key]).format(
         pilot=w.with_interval(reliability[arms[-1]]),
         control=w.with_interval(reliability[arms[0]]),
         arm=w.label(arms[-1]),

@@ -175,7 +175,11 @@ def test_each_question_has_a_short_answer_with_its_numbers(results: dict[str, An
     assert open_
     for h_id in open_:
         assert f"({h_id})" in found["disadvantage"].short
-    assert found["disadvantage"].short.startswith("Geen nadeel aangetoond")
+    # H4 (origin, not among the Senate's examples) shows a disadvantage; the others are open
+    assert found["disadvantage"].short.startswith("Nadeel aangetoond: herkomst buiten Europa")
+    short = found["disadvantage"].short
+    assert "Bij andere vergelijkingen is een nadeel groter dan de vooraf aanvaarde grens" in short
+    assert "55 jaar en ouder (uitgenodigd): tot 4,1 procentpunt (H9)" in short
     assert all(a.short for a in found.values())
 
 
@@ -389,3 +393,67 @@ def test_question_one_gives_the_period_and_says_what_an_arm_is(results: dict[str
     text = _text(_answers(results)["how"])
     assert period["first"][:4] in text
     assert "heten in dit rapport de twee armen" in text
+
+
+def test_the_yes_or_no_questions_get_a_plain_answer(results: dict[str, Any]) -> None:
+    found = _answers(results)
+    # H1 and H2 meet their criteria but are fragile
+    assert found["questionnaire"].plain == "Ja, maar kwetsbaar"
+    # H4 shows a gap in the control vacancies only: the regular procedure, not the pilot;
+    # H9 to H12 leave a disadvantage in the pilot beyond the margin open
+    assert found["disadvantage"].plain == (
+        "Voor de pilot niet aangetoond, maar ook niet uitgesloten; "
+        "wel een achterstand in de gewone procedure"
+    )
+    assert "(fase: uitgenodigd) in de controlevacatures: -7,1" in found["disadvantage"].short
+    # reliability 0,84 and 0,96: the lower is good (Koo and Li); H3 has no conclusion
+    assert found["interview"].plain == (
+        "Gelijk beoordelen: goed; effect na het gesprek: niet vast te stellen"
+    )
+    assert all(not found[k].plain for k in ("how", "representative", "privacy", "uncertainty"))
+    english = _answers(results, "en")
+    assert english["questionnaire"].plain == "Yes, but fragile"
+    report = render(Results.model_validate(results), "nl", "md", "cmd")  # type: ignore[arg-type]
+    assert "| **Ja, maar kwetsbaar.** Aandeel" in report
+    assert "\n**Gelijk beoordelen: goed; effect na het gesprek: niet vast te stellen.**\n" in report
+
+
+def test_a_plain_answer_follows_harm_no_conclusion_and_bands(results: dict[str, Any]) -> None:
+    changed = copy.deepcopy(results)
+    h2 = next(h for h in changed["hypotheses"] if h["id"] == "H2")
+    h2.update(verdict="not_met", harm=True)
+    assert _answers(changed)["questionnaire"].plain == "Nee, eerder nadelig"
+    h2.update(verdict="inconclusive", harm=False)
+    assert _answers(changed)["questionnaire"].plain == "Niet vast te stellen"
+    # harm in the pilot for a group the Senate named: yes
+    h9 = next(h for h in changed["hypotheses"] if h["id"] == "H9")
+    h9.update(verdict="not_met", harm=True)
+    assert _answers(changed)["disadvantage"].plain.startswith("Ja")
+    h9.update(verdict="inconclusive", harm=False)
+    # no disadvantage shown, and none left open: a plain no
+    for h in changed["hypotheses"]:
+        h.update(group_disadvantaged=False if h["group_disadvantaged"] else None)
+        h["disadvantage_not_ruled_out"] = None
+    assert _answers(changed)["disadvantage"].plain == "Nee, niet aangetoond"
+    for arm in changed["evidence"]["interview_quality"]["reliability"].values():
+        arm["value"] = 0.6
+    assert _answers(changed)["interview"].plain.startswith("Gelijk beoordelen: matig;")
+
+
+def test_a_disadvantage_of_a_group_not_named_answers_question_3(results: dict[str, Any]) -> None:
+    found = _answers(results)["disadvantage"]
+    # origin is not among the Senate's examples, but H4 shows a disadvantage
+    assert found.short.startswith("Nadeel aangetoond: herkomst buiten Europa")
+    assert any(f.startswith("H4 ") for f in found.findings)
+
+
+def test_a_margin_below_what_the_design_can_show_is_said(results: dict[str, Any]) -> None:
+    text = next(f for f in _answers(results)["disadvantage"].findings if f.startswith("H9 "))
+    # H9: margin 3,0, minimum detectable effect 5,8 percentage points
+    assert "De vooraf aanvaarde grens (3,0 procentpunt) is kleiner dan" in text
+    assert "(5,8 procentpunt)" in text
+    wider = copy.deepcopy(results)
+    h9 = next(h for h in wider["hypotheses"] if h["id"] == "H9")
+    h9["criterion"]["margin"] = 0.07
+    text = next(f for f in _answers(wider)["disadvantage"].findings if f.startswith("H9 "))
+    assert "vooraf aanvaarde grens" not in text
