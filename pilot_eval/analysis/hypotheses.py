@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from scipy import stats
 
 from pilot_eval.analysis.contradictions import (
     subgroups_opposite,
@@ -23,7 +22,7 @@ from pilot_eval.analysis.estimators import (
     refuse,
     small_cell,
 )
-from pilot_eval.analysis.estimators.proportions import p_value_z
+from pilot_eval.analysis.estimators.linear import t_inference
 from pilot_eval.analysis.inference import (
     Judgement,
     adjust_p_values,
@@ -104,17 +103,19 @@ def analyse(frame: pd.DataFrame, plan: AnalysisPlan, h: Hypothesis) -> Analysis:
 
 
 def score_gap_by_arm(frame: pd.DataFrame, plan: AnalysisPlan, h: Hypothesis) -> dict[str, Any]:
-    """Hedges' g of a score_gap hypothesis in every arm, and its difference between the
-    hypothesis' arm and the reference arm (independent samples: SE = sqrt(se1^2 + se0^2),
-    z-test)."""
+    """Hedges' g of a score_gap hypothesis in every arm, with its CR2 interval and
+    Bell-McCaffrey degrees of freedom (``hedges_g_cr2``: applicants rated by the same
+    committee are not independent), and its difference between the hypothesis' arm and the
+    reference arm (:func:`difference_of_independent`)."""
     per_arm: dict[str, Estimate] = {}
+    sizes: dict[str, dict[str, int | None]] = {}
     for name in plan.design.arms:
         other = h.model_copy(update={"arm": name})
-        per_arm[name] = estimate_published(
-            "hedges_g", comparison_sample(frame, plan, other), Context(plan, other)
-        )
+        sample, ctx = comparison_sample(frame, plan, other), Context(plan, other)
+        per_arm[name] = estimate_published("hedges_g_cr2", sample, ctx)
+        sizes[name] = _group_sizes(estimate_published("hedges_g", sample, ctx))
     out: dict[str, Any] = {
-        "per_arm": {k: {**estimate_fields(e), **_group_sizes(e)} for k, e in per_arm.items()}
+        "per_arm": {k: {**estimate_fields(e), **sizes[k]} for k, e in per_arm.items()}
     }
     g1, g0 = per_arm[plan.arm_of(h)], per_arm[plan.reference_arm]
     if plan.arm_of(h) == plan.reference_arm:
@@ -124,21 +125,14 @@ def score_gap_by_arm(frame: pd.DataFrame, plan: AnalysisPlan, h: Hypothesis) -> 
         and g0.estimate is not None
         and g1.std_error
         and g0.std_error
+        and g1.df
+        and g0.df
         and g1.estimable
         and g0.estimable
     ):
-        diff = g1.estimate - g0.estimate
-        se = math.sqrt(g1.std_error**2 + g0.std_error**2)
-        q = float(stats.norm.ppf(1 - plan.alpha / 2))
-        out["difference_between_arms"] = {
-            "estimate": diff,
-            "std_error": se,
-            "ci_low": diff - q * se,
-            "ci_high": diff + q * se,
-            "statistic": diff / se,
-            "p_value": p_value_z(diff / se, h.alternative),
-            "reason": None,
-        }
+        out["difference_between_arms"] = difference_of_independent(
+            (g1.estimate, g1.std_error, g1.df), (g0.estimate, g0.std_error, g0.df), plan.alpha
+        )
     else:
         out["difference_between_arms"] = {
             "reason": "Hedges' g cannot be estimated in both arms "
@@ -146,6 +140,30 @@ def score_gap_by_arm(frame: pd.DataFrame, plan: AnalysisPlan, h: Hypothesis) -> 
             f"{plan.arm_of(h)}: {g1.reason or 'estimated'})"
         }
     return out
+
+
+def difference_of_independent(
+    one: tuple[float, float, float], other: tuple[float, float, float], alpha: float
+) -> dict[str, Any]:
+    """The difference of two estimates from independent samples (different vacancies),
+    each given as (estimate, standard error, degrees of freedom): SE = sqrt(se1^2 + se0^2),
+    and a two-sided t-test and interval with the Welch-Satterthwaite degrees of freedom
+    df = (v1 + v0)^2 / (v1^2 / df1 + v0^2 / df0), v = se^2 (Satterthwaite 1946)."""
+    (e1, se1, df1), (e0, se0, df0) = one, other
+    v1, v0 = se1**2, se0**2
+    diff, se = e1 - e0, math.sqrt(v1 + v0)
+    df = (v1 + v0) ** 2 / (v1**2 / df1 + v0**2 / df0)
+    t, p, low, high = t_inference(diff, se, df, "two-sided", alpha)
+    return {
+        "estimate": diff,
+        "std_error": se,
+        "ci_low": low,
+        "ci_high": high,
+        "statistic": t,
+        "df": df,
+        "p_value": p,
+        "reason": None,
+    }
 
 
 def _group_sizes(e: Estimate) -> dict[str, int | None]:

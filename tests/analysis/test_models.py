@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pingouin as pg
 import pytest
+from scipy import stats as scipy_stats
 
 from pilot_eval.analysis.estimators import Context, estimate
 from pilot_eval.data.frame import ComparisonSample
@@ -230,12 +231,38 @@ def test_score_gap_difference_between_arms(plan: AnalysisPlan) -> None:
     )
     out = score_gap_by_arm(frame, plan, analyse(frame, plan, h).hypothesis)
     pilot, control = out["per_arm"]["pilot"], out["per_arm"]["control"]
+    # each arm's g with the clustered (CR2, Bell-McCaffrey) test; its group sizes beside it
+    assert pilot["estimator"] == control["estimator"] == "hedges_g_cr2"
+    assert pilot["n_focal"] + pilot["n_reference"] == pilot["n_applications"]
     diff = out["difference_between_arms"]
-    # independent samples: difference of the two g's, SE by hand
+    # independent samples: difference of the two g's, SE and Welch-Satterthwaite df by hand
     assert diff["estimate"] == pytest.approx(pilot["estimate"] - control["estimate"])
-    se = math.sqrt(pilot["std_error"] ** 2 + control["std_error"] ** 2)
-    assert diff["std_error"] == pytest.approx(se)
-    assert diff["ci_high"] - diff["ci_low"] == pytest.approx(2 * 1.959963984540054 * se)
+    v1, v0 = pilot["std_error"] ** 2, control["std_error"] ** 2
+    assert diff["std_error"] == pytest.approx(math.sqrt(v1 + v0))
+    df = (v1 + v0) ** 2 / (v1**2 / pilot["df"] + v0**2 / control["df"])
+    assert diff["df"] == pytest.approx(df)
+    half = float(scipy_stats.t.ppf(0.975, df)) * math.sqrt(v1 + v0)
+    assert diff["ci_high"] - diff["ci_low"] == pytest.approx(2 * half)
+
+
+def test_the_difference_of_independent_estimates_is_welchs_test() -> None:
+    """Two means with their standard errors s^2/n and n - 1 degrees of freedom: the
+    difference is Welch's unequal-variance t-test (scipy's ttest_ind, equal_var=False;
+    the interval from statsmodels' CompareMeans, usevar='unequal')."""
+    from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
+
+    from pilot_eval.analysis.hypotheses import difference_of_independent
+
+    a = np.array([5.1, 4.8, 6.2, 5.9, 5.5, 6.8, 4.9, 5.7])
+    b = np.array([4.2, 4.9, 3.8, 5.1, 4.4, 3.9, 4.6, 5.0, 4.1, 4.7, 3.6, 4.8, 5.2])
+    one = (float(a.mean()), float(a.std(ddof=1) / math.sqrt(len(a))), len(a) - 1.0)
+    other = (float(b.mean()), float(b.std(ddof=1) / math.sqrt(len(b))), len(b) - 1.0)
+    got = difference_of_independent(one, other, 0.05)
+    welch = scipy_stats.ttest_ind(a, b, equal_var=False)
+    assert got["statistic"] == pytest.approx(welch.statistic, rel=1e-12)
+    assert got["p_value"] == pytest.approx(welch.pvalue, rel=1e-10)
+    low, high = CompareMeans(DescrStatsW(a), DescrStatsW(b)).tconfint_diff(usevar="unequal")
+    assert (got["ci_low"], got["ci_high"]) == (pytest.approx(low), pytest.approx(high))
 
 
 def test_logit_quasi_separation_is_not_estimable_and_the_run_goes_on(plan: AnalysisPlan) -> None:

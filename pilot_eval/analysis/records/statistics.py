@@ -230,13 +230,15 @@ class SubgroupAnalysis(Record):
 
 
 class ArmDifference(Record):
-    """The difference between the arms of a quantity estimated per arm."""
+    """The difference between the arms of a quantity estimated per arm: a t-test with
+    Welch-Satterthwaite degrees of freedom (``df``)."""
 
     estimate: Real = None
     std_error: Real = None
     ci_low: Real = None
     ci_high: Real = None
     statistic: Real = None
+    df: Real = None
     p_value: Real = None
     reason: str | None = None
 
