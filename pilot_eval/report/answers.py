@@ -544,24 +544,31 @@ def _disadvantage(w: _Words) -> Answer:
     if untested:
         parts.append(str(q["short_untested"]).format(groups=", ".join(untested)))
     paragraphs = (str(q["reading"]),)
+    plain = _plain_disadvantage(w, harmed, bool(asked), bool(open_), bool(untested))
+    question = str(q["question"])
+    return Answer("disadvantage", question, " ".join(parts), paragraphs, tuple(findings), plain)
+
+
+def _plain_disadvantage(
+    w: _Words, harmed: Sequence[HypothesisResult], tested: bool, open_: bool, untested: bool
+) -> str:
+    """Question 3 in a few words: yes when a disadvantage is shown for the pilot (harm
+    between the arms, or a gap within an arm other than the reference arm); a gap of the
+    regular procedure alone is not the pilot's doing; otherwise not shown, and whether a
+    disadvantage beyond the margin is left open."""
     words = w.q["plain"]
-    # shown for the pilot: harm between the arms, or a gap within an arm other than the
-    # reference arm (a gap of the regular procedure alone is not the pilot's doing)
-    by_pilot = [h for h in harmed if h.harm or h.arm != plan.design.arms[0]]
+    by_pilot = [h for h in harmed if h.harm or h.arm != w.r.plan.design.arms[0]]
     if by_pilot:
         plain = str(words["yes"])
         if any(w.fragile(h) for h in by_pilot):
             plain = str(words["fragile"]).format(answer=plain)
-    elif harmed:
-        plain = str(words["regular_only_open" if open_ else "regular_only"])
-    elif not asked:
-        plain = str(words["untested"])
-    else:
-        plain = str(words["not_shown_open" if open_ else "not_shown"])
-        if untested:
-            plain = str(words["as_tested"]).format(answer=plain)
-    question = str(q["question"])
-    return Answer("disadvantage", question, " ".join(parts), paragraphs, tuple(findings), plain)
+        return plain
+    if harmed:
+        return str(words["regular_only_open" if open_ else "regular_only"])
+    if not tested:
+        return str(words["untested"])
+    plain = str(words["not_shown_open" if open_ else "not_shown"])
+    return str(words["as_tested"]).format(answer=plain) if untested else plain
 
 
 def _interview(w: _Words) -> Answer:
