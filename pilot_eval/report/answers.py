@@ -148,6 +148,33 @@ class _Words:
             return f"{text} {self.m['summary']['points']}" if unit else text
         return self.num(value, 2)
 
+    def criterion(self, h: HypothesisResult) -> str:
+        """The plan's criterion of ``h`` in words, on its deciding estimator's scale: when it
+        is met, and with a margin when 'no disadvantage beyond it' is shown instead."""
+        scale = h.decision.scale
+        null = 0.0 if scale in ("difference", "smd") else 1.0
+        m = h.criterion.min_effect
+        if h.criterion.rule == "bound":
+            rules = self.m["criteria_bound"]
+        else:
+            rules = self.m["criteria_zero"] if m == null else self.m["criteria"]
+        # the distance from no effect: a ratio's distance is a plain number
+        distance = "smd" if scale in ("ratio", "odds_ratio") else scale
+        words = {
+            "{m}": self.amount(m, scale),
+            "{alpha}": self.num(self.r.plan.alpha, 2),
+            "{reach}": self.amount(None if m is None else abs(m - null), distance),
+            "{null}": self.amount(null, scale),
+        }
+        text = str(rules[h.alternative])
+        if h.criterion.margin is not None:
+            text += str(self.m["criteria_margin"][h.alternative]).replace(
+                "{margin}", self.amount(h.criterion.margin, distance)
+            )
+        for key, value in words.items():
+            text = text.replace(key, value)
+        return text
+
     def what(self, h: HypothesisResult) -> str:
         """The comparison of a hypothesis in words (the catalogue's ``questions.what``)."""
         group = self.r.plan.groups[h.group]
@@ -356,6 +383,7 @@ class _Words:
             unit=f" {self.m['summary']['points']}" if d.scale == "difference" else "",
             verdict=verdict,
         )
+        text += " " + str(self.q["criterion"]).format(criterion=self.criterion(h))
         if h.verdict == "inconclusive" and h.minimum_detectable_effect is not None:
             text += " " + str(self.q["too_small"]).format(
                 mde=self.amount(h.minimum_detectable_effect, d.scale)
@@ -929,6 +957,17 @@ def _amended_after(w: _Words) -> list[str]:
     """That the plan was amended after the outcomes were seen, and how often."""
     after = _amendments(w)[1]
     return [str(w.q["uncertainty"]["amended"]).format(after=after)] if after else []
+
+
+def criterion_words(
+    results: Results,
+    h: HypothesisResult,
+    messages: Mapping[str, Any],
+    formats: Formats,
+    reason: Callable[[str | None], str | None],
+) -> str:
+    """The criterion of hypothesis ``h`` in words (the report's plan chapter uses it too)."""
+    return _Words(results, messages, formats, reason).criterion(h)
 
 
 def answers(

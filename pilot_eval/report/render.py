@@ -27,7 +27,7 @@ from pydantic import BaseModel
 
 from pilot_eval.analysis.records import Results
 from pilot_eval.errors import OutputError
-from pilot_eval.report.answers import answers
+from pilot_eval.report.answers import answers, criterion_words
 from pilot_eval.report.figures import EVIDENCE_FIGURES, ReportFigure, report_figures
 
 Lang = Literal["nl", "en"]
@@ -333,6 +333,11 @@ def render(
     reasons = Reasons(messages)
     env.filters["reason"] = reasons
     env.globals["answers"] = lambda r: answers(r, messages, formatter, reasons)
+    if isinstance(results, Results):
+        record = results
+        env.globals["criterion"] = lambda h: criterion_words(
+            record, h, messages, formatter, reasons
+        )
     env.filters["estimator"] = lambda name: messages.get("estimators", {}).get(name, name)
     env.globals["glossary"] = lambda texts: glossary(messages, texts)
     env.globals["evidence_figures"] = EVIDENCE_FIGURES

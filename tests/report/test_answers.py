@@ -459,3 +459,16 @@ def test_a_margin_below_what_the_design_can_show_is_said(results: dict[str, Any]
     h9["criterion"]["margin"] = 0.07
     text = next(f for f in _answers(wider)["disadvantage"].findings if f.startswith("H9 "))
     assert "vooraf aanvaarde grens" not in text
+
+
+def test_each_finding_states_its_criterion_as_the_plan_chapter_does(
+    results: dict[str, Any],
+) -> None:
+    found = _answers(results)["questionnaire"]
+    h2 = next(f for f in found.findings if f.startswith("H2 "))
+    criterion = "gehaald als de schatting groter is dan 0,0 procentpunt en de gecorrigeerde p"
+    assert f"Het criterium: {criterion}" in h2
+    # the plan chapter's table gives the same words, from the same function
+    report = render(Results.model_validate(results), "nl", "md", "cmd")  # type: ignore[arg-type]
+    row = next(x for x in report.splitlines() if x.startswith("| H2 |"))
+    assert criterion in row
