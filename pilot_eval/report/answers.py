@@ -751,11 +751,12 @@ def _representative(w: _Words) -> Answer:
                 categories=", ".join(fewer), arm=w.label(arms[-1])
             )
         )
-    weighted = _population_weighted(w)
+    weighted, not_covered = _population_weighted(w)
     if weighted:
-        paragraphs.append(weighted)
+        paragraphs.append(" ".join(x for x in (weighted, not_covered) if x))
     question = str(w.q["representative"]["question"])
     # the first paragraph is about pilot against control: the short answer starts after it
+    # (what the weighting leaves out is in the section, not in the one-page summary)
     short = paragraphs[1] if len(paragraphs) > 1 else findings[0]
     if weighted:
         short += " " + weighted
@@ -831,12 +832,13 @@ def _category(w: _Words, margin: str, value: str) -> str:
     return str(names).format(value=value)
 
 
-def _population_weighted(w: _Words) -> str:
+def _population_weighted(w: _Words) -> tuple[str, str]:
     """Whether weighting the arms to all vacancies of the period (a robustness specification
-    with population weights) changes a verdict."""
+    with population weights) changes a verdict; and which disadvantages shown it does not
+    cover (empty texts where there is nothing to say)."""
     rows = [x for x in w.r.robustness if isinstance(x.weighting, PopulationWeighting)]
     if not rows:
-        return ""
+        return "", ""
     main = {h.id: h.verdict for h in w.r.hypotheses}
     tested = {x.hypothesis for x in rows}
     moved = {x.hypothesis for x in rows if x.verdict != main.get(x.hypothesis)}
@@ -858,9 +860,8 @@ def _population_weighted(w: _Words) -> str:
     shown = [
         h.id for h in w.r.hypotheses if (h.harm or h.group_disadvantaged) and h.id not in tested
     ]
-    if shown:
-        text += " " + str(q["weighted_not_covering"]).format(ids=", ".join(shown))
-    return text
+    not_covered = str(q["weighted_not_covering"]).format(ids=", ".join(shown)) if shown else ""
+    return text, not_covered
 
 
 def _privacy(w: _Words) -> Answer:

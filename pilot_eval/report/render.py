@@ -166,7 +166,7 @@ class Formatter:
 
     def filters(self) -> dict[str, Callable[..., str]]:
         """The Jinja filters."""
-        return {"num": self.num, "count": self.count, "pct": self.pct, "p": self.p}
+        return {"num": self.num, "count": self.count, "pct": self.pct, "p": self.p, "day": self.day}
 
 
 def load_messages(lang: Lang, folder: Traversable | None = None) -> dict[str, Any]:

@@ -472,3 +472,16 @@ def test_each_finding_states_its_criterion_as_the_plan_chapter_does(
     report = render(Results.model_validate(results), "nl", "md", "cmd")  # type: ignore[arg-type]
     row = next(x for x in report.splitlines() if x.startswith("| H2 |"))
     assert criterion in row
+
+
+def test_the_report_says_which_period_and_plan_it_covers(results: dict[str, Any]) -> None:
+    report = render(Results.model_validate(results), "nl", "md", "cmd")  # type: ignore[arg-type]
+    head = report.split("## 1.")[0]
+    assert "vacatures van 17 oktober 2023 tot en met 8 september 2024" in head
+    assert "plan vastgelegd op 1 september 2023, laatst gewijzigd op " in head
+    unlocked = copy.deepcopy(results)
+    unlocked["plan"]["lock"] = None
+    unlocked["descriptives"]["period"] = None
+    head = render(Results.model_validate(unlocked), "nl", "md", "cmd").split("## 1.")[0]  # type: ignore[arg-type]
+    assert "vacatures van" not in head
+    assert "laatst gewijzigd" not in head
