@@ -106,7 +106,9 @@ def score_gap_by_arm(frame: pd.DataFrame, plan: AnalysisPlan, h: Hypothesis) -> 
     """Hedges' g of a score_gap hypothesis in every arm, with its CR2 interval and
     Bell-McCaffrey degrees of freedom (``hedges_g_cr2``: applicants rated by the same
     committee are not independent), and its difference between the hypothesis' arm and the
-    reference arm (:func:`difference_of_independent`)."""
+    reference arm (:func:`difference_of_independent`; two-sided whatever the hypothesis'
+    alternative: the plan declares no direction for the change between arms, and no verdict
+    rests on it)."""
     per_arm: dict[str, Estimate] = {}
     sizes: dict[str, dict[str, int | None]] = {}
     for name in plan.design.arms:
@@ -127,6 +129,8 @@ def score_gap_by_arm(frame: pd.DataFrame, plan: AnalysisPlan, h: Hypothesis) -> 
         and g0.std_error
         and g1.df
         and g0.df
+        and math.isfinite(g1.df)
+        and math.isfinite(g0.df)
         and g1.estimable
         and g0.estimable
     ):

@@ -61,12 +61,21 @@ def _marks(annotation: Any) -> tuple[Any, tuple[object, ...]]:
 
 
 def _record_for(node: Mapping[str, Any], candidates: list[type[BaseModel]]) -> type[BaseModel]:
-    """Of the records a value may be, the first that declares every key it has."""
-    for record in candidates:
-        names = {f.alias or n for n, f in record.model_fields.items()}
-        if node.keys() <= names:
-            return record
-    return candidates[0]
+    """Of the records a value may be, the one it is: every key declared, every required
+    field present if one fits so, and the fewest declared fields (a withheld gap of only a
+    count and a reason is that record, not the full one). A value no record declares is a
+    bug of the producer, not something to protect by guessing."""
+
+    def names(record: type[BaseModel]) -> set[str]:
+        return {f.alias or n for n, f in record.model_fields.items()}
+
+    def required(record: type[BaseModel]) -> set[str]:
+        return {f.alias or n for n, f in record.model_fields.items() if f.is_required()}
+
+    fitting = [r for r in candidates if node.keys() <= names(r)]
+    if not fitting:
+        raise ValueError(f"no record of {[r.__name__ for r in candidates]} has {sorted(node)}")
+    return min(fitting, key=lambda r: (not required(r) <= node.keys(), len(names(r))))
 
 
 def _walk(value: Any, annotation: Any, min_cell: int) -> tuple[Any, int]:

@@ -63,8 +63,8 @@ class Answer:
 
 
 RELIABILITY_BANDS = ((0.9, "excellent"), (0.75, "good"), (0.5, "moderate"))
-"""Koo and Li (2016): an intraclass correlation above 0.9 is excellent, 0.75 to 0.9 good,
-0.5 to 0.75 moderate, below 0.5 poor."""
+"""Koo and Li (2016): an intraclass correlation of 0.9 or more is excellent, 0.75 to 0.9
+good, 0.5 to 0.75 moderate, below 0.5 poor."""
 
 
 class WithInterval(Protocol):
@@ -572,19 +572,25 @@ def _disadvantage(w: _Words) -> Answer:
     if untested:
         parts.append(str(q["short_untested"]).format(groups=", ".join(untested)))
     paragraphs = (str(q["reading"]),)
-    plain = _plain_disadvantage(w, harmed, bool(asked), bool(open_), bool(untested))
+    plain = _plain_disadvantage(w, harmed, asked, bool(open_), bool(untested))
     question = str(q["question"])
     return Answer("disadvantage", question, " ".join(parts), paragraphs, tuple(findings), plain)
 
 
 def _plain_disadvantage(
-    w: _Words, harmed: Sequence[HypothesisResult], tested: bool, open_: bool, untested: bool
+    w: _Words,
+    harmed: Sequence[HypothesisResult],
+    asked: Sequence[HypothesisResult],
+    open_: bool,
+    untested: bool,
 ) -> str:
     """Question 3 in a few words: yes when a disadvantage is shown for the pilot (harm
     between the arms, or a gap within an arm other than the reference arm); a gap of the
     regular procedure alone is not the pilot's doing; otherwise not shown, and whether a
     disadvantage beyond the margin is left open."""
     words = w.q["plain"]
+    tested = bool(asked)
+    estimated = any(h.decision.estimate is not None for h in asked)
     by_pilot = [h for h in harmed if h.harm or h.arm != w.r.plan.design.arms[0]]
     if by_pilot:
         plain = str(words["yes"])
@@ -595,6 +601,8 @@ def _plain_disadvantage(
         return str(words["regular_only_open" if open_ else "regular_only"])
     if not tested:
         return str(words["untested"])
+    if not estimated:
+        return str(words["open"])
     plain = str(words["not_shown_open" if open_ else "not_shown"])
     return str(words["as_tested"]).format(answer=plain) if untested else plain
 
@@ -620,7 +628,7 @@ def _interview(w: _Words) -> Answer:
     after_text = str(w.q["interview"]["short"]).format(after=w.briefs(others, named=True))
     short = _reliability(w, quality, "reliability_short") + " " + after_text
     plain = str(w.q["plain"]["interview"]).format(
-        consistency=_consistency(w, quality), effect=_plain_effect(w, after).lower()
+        consistency=_consistency(w, quality), effect=_plain_effect(w, others).lower()
     )
     return Answer("interview", question, short, tuple(paragraphs), tuple(findings), plain)
 
@@ -639,7 +647,9 @@ def _plain_effect(w: _Words, rows: Sequence[HypothesisResult]) -> str:
         answer = str(words["yes" if len(met) == len(rows) else "partly"])
         fragile = any(w.fragile(h) for h in met)
         return str(words["fragile"]).format(answer=answer) if fragile else answer
-    if any(h.verdict in ("not_met", "non_inferior", "equivalent") for h in rows):
+    # non_inferior and equivalent show only that no effect beyond the margin exists: the
+    # intended effect is not shown either way
+    if any(h.verdict == "not_met" for h in rows):
         return str(words["no"])
     return str(words["open"])
 

@@ -42,27 +42,28 @@ def _records(root: type[Record] = Results) -> list[type[Record]]:
     return seen
 
 
-def _integer_fields() -> Iterator[tuple[str, Any, tuple[object, ...]]]:
-    """(record.field, annotation, markers) of every field that holds an integer, also as
-    the value of a mapping or the item of a list."""
+def _ints(annotation: Any, marks: tuple[object, ...]) -> Iterator[tuple[object, ...]]:
+    """The markers in force at every ``int`` an annotation holds, through Annotated,
+    unions (``| None``), the items of a list and the values of a mapping."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        inner, *extra = typing.get_args(annotation)
+        yield from _ints(inner, marks + tuple(extra))
+    elif annotation is int:
+        yield marks
+    elif typing.get_origin(annotation) in (typing.Union, types.UnionType, list):
+        for arg in typing.get_args(annotation):
+            yield from _ints(arg, marks)
+    elif typing.get_origin(annotation) is dict:
+        yield from _ints(typing.get_args(annotation)[1], marks)
+
+
+def _integer_fields() -> Iterator[tuple[str, tuple[object, ...]]]:
+    """(record.field, markers) of every integer a field holds, also inside an optional
+    mapping or list."""
     for record in _records():
         for name, f in record.model_fields.items():
-            where = f"{record.__name__}.{name}"
-            annotation: Any = f.annotation
-            marks = tuple(f.metadata)
-            if typing.get_origin(annotation) in (dict, list):
-                item = typing.get_args(annotation)[-1]
-                if typing.get_origin(item) is typing.Annotated:
-                    marks += tuple(item.__metadata__)
-                    item = typing.get_args(item)[0]
-                annotation = item
-            options = (
-                typing.get_args(annotation)
-                if typing.get_origin(annotation) in (typing.Union, types.UnionType)
-                else (annotation,)
-            )
-            if int in options:
-                yield where, annotation, marks
+            for marks in _ints(f.annotation, tuple(f.metadata)):
+                yield f"{record.__name__}.{name}", marks
 
 
 def test_every_integer_says_whether_it_counts_persons() -> None:
@@ -70,17 +71,19 @@ def test_every_integer_says_whether_it_counts_persons() -> None:
     # field must say which it is, or a count of applicants could be published unprotected
     undecided = [
         where
-        for where, _, marks in _integer_fields()
+        for where, marks in _integer_fields()
         if not any(isinstance(m, PersonCount | NotPersons) for m in marks)
     ]
     assert not undecided, undecided
 
 
 def test_the_walk_sees_integers() -> None:
-    fields = dict((w, m) for w, _, m in _integer_fields())
+    fields = dict(_integer_fields())
     assert any(isinstance(m, PersonCount) for m in fields["HypothesisResult.n_applications"])
     assert any(isinstance(m, NotPersons) for m in fields["HypothesisResult.n_vacancies"])
     assert any(isinstance(m, PersonCount) for m in fields["ArmCounts.reached"])
+    # inside an optional mapping too
+    assert any(isinstance(m, PersonCount) for m in fields["MissingDataBounds.missing"])
 
 
 def test_every_share_rests_on_counts_of_its_record() -> None:

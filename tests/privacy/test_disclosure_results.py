@@ -132,3 +132,25 @@ def test_small_bundle_publishes_no_small_count(
     cells = re.findall(r'<td class="num">(?:<em>)?([^<]+?)(?:</em>)?</td>', ledger)
     assert cells
     assert all(c == "×" or int(c.replace(".", "")) >= 10 for c in cells), cells
+
+
+def test_survey_weights_do_not_give_hidden_counts_back() -> None:
+    # the sum of the weights equals the population, effective respondents times the design
+    # effect the respondents: hidden with those counts
+    weighting = {
+        "margins": [],
+        "respondents": 4,
+        "population": 5,
+        "sum_of_weights": 5.0,
+        "effective_respondents": 3.2,
+        "design_effect": 1.25,
+    }
+    results: dict[str, Any] = {"evidence": {"survey": {"weighting": weighting}}}
+    assert protect_results(results, Results, 10) == 4
+    assert weighting["sum_of_weights"] is None
+    assert weighting["effective_respondents"] is None
+
+
+def test_a_value_no_record_declares_is_refused() -> None:
+    with pytest.raises(ValueError, match="no record"):
+        protect_results({"robustness": [{"weighting": {"unknown": 3}}]}, Results, 10)

@@ -485,3 +485,17 @@ def test_the_report_says_which_period_and_plan_it_covers(results: dict[str, Any]
     head = render(Results.model_validate(unlocked), "nl", "md", "cmd").split("## 1.")[0]  # type: ignore[arg-type]
     assert "vacatures van" not in head
     assert "laatst gewijzigd" not in head
+
+
+def test_no_harm_beyond_the_margin_is_not_read_as_no(results: dict[str, Any]) -> None:
+    # non_inferior shows only that there is no harm beyond the margin, not the effect
+    changed = copy.deepcopy(results)
+    h2 = next(h for h in changed["hypotheses"] if h["id"] == "H2")
+    h2.update(verdict="non_inferior", harm=False)
+    assert _answers(changed)["questionnaire"].plain == "Niet vast te stellen"
+    # question 4's plain answer reads the hypotheses its short answer names (not H10/H12)
+    h10 = next(h for h in changed["hypotheses"] if h["id"] == "H10")
+    h10.update(verdict="not_met")
+    assert _answers(changed)["interview"].plain.endswith(
+        "effect na het gesprek: niet vast te stellen"
+    )

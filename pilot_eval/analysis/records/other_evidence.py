@@ -98,13 +98,15 @@ class SurveyWeighting(Record):
     iterations: Whole | None = None
     respondents: Persons = None
     population: Persons = None
-    sum_of_weights: Real = None
+    sum_of_weights: Annotated[Real, ShareOf("respondents", "population")] = None
+    """Equals ``population``: hidden with it."""
     min_weight: Real = None
     max_weight: Real = None
     trim_upper: Real = None
     trimmed: Persons = None
     design_effect: Real = None
-    effective_respondents: Real = None
+    effective_respondents: Annotated[Real, ShareOf("respondents", "population")] = None
+    """``respondents`` over the design effect: hidden with the counts."""
 
 
 class MeanDifference(Record):

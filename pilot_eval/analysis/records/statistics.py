@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -340,9 +340,3 @@ class Contradiction(Record):
     positive: list[str] | None = None
     negative: list[str] | None = None
     specification: str | None = None
-
-
-def as_record_dict(record: Record) -> dict[str, Any]:
-    """The JSON form of a record: its fields by their published names, fields a kind does
-    not have left out (``exclude_unset``)."""
-    return record.model_dump(mode="json", by_alias=True, exclude_unset=True)
